@@ -1,0 +1,137 @@
+package analyzer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/aigis-dev/aigis/report"
+)
+
+// Dispatcher analyses an input with whichever analyser matches it. The
+// scan engine provides it; analysers reach it through Result.Recurse.
+type Dispatcher func(ctx context.Context, in *Input, out *Result) error
+
+// Result collects what analysers report about one walked file. Nested
+// inputs get child Results that share the findings list but prefix their
+// locations with the member path.
+type Result struct {
+	prefix   string
+	base     int64
+	format   string
+	findings *[]report.Finding
+	formats  *[]string
+	props    map[string]string
+	dispatch Dispatcher
+}
+
+// NewResult starts the result for a walked file.
+func NewResult(d Dispatcher) *Result {
+	return &Result{findings: new([]report.Finding), formats: new([]string), props: map[string]string{}, dispatch: d}
+}
+
+// Add records a finding. A zero verdict is taken as info-only; a zero
+// severity (info) on a non-clean verdict is raised to the verdict's default.
+func (r *Result) Add(f report.Finding) {
+	if f.Severity == report.SeverityInfo && f.Verdict != report.Clean {
+		f.Severity = f.Verdict.DefaultSeverity()
+	}
+	*r.findings = append(*r.findings, f)
+}
+
+// Findings returns everything reported so far, for this file and all its
+// members.
+func (r *Result) Findings() []report.Finding { return *r.findings }
+
+// Verdict is the worst verdict reported so far.
+func (r *Result) Verdict() report.Verdict {
+	v := report.Clean
+	for _, f := range *r.findings {
+		v = report.Worse(v, f.Verdict)
+	}
+	return v
+}
+
+// SetFormat names the format of this input (analysers may refine the
+// name the engine set, e.g. "pickle" to "joblib").
+func (r *Result) SetFormat(f string) { r.format = f }
+
+// Format is the name set for this input.
+func (r *Result) Format() string { return r.format }
+
+// NestedFormats lists the formats of nested inputs, outermost first.
+func (r *Result) NestedFormats() []string { return *r.formats }
+
+// SetProperty records a fact about the walked file (e.g. "pickle.globals").
+func (r *Result) SetProperty(k, v string) { r.props[k] = v }
+
+// Properties returns the recorded facts.
+func (r *Result) Properties() map[string]string { return r.props }
+
+// At formats a location for byte offset off of this input.
+func (r *Result) At(off int64) string {
+	return r.prefix + "@" + strconv.FormatInt(r.base+off, 10)
+}
+
+// Here is the location of this input as a whole ("" for the walked file).
+func (r *Result) Here() string { return r.prefix }
+
+// Member is the location of a named member of this input.
+func (r *Result) Member(name string) string { return joinLoc(r.prefix, name) }
+
+func joinLoc(prefix, name string) string {
+	switch {
+	case name == "":
+		return prefix
+	case prefix == "":
+		return name
+	}
+	return prefix + ">" + name
+}
+
+// Recurse analyses a nested input (an archive member, a decompressed
+// stream) with whichever analyser matches it.
+func (r *Result) Recurse(ctx context.Context, in *Input) error {
+	child := &Result{findings: r.findings, formats: r.formats, props: r.props, dispatch: r.dispatch}
+	if in.Name == "" {
+		child.prefix, child.base = r.prefix, r.base+in.Base
+	} else {
+		child.prefix = joinLoc(r.prefix, in.Name)
+	}
+	err := r.dispatch(ctx, in, child)
+	if child.format != "" {
+		*r.formats = append(*r.formats, child.format)
+	}
+	return err
+}
+
+// Problem reports a read or parse failure at off, classified by its
+// cause: a budget or deadline is inconclusive, anything else invalid. A
+// negative off means the input as a whole.
+func (r *Result) Problem(ctx context.Context, off int64, what string, err error) {
+	loc := r.At(off)
+	if off < 0 {
+		loc = r.Here()
+	}
+	switch {
+	case IsLimit(err):
+		r.Add(report.Finding{Rule: "limit-reached", Verdict: report.Inconclusive, Location: loc,
+			Message: fmt.Sprintf("%s: %v; analysis stopped, the rest is unchecked", what, err),
+			Reason:  "Budgets bound every parser so hostile files cannot hang or exhaust the scanner; content past a limit is not checked, so the file cannot be called clean."})
+	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		r.Add(report.Finding{Rule: "limit-reached", Verdict: report.Inconclusive, Location: loc,
+			Message: fmt.Sprintf("%s: time budget exhausted; the rest is unchecked", what),
+			Reason:  "Budgets bound every parser so hostile files cannot hang the scanner; content past a limit is not checked, so the file cannot be called clean."})
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		r.Add(report.Finding{Rule: "truncated", Verdict: report.Invalid, Location: loc,
+			Message: fmt.Sprintf("%s: data ends early (truncated)", what),
+			Reason:  "A truncated file is malformed; loaders may still have acted on the part before the cut."})
+	default:
+		r.Add(report.Finding{Rule: "malformed", Verdict: report.Invalid, Location: loc,
+			Message: fmt.Sprintf("%s: %s", what, strings.TrimSpace(err.Error())),
+			Reason:  "Content that does not follow its format cannot be checked completely and is never reported clean."})
+	}
+}

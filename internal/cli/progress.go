@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/aigis-dev/aigis/report"
+)
+
+// progress prints a one-line status on stderr while work runs, only when
+// stderr is a terminal: machine output on stdout stays clean and CI logs
+// stay quiet.
+type progress struct {
+	w       io.Writer
+	enabled bool
+	mu      sync.Mutex
+	files   int
+	bytes   int64
+	flagged int
+	began   time.Time
+	quit    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newProgress(w io.Writer, want bool) *progress {
+	on := false
+	if f, ok := w.(*os.File); ok && want {
+		on = term.IsTerminal(int(f.Fd()))
+	}
+	return &progress{w: w, enabled: on}
+}
+
+func (p *progress) artifact(a *report.Artifact) {
+	p.mu.Lock()
+	p.files++
+	p.bytes += a.Size
+	if a.Verdict != report.Clean {
+		p.flagged++
+	}
+	p.mu.Unlock()
+}
+
+func (p *progress) start() {
+	p.began = time.Now()
+	if !p.enabled {
+		return
+	}
+	p.quit = make(chan struct{})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		t := time.NewTicker(150 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.quit:
+				fmt.Fprint(p.w, "\r\033[K")
+				return
+			case <-t.C:
+				p.mu.Lock()
+				fmt.Fprintf(p.w, "\r\033[Kscanned %d files, %s, %d flagged (%s)", p.files, humanBytes(p.bytes), p.flagged, time.Since(p.began).Round(100*time.Millisecond))
+				p.mu.Unlock()
+			}
+		}
+	}()
+}
+
+func (p *progress) stop() {
+	if p.quit != nil {
+		close(p.quit)
+		p.wg.Wait()
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

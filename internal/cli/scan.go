@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/analyzer/list"
+	"github.com/aigis-dev/aigis/scan"
+)
+
+func init() { register(newScanCmd) }
+
+func newScanCmd(env *Env) *cobra.Command {
+	var rf reportFlags
+	var workers int
+	var timeout time.Duration
+	var maxDepth int
+	var maxExpanded int64
+	var noProgress bool
+	cmd := &cobra.Command{
+		Use:   "scan [flags] PATH...",
+		Short: "Find malicious or unsafe content in model files, archives and model repositories",
+		Long: `Scan files and directories (recursively) for content that runs code or
+touches the host when a model is loaded. Formats are recognised by content,
+never by extension, and nothing is ever unpickled, imported or rendered.
+
+Every regular file gets one verdict: clean, suspicious, malicious, invalid,
+inconclusive or unsupported. Only clean means "checked completely, nothing
+risky".`,
+		Example: `  aigis scan model.pt
+  aigis scan -o json ./models > report.json
+  aigis scan --fail-on high -o sarif . > aigis.sarif`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := rf.validate(); err != nil {
+				return err
+			}
+			limits := analyzer.DefaultLimits()
+			limits.Timeout = timeout
+			limits.MaxDepth = maxDepth
+			limits.MaxExpanded = maxExpanded
+			opts := scan.Options{Workers: workers, Limits: limits, Analyzers: list.All()}
+			prog := newProgress(env.Stderr, !noProgress)
+			opts.OnArtifact = prog.artifact
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			prog.start()
+			rep, err := scan.New(opts).Scan(ctx, args)
+			prog.stop()
+			if err != nil {
+				if ctx.Err() != nil {
+					return withCode(ExitError, fmt.Errorf("interrupted"))
+				}
+				return withCode(ExitError, err)
+			}
+			return emit(env, &rf, rep)
+		},
+	}
+	addReportFlags(cmd, &rf, "medium")
+	cmd.Flags().IntVar(&workers, "workers", runtime.NumCPU(), "files analysed in parallel")
+	cmd.Flags().DurationVar(&timeout, "timeout", analyzer.DefaultLimits().Timeout, "time budget per file; a file over budget is inconclusive")
+	cmd.Flags().IntVar(&maxDepth, "max-depth", analyzer.DefaultLimits().MaxDepth, "deepest container nesting analysed")
+	cmd.Flags().Int64Var(&maxExpanded, "max-expanded", analyzer.DefaultLimits().MaxExpanded, "bytes decompression may produce per file")
+	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "never show progress on stderr")
+	return cmd
+}

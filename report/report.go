@@ -1,0 +1,225 @@
+// Package report is the one findings model shared by every aigis verb.
+//
+// A Report is a list of Artifacts (files, directories, manifests, models),
+// each with a Verdict and Findings. Scan, verify, deps and bom all produce
+// this model, and the encoders in package output render it as table, JSON or
+// SARIF. The package has no dependencies on any analyser.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Severity orders findings for --fail-on. The zero value is SeverityInfo.
+type Severity int
+
+const (
+	SeverityInfo Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+var severityNames = [...]string{"info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity accepts the names printed by String, case-insensitively.
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(s, n) {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (want one of %s)", s, strings.Join(severityNames[:], ", "))
+}
+
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	*s = v
+	return err
+}
+
+// Verdict is the one-word answer for an artifact. The order of the constants
+// is the order of "worse": an artifact's verdict is the worst verdict of
+// anything inside it. Every verdict except Clean means "do not trust this
+// file without looking".
+type Verdict int
+
+const (
+	// Clean: parsed completely, nothing risky.
+	Clean Verdict = iota
+	// Unsupported: the format is recognised but not analysed.
+	Unsupported
+	// Inconclusive: a limit or budget stopped the analysis.
+	Inconclusive
+	// Invalid: malformed or truncated.
+	Invalid
+	// Suspicious: risky but plausible (unknown import, custom code).
+	Suspicious
+	// Malicious: would run code or touch the host when loaded.
+	Malicious
+)
+
+var verdictNames = [...]string{"clean", "unsupported", "inconclusive", "invalid", "suspicious", "malicious"}
+
+func (v Verdict) String() string {
+	if v < 0 || int(v) >= len(verdictNames) {
+		return fmt.Sprintf("verdict(%d)", int(v))
+	}
+	return verdictNames[v]
+}
+
+// ParseVerdict accepts the names printed by String.
+func ParseVerdict(s string) (Verdict, error) {
+	for i, n := range verdictNames {
+		if strings.EqualFold(s, n) {
+			return Verdict(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown verdict %q (want one of %s)", s, strings.Join(verdictNames[:], ", "))
+}
+
+func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+func (v *Verdict) UnmarshalText(b []byte) error {
+	x, err := ParseVerdict(string(b))
+	*v = x
+	return err
+}
+
+// Worse returns the worse of two verdicts.
+func Worse(a, b Verdict) Verdict {
+	if b > a {
+		return b
+	}
+	return a
+}
+
+// DefaultSeverity is the severity a finding gets when its rule names none.
+func (v Verdict) DefaultSeverity() Severity {
+	switch v {
+	case Malicious:
+		return SeverityCritical
+	case Suspicious, Invalid, Inconclusive:
+		return SeverityMedium
+	case Unsupported:
+		return SeverityLow
+	}
+	return SeverityInfo
+}
+
+// Finding is one observation about an artifact.
+type Finding struct {
+	// Rule is a stable identifier, e.g. "pickle-dangerous-global".
+	Rule string `json:"rule"`
+	// Severity drives --fail-on.
+	Severity Severity `json:"severity"`
+	// Verdict is what this finding says about the artifact on its own.
+	Verdict Verdict `json:"verdict"`
+	// Message is one human sentence with the evidence.
+	Message string `json:"message"`
+	// Location is "<member>@<byte offset>", or any string that locates the
+	// finding inside the artifact ("requirements.txt:12", "pkg@1.2.3").
+	Location string `json:"location,omitempty"`
+	// Reason says why the rule exists; it is the rule's documentation.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Artifact is one thing that was examined: a file as walked, a directory
+// summary, or a manifest.
+type Artifact struct {
+	Path     string    `json:"path"`
+	Format   string    `json:"format"`
+	Verdict  Verdict   `json:"verdict"`
+	Size     int64     `json:"size,omitempty"`
+	Findings []Finding `json:"findings"`
+	// Properties carries verb-specific facts (hashes, digests, counts).
+	Properties map[string]string `json:"properties,omitempty"`
+}
+
+// Add appends a finding and folds its verdict into the artifact's.
+func (a *Artifact) Add(f Finding) {
+	a.Findings = append(a.Findings, f)
+	a.Verdict = Worse(a.Verdict, f.Verdict)
+}
+
+// MaxSeverity returns the highest severity among the findings, and false
+// when there are none.
+func (a *Artifact) MaxSeverity() (Severity, bool) {
+	if len(a.Findings) == 0 {
+		return 0, false
+	}
+	m := a.Findings[0].Severity
+	for _, f := range a.Findings[1:] {
+		if f.Severity > m {
+			m = f.Severity
+		}
+	}
+	return m, true
+}
+
+// Report is the output of one verb run.
+type Report struct {
+	Tool      string     `json:"tool"`
+	Version   string     `json:"version"`
+	Command   string     `json:"command"`
+	Artifacts []Artifact `json:"artifacts"`
+	Summary   Summary    `json:"summary"`
+}
+
+// Summary counts artifacts per verdict and findings per severity.
+type Summary struct {
+	Artifacts  int            `json:"artifacts"`
+	Verdicts   map[string]int `json:"verdicts"`
+	Severities map[string]int `json:"severities"`
+}
+
+// Finish sorts artifacts by path (so output is deterministic whatever the
+// scheduling) and fills in the summary.
+func (r *Report) Finish() {
+	sort.SliceStable(r.Artifacts, func(i, j int) bool { return r.Artifacts[i].Path < r.Artifacts[j].Path })
+	s := Summary{Artifacts: len(r.Artifacts), Verdicts: map[string]int{}, Severities: map[string]int{}}
+	for i := range r.Artifacts {
+		a := &r.Artifacts[i]
+		if a.Findings == nil {
+			a.Findings = []Finding{}
+		}
+		s.Verdicts[a.Verdict.String()]++
+		for _, f := range a.Findings {
+			s.Severities[f.Severity.String()]++
+		}
+	}
+	r.Summary = s
+}
+
+// Fails reports whether any finding is at or above threshold.
+func (r *Report) Fails(threshold Severity) bool {
+	for i := range r.Artifacts {
+		if m, ok := r.Artifacts[i].MaxSeverity(); ok && m >= threshold {
+			return true
+		}
+	}
+	return false
+}
+
+// Decode reads a report written by the JSON encoder. It exists for tests and
+// for tools that post-process aigis output.
+func Decode(b []byte) (*Report, error) {
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

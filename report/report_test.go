@@ -1,0 +1,71 @@
+package report
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestVerdictOrderAndAdd(t *testing.T) {
+	var a Artifact
+	a.Add(Finding{Rule: "x", Verdict: Invalid, Severity: SeverityMedium})
+	a.Add(Finding{Rule: "y", Verdict: Suspicious, Severity: SeverityLow})
+	if a.Verdict != Suspicious {
+		t.Fatalf("verdict %v", a.Verdict)
+	}
+	a.Add(Finding{Rule: "z", Verdict: Inconclusive})
+	if a.Verdict != Suspicious {
+		t.Fatalf("a lesser verdict lowered the artifact: %v", a.Verdict)
+	}
+	if m, _ := a.MaxSeverity(); m != SeverityMedium {
+		t.Fatalf("max severity %v", m)
+	}
+}
+
+func TestJSONNames(t *testing.T) {
+	r := &Report{Artifacts: []Artifact{{Path: "b"}, {Path: "a", Verdict: Malicious, Findings: []Finding{{Rule: "r", Severity: SeverityCritical, Verdict: Malicious, Location: "x@1"}}}}}
+	r.Finish()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generic struct {
+		Artifacts []map[string]any `json:"artifacts"`
+	}
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatal(err)
+	}
+	first := generic.Artifacts[0]
+	if first["path"] != "a" || first["verdict"] != "malicious" {
+		t.Fatalf("not sorted or wrong names: %v", first)
+	}
+	f := first["findings"].([]any)[0].(map[string]any)
+	if f["severity"] != "critical" || f["location"] != "x@1" || f["rule"] != "r" {
+		t.Fatalf("finding fields: %v", f)
+	}
+	if generic.Artifacts[1]["findings"] == nil {
+		t.Fatal("clean artifact must carry an empty findings list, not null")
+	}
+	back, err := Decode(b)
+	if err != nil || back.Artifacts[0].Findings[0].Severity != SeverityCritical {
+		t.Fatalf("round trip: %v %+v", err, back)
+	}
+	if !r.Fails(SeverityHigh) || r.Fails(SeverityCritical+1) {
+		t.Fatal("Fails threshold")
+	}
+}
+
+func TestParseNames(t *testing.T) {
+	for _, s := range []string{"info", "LOW", "Medium", "high", "critical"} {
+		if _, err := ParseSeverity(s); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := ParseSeverity("severe"); err == nil {
+		t.Error("accepted unknown severity")
+	}
+	for v := Clean; v <= Malicious; v++ {
+		if got, err := ParseVerdict(v.String()); err != nil || got != v {
+			t.Errorf("verdict %v round trip: %v %v", v, got, err)
+		}
+	}
+}

@@ -1,0 +1,299 @@
+// Package rules holds aigis's detection policy as embedded data: which
+// pickle imports are safe or dangerous (each with a reason), module aliases,
+// and extension hints. Code never hard-codes a module name; it asks this
+// package. docs/rules.md is generated from the same data (go generate).
+package rules
+
+import (
+	_ "embed"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/aigis-dev/aigis/report"
+)
+
+//go:generate go run ./gendocs -o ../docs/rules.md
+
+//go:embed pickle.yaml
+var pickleYAML []byte
+
+//go:embed extensions.yaml
+var extensionsYAML []byte
+
+// Action is what a rule does with a matching import.
+type Action string
+
+const (
+	Allow Action = "allow"
+	Deny  Action = "deny"
+)
+
+// Rule is one entry of pickle.yaml.
+type Rule struct {
+	ID       string          `yaml:"id"`
+	Action   Action          `yaml:"action"`
+	Severity report.Severity `yaml:"severity"`
+	Reason   string          `yaml:"reason"`
+	Globals  []string        `yaml:"globals"`
+
+	pats []pattern
+}
+
+type pattern struct {
+	module string // exact module, or prefix ending in "." for submodules, or "" for any
+	prefix bool
+	name   *regexp.Regexp
+}
+
+// PicklePolicy is the compiled pickle.yaml.
+type PicklePolicy struct {
+	Aliases     map[string]string `yaml:"aliases"`
+	NameAliases map[string]string `yaml:"name_aliases"`
+	Rules       []*Rule           `yaml:"rules"`
+}
+
+var (
+	pickleOnce   sync.Once
+	picklePolicy *PicklePolicy
+	pickleErr    error
+)
+
+// Pickle returns the embedded pickle policy. The data is validated by
+// tests, so an error here is a build defect.
+func Pickle() *PicklePolicy {
+	pickleOnce.Do(func() { picklePolicy, pickleErr = ParsePickle(pickleYAML) })
+	if pickleErr != nil {
+		panic("rules: embedded pickle.yaml: " + pickleErr.Error())
+	}
+	return picklePolicy
+}
+
+// ParsePickle compiles a policy document.
+func ParsePickle(b []byte) (*PicklePolicy, error) {
+	var p PicklePolicy
+	if err := yaml.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, r := range p.Rules {
+		if r.ID == "" || seen[r.ID] {
+			return nil, fmt.Errorf("rule id %q missing or duplicated", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Action != Allow && r.Action != Deny {
+			return nil, fmt.Errorf("rule %s: action %q", r.ID, r.Action)
+		}
+		if r.Reason == "" {
+			return nil, fmt.Errorf("rule %s: every rule needs a reason", r.ID)
+		}
+		for _, g := range r.Globals {
+			pt, err := compilePattern(g)
+			if err != nil {
+				return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+			r.pats = append(r.pats, pt)
+		}
+	}
+	return &p, nil
+}
+
+func compilePattern(g string) (pattern, error) {
+	mod, name, ok := strings.Cut(g, ":")
+	if !ok || mod == "" || name == "" {
+		return pattern{}, fmt.Errorf("pattern %q: want module:qualname", g)
+	}
+	var pt pattern
+	switch {
+	case mod == "*" || mod == "**":
+	case strings.HasSuffix(mod, ".*"):
+		pt.module, pt.prefix = strings.TrimSuffix(mod, "*"), true
+	case strings.ContainsAny(mod, "*?["):
+		return pattern{}, fmt.Errorf("pattern %q: module wildcard only as a trailing .*", g)
+	default:
+		pt.module = mod
+	}
+	var re strings.Builder
+	re.WriteString("^")
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '*' && i+1 < len(name) && name[i+1] == '*':
+			re.WriteString(".*")
+			i++
+		case c == '*':
+			re.WriteString(`[^.]*`)
+		case c == '[':
+			j := strings.IndexByte(name[i:], ']')
+			if j < 0 {
+				return pattern{}, fmt.Errorf("pattern %q: unclosed [", g)
+			}
+			re.WriteString(name[i : i+j+1])
+			i += j
+		default:
+			re.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	re.WriteString("$")
+	rx, err := regexp.Compile(re.String())
+	if err != nil {
+		return pattern{}, fmt.Errorf("pattern %q: %w", g, err)
+	}
+	pt.name = rx
+	return pt, nil
+}
+
+func (pt *pattern) match(module, name string) bool {
+	switch {
+	case pt.module == "":
+	case pt.prefix:
+		if !strings.HasPrefix(module, pt.module) {
+			return false
+		}
+	case module != pt.module:
+		return false
+	}
+	return pt.name.MatchString(name)
+}
+
+func (r *Rule) matches(module, name string) bool {
+	for i := range r.pats {
+		if r.pats[i].match(module, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Decision is the classification of one import.
+type Decision struct {
+	// Action is Allow, Deny, or "" for unknown.
+	Action Action
+	// Rule is the matching rule (nil for unknown).
+	Rule *Rule
+	// Module and Name are the normalised import.
+	Module, Name string
+	// Via is the re-rooted reference that a deny rule matched, when it
+	// differs from Module:Name ("os:system" reached through "pathlib").
+	Via string
+	// Traversal is set when a dotted name walks through a dunder
+	// attribute such as __globals__ or __subclasses__.
+	Traversal string
+}
+
+// Normalize maps pickler aliases to the module users know, including
+// aliased parents ("_io.x" stays "_io.x" unless "_io" is an alias: only the
+// first component is mapped, as the unpickler's fix_imports does).
+func (p *PicklePolicy) Normalize(module, name string) (string, string) {
+	if m, ok := p.Aliases[module]; ok {
+		module = m
+	} else if first, rest, ok := strings.Cut(module, "."); ok {
+		if m, ok := p.Aliases[first]; ok {
+			module = m + "." + rest
+		}
+	}
+	if to, ok := p.NameAliases[module+":"+name]; ok {
+		module, name, _ = strings.Cut(to, ":")
+	}
+	return module, name
+}
+
+// Classify decides an import. Allow rules must match the import exactly;
+// deny rules are also tried against every re-rooting of a dotted name, so
+// ("pathlib", "os.system") is denied as os:system. The module string itself
+// is never re-rooted: "myproj.code" is not the stdlib module "code".
+func (p *PicklePolicy) Classify(module, name string) Decision {
+	module, name = p.Normalize(module, name)
+	d := Decision{Module: module, Name: name}
+	for _, r := range p.Rules {
+		if r.Action == Allow && r.matches(module, name) {
+			d.Action, d.Rule = Allow, r
+			return d
+		}
+	}
+	// Try the import as written first, then every split of the full
+	// dotted path into (module, attribute path).
+	if r := p.deny(module, name); r != nil {
+		d.Action, d.Rule = Deny, r
+		return d
+	}
+	// The module string is imported as written; a dotted name then walks
+	// attributes from it. Any attribute may itself be a module (pathlib.os),
+	// so every split of the name is a possible new root, and the module
+	// extended by a prefix of the name is one too (torch + hub.load).
+	np := strings.Split(name, ".")
+	for k := 1; k < len(np); k++ {
+		m, n := p.Normalize(module+"."+strings.Join(np[:k], "."), strings.Join(np[k:], "."))
+		if r := p.deny(m, n); r != nil {
+			d.Action, d.Rule, d.Via = Deny, r, m+"."+n
+			return d
+		}
+	}
+	for s := 0; s < len(np)-1; s++ {
+		for k := s + 1; k < len(np); k++ {
+			m, n := p.Normalize(strings.Join(np[s:k], "."), strings.Join(np[k:], "."))
+			if r := p.deny(m, n); r != nil {
+				d.Action, d.Rule, d.Via = Deny, r, m+"."+n
+				return d
+			}
+		}
+	}
+	if strings.Contains(name, ".") {
+		for _, c := range strings.Split(name, ".") {
+			if len(c) > 4 && strings.HasPrefix(c, "__") && strings.HasSuffix(c, "__") {
+				d.Traversal = c
+				return d
+			}
+		}
+	}
+	return d
+}
+
+func (p *PicklePolicy) deny(module, name string) *Rule {
+	for _, r := range p.Rules {
+		if r.Action == Deny && r.matches(module, name) {
+			return r
+		}
+	}
+	return nil
+}
+
+// ExtensionHints is the compiled extensions.yaml.
+type ExtensionHints struct {
+	Invalid     []string `yaml:"invalid"`
+	Unsupported []string `yaml:"unsupported"`
+}
+
+var (
+	extOnce  sync.Once
+	extHints ExtensionHints
+)
+
+// Extensions returns the embedded extension hints.
+func Extensions() *ExtensionHints {
+	extOnce.Do(func() {
+		if err := yaml.Unmarshal(extensionsYAML, &extHints); err != nil {
+			panic("rules: embedded extensions.yaml: " + err.Error())
+		}
+		sort.Strings(extHints.Invalid)
+		sort.Strings(extHints.Unsupported)
+	})
+	return &extHints
+}
+
+// Hint returns the verdict to give unrecognised content with this file
+// extension (lower-cased, with the dot), and false when there is none.
+func (h *ExtensionHints) Hint(ext string) (report.Verdict, bool) {
+	ext = strings.ToLower(ext)
+	if i := sort.SearchStrings(h.Invalid, ext); i < len(h.Invalid) && h.Invalid[i] == ext {
+		return report.Invalid, true
+	}
+	if i := sort.SearchStrings(h.Unsupported, ext); i < len(h.Unsupported) && h.Unsupported[i] == ext {
+		return report.Unsupported, true
+	}
+	return report.Clean, false
+}

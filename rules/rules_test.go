@@ -1,0 +1,96 @@
+package rules
+
+import (
+	"bytes"
+	"os"
+	"testing"
+)
+
+func TestClassify(t *testing.T) {
+	p := Pickle()
+	cases := []struct {
+		module, name string
+		want         Action
+		rule         string
+	}{
+		{"posix", "system", Deny, "pickle-process-exec"},
+		{"nt", "system", Deny, "pickle-process-exec"},
+		{"commands", "Popen", Deny, "pickle-process-exec"},
+		{"__builtin__", "eval", Deny, "pickle-code-exec"},
+		{"builtins", "exec", Deny, "pickle-code-exec"},
+		{"_operator", "attrgetter", Deny, "pickle-attribute-gadget"},
+		{"pathlib", "os.system", Deny, "pickle-process-exec"}, // dotted re-rooting
+		{"torch", "hub.load", Deny, "pickle-code-exec"},       // module extended by the name
+		{"transformers", "AutoModel.from_pretrained", Deny, "pickle-nested-loader"},
+		{"torch.storage", "_load_from_bytes", "", ""}, // handled by the VM as a loader
+		{"runpy", "_run_code", Deny, "pickle-code-exec"},
+		{"pathlib", "PosixPath.write_text", Deny, "pickle-file-access"},
+		{"torch._utils", "_rebuild_tensor_v2", Allow, "allow-torch-tensors"},
+		{"torch", "FloatStorage", Allow, "allow-torch-tensors"},
+		{"collections", "OrderedDict", Allow, "allow-stdlib-values"},
+		{"_codecs", "encode", Allow, "allow-stdlib-values"},
+		{"__builtin__", "xrange", Allow, "allow-builtin-types"},
+		{"argparse", "Namespace", Allow, "allow-stdlib-values"},
+		{"numpy._core.multiarray", "_reconstruct", Allow, "allow-numpy"},
+		{"sklearn.ensemble._forest", "RandomForestClassifier", Allow, "allow-sklearn"},
+		{"sklearn.utils", "some_function", "", ""}, // functions are not classes
+		{"__main__", "TinyNet", "", ""},
+		{"myproj.code.model", "Net", "", ""}, // a user module named code is not stdlib code
+		{"torch.nn.modules.linear", "Linear", Allow, "allow-torch-modules"},
+		{"torch.nn.modules.linear", "Linear.__init__.__globals__", "", ""},
+	}
+	for _, c := range cases {
+		d := p.Classify(c.module, c.name)
+		rule := ""
+		if d.Rule != nil {
+			rule = d.Rule.ID
+		}
+		if d.Action != c.want || rule != c.rule {
+			t.Errorf("Classify(%s, %s) = %q %q, want %q %q", c.module, c.name, d.Action, rule, c.want, c.rule)
+		}
+	}
+	if d := p.Classify("torch.nn.modules.linear", "Linear.__init__.__globals__"); d.Traversal != "__init__" {
+		t.Errorf("dunder traversal not flagged: %+v", d)
+	}
+}
+
+func TestParsePickleRejectsBadRules(t *testing.T) {
+	for _, doc := range []string{
+		"rules: [{id: a, action: allow, globals: ['os:system']}]",                     // no reason
+		"rules: [{id: a, action: maybe, reason: r, globals: ['os:system']}]",          // bad action
+		"rules: [{id: a, action: deny, reason: r, globals: ['os']}]",                  // no qualname
+		"rules: [{id: a, action: deny, reason: r, globals: ['o*s:x']}]",               // module glob
+		"rules: [{id: a, action: deny, reason: r}, {id: a, action: deny, reason: r}]", // duplicate
+	} {
+		if _, err := ParsePickle([]byte(doc)); err == nil {
+			t.Errorf("accepted %s", doc)
+		}
+	}
+}
+
+func TestCatalogueIsCurrent(t *testing.T) {
+	want, err := os.ReadFile("../docs/rules.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := WriteCatalogue(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatal("docs/rules.md is stale: run go generate ./rules")
+	}
+}
+
+func TestExtensionHints(t *testing.T) {
+	h := Extensions()
+	if v, ok := h.Hint(".PT"); !ok || v.String() != "invalid" {
+		t.Errorf(".PT: %v %v", v, ok)
+	}
+	if v, ok := h.Hint(".gguf"); !ok || v.String() != "unsupported" {
+		t.Errorf(".gguf: %v %v", v, ok)
+	}
+	if _, ok := h.Hint(".txt"); ok {
+		t.Error(".txt has a hint")
+	}
+}

@@ -1,0 +1,348 @@
+// Package scan walks targets and runs the format analysers over every
+// regular file, in parallel, within per-file budgets.
+//
+// It is the single walker and scheduler: analysers never touch the
+// filesystem. Symbolic links are never followed out of the scan root; a
+// link inside the root is recorded and its target scanned as itself.
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
+)
+
+// Options configure a Scanner. The zero value scans with all cores, the
+// default limits and no analysers (callers pass analyzer/list.All()).
+type Options struct {
+	Workers   int
+	Limits    analyzer.Limits
+	Analyzers []analyzer.Analyzer
+	// OnArtifact, when set, is called once per finished artifact (from
+	// worker goroutines, one at a time). Progress displays use it.
+	OnArtifact func(a *report.Artifact)
+}
+
+// Scanner runs analysers over files.
+type Scanner struct {
+	opts Options
+	mu   sync.Mutex // serialises OnArtifact
+}
+
+// New makes a Scanner.
+func New(opts Options) *Scanner {
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.NumCPU()
+	}
+	if opts.Limits == (analyzer.Limits{}) {
+		opts.Limits = analyzer.DefaultLimits()
+	}
+	return &Scanner{opts: opts}
+}
+
+type job struct {
+	path    string // on disk
+	display string // as reported
+	link    *report.Artifact
+	special *report.Artifact
+}
+
+// Scan walks every target (file or directory) and returns one artifact per
+// regular file. A target that does not exist is an error; problems inside
+// the tree (unreadable files, escaping links) are findings.
+func (s *Scanner) Scan(ctx context.Context, targets []string) (*report.Report, error) {
+	for _, t := range targets {
+		if _, err := os.Stat(t); err != nil {
+			return nil, err
+		}
+	}
+	jobs := make(chan job, 256)
+	results := make(chan report.Artifact, 256)
+	var wg sync.WaitGroup
+	for i := 0; i < s.opts.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				var a report.Artifact
+				switch {
+				case j.link != nil:
+					a = *j.link
+				case j.special != nil:
+					a = *j.special
+				default:
+					a = s.ScanFile(ctx, j.path, j.display)
+				}
+				s.done(&a)
+				results <- a
+			}
+		}()
+	}
+	var walkErr error
+	go func() {
+		defer close(jobs)
+		for _, t := range targets {
+			if err := s.walk(ctx, t, jobs); err != nil {
+				walkErr = err
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+	rep := &report.Report{Command: "scan"}
+	for a := range results {
+		rep.Artifacts = append(rep.Artifacts, a)
+	}
+	if walkErr != nil {
+		return nil, walkErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func (s *Scanner) done(a *report.Artifact) {
+	if s.opts.OnArtifact == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.OnArtifact(a)
+}
+
+// walk emits jobs for one target. A target that is itself a symlink is
+// followed (the user named it); links inside a directory are not.
+func (s *Scanner) walk(ctx context.Context, target string, jobs chan<- job) error {
+	st, err := os.Stat(target)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		if st.Mode().IsRegular() {
+			jobs <- job{path: target, display: target}
+		} else {
+			jobs <- job{special: specialArtifact(target, st.Mode())}
+		}
+		return nil
+	}
+	root, err := filepath.EvalSymlinks(target)
+	if err != nil {
+		return err
+	}
+	root, err = filepath.Abs(root)
+	if err != nil {
+		return err
+	}
+	return filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			if p == target {
+				return err
+			}
+			a := &report.Artifact{Path: p, Format: "unreadable"}
+			a.Add(report.Finding{Rule: "unreadable", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
+				Message: fmt.Sprintf("cannot read: %v", err), Reason: "What cannot be read cannot be vouched for."})
+			jobs <- job{special: a}
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		switch t := d.Type(); {
+		case t.IsDir():
+			return nil
+		case t&fs.ModeSymlink != 0:
+			jobs <- job{link: linkArtifact(root, p)}
+		case t.IsRegular():
+			jobs <- job{path: p, display: p}
+		default:
+			jobs <- job{special: specialArtifact(p, t)}
+		}
+		return nil
+	})
+}
+
+func specialArtifact(p string, m fs.FileMode) *report.Artifact {
+	a := &report.Artifact{Path: p, Format: "special"}
+	a.Add(report.Finding{Rule: "special-file", Severity: report.SeverityLow, Verdict: report.Unsupported,
+		Message: fmt.Sprintf("not a regular file (%s); not read", m.Type()),
+		Reason:  "Devices, pipes and sockets are never opened: reading them can block or have side effects."})
+	return a
+}
+
+// linkArtifact records a symlink without following it. A link whose target
+// resolves outside root is a finding: loaders that follow it would read
+// host files (a model repo linking to ~/.ssh, say).
+func linkArtifact(root, p string) *report.Artifact {
+	a := &report.Artifact{Path: p, Format: "symlink"}
+	dest, _ := os.Readlink(p)
+	a.Properties = map[string]string{"link_target": dest}
+	resolved, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		if escapes(root, lexicalTarget(p, dest)) {
+			a.Add(report.Finding{Rule: "symlink-escape", Severity: report.SeverityHigh, Verdict: report.Suspicious,
+				Message: fmt.Sprintf("dangling link to %q points outside the scan root", dest),
+				Reason:  "A link out of a model directory makes loaders read or write files elsewhere on the host."})
+			return a
+		}
+		a.Add(report.Finding{Rule: "symlink-dangling", Severity: report.SeverityLow, Verdict: report.Invalid,
+			Message: fmt.Sprintf("link to %q does not resolve: %v", dest, err),
+			Reason:  "A broken link cannot be checked; it may be meant to resolve on the machine that loads the model."})
+		return a
+	}
+	if escapes(root, resolved) {
+		a.Add(report.Finding{Rule: "symlink-escape", Severity: report.SeverityHigh, Verdict: report.Suspicious,
+			Message: fmt.Sprintf("link to %q resolves outside the scan root (%s); not followed", dest, resolved),
+			Reason:  "A link out of a model directory makes loaders read files elsewhere on the host. To scan such a target, scan the directory that contains it (for a Hugging Face cache, the models--* directory rather than a snapshot)."})
+		return a
+	}
+	if rel, err := filepath.Rel(root, resolved); err == nil {
+		a.Properties["link_resolves_to"] = filepath.ToSlash(rel)
+	}
+	return a
+}
+
+func lexicalTarget(p, dest string) string {
+	if filepath.IsAbs(dest) {
+		return filepath.Clean(dest)
+	}
+	abs, _ := filepath.Abs(filepath.Join(filepath.Dir(p), dest))
+	return abs
+}
+
+func escapes(root, target string) bool {
+	rel, err := filepath.Rel(root, target)
+	if err != nil {
+		return true
+	}
+	return rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel)
+}
+
+// ScanFile analyses one regular file. It never returns an error: every
+// problem becomes a finding, and a panic in an analyser becomes an
+// inconclusive verdict rather than a crash.
+func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.Artifact) {
+	a = report.Artifact{Path: display, Format: "other"}
+	f, err := openNoFollow(path)
+	if err != nil {
+		a.Add(report.Finding{Rule: "unreadable", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
+			Message: fmt.Sprintf("cannot open: %v", err), Reason: "What cannot be read cannot be vouched for."})
+		return a
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		a.Add(report.Finding{Rule: "unreadable", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
+			Message: "not a regular file when opened", Reason: "The file changed between listing and opening."})
+		return a
+	}
+	a.Size = st.Size()
+	budget := analyzer.NewBudget(s.opts.Limits)
+	defer budget.Done()
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Limits.Timeout)
+	defer cancel()
+
+	res := analyzer.NewResult(s.Dispatch)
+	in := analyzer.NewFileInput("", f, st.Size(), budget)
+	in.Hint = filepath.Base(path)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				res.Add(report.Finding{Rule: "internal-error", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
+					Message: fmt.Sprintf("analyser failure: %v", r),
+					Reason:  "An analyser bug must never turn into a clean verdict. Please report it with the file."})
+				if os.Getenv("AIGIS_DEBUG") != "" {
+					fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", path, r, debug.Stack())
+				}
+			}
+		}()
+		if err := s.Dispatch(ctx, in, res); err != nil {
+			res.Problem(ctx, -1, "reading file", err)
+		}
+	}()
+	if f := res.Format(); f != "" {
+		a.Format = f
+	}
+	for _, fd := range res.Findings() {
+		a.Add(fd)
+	}
+	if props := res.Properties(); len(props) > 0 {
+		a.Properties = props
+	}
+	if nf := res.NestedFormats(); len(nf) > 0 {
+		if a.Properties == nil {
+			a.Properties = map[string]string{}
+		}
+		a.Properties["contains"] = strings.Join(dedupe(nf), ",")
+	}
+	return a
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Dispatch analyses in with the first analyser whose Match accepts it. It
+// is the analyzer.Dispatcher that containers recurse through.
+func (s *Scanner) Dispatch(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
+	if in.Depth > in.Budget.MaxDepth {
+		out.Add(report.Finding{Rule: "limit-reached", Verdict: report.Inconclusive, Location: out.Here(),
+			Message: fmt.Sprintf("containers nested deeper than %d; not analysed", in.Budget.MaxDepth),
+			Reason:  "Budgets bound every parser so hostile files cannot hang or exhaust the scanner; content past a limit is not checked, so the file cannot be called clean."})
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		out.Problem(ctx, -1, "analysis", err)
+		return nil
+	}
+	sn := in.Sniff()
+	for _, a := range s.opts.Analyzers {
+		if !a.Match(sn) {
+			continue
+		}
+		out.SetFormat(a.Name())
+		err := a.Analyze(ctx, in, out)
+		if errors.Is(err, analyzer.ErrNotFormat) {
+			out.SetFormat("")
+			continue
+		}
+		if err != nil {
+			out.Problem(ctx, -1, a.Name(), err)
+		}
+		return nil
+	}
+	out.SetFormat("other")
+	if v, ok := rules.Extensions().Hint(filepath.Ext(sn.Name)); ok {
+		f := report.Finding{Rule: "unrecognised-model", Verdict: v, Location: out.Here(),
+			Message: fmt.Sprintf("the name says %s but the content matches no supported format", filepath.Ext(sn.Name)),
+			Reason:  "Content, never the extension, selects a parser; a file that claims to be a model but is not one is corrupt or disguised, so it is not called clean."}
+		if v == report.Unsupported {
+			f.Message = fmt.Sprintf("%s content is not analysed by this version", filepath.Ext(sn.Name))
+			f.Reason = "A model format aigis does not parse is not vouched for."
+		}
+		out.Add(f)
+	}
+	return nil
+}
