@@ -1,0 +1,54 @@
+// Package testutil finds the shared test material that sits beside the
+// checkout (../shared). Tests that need it skip with a clear message when
+// it is absent, as it is in a user's fresh clone.
+package testutil
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Shared returns the absolute path of ../shared/<elem...> relative to the
+// module root, or skips the test when it does not exist.
+func Shared(t testing.TB, elem ...string) string {
+	t.Helper()
+	p, ok := SharedPath(elem...)
+	if !ok {
+		t.Skipf("shared test material %s not found beside the checkout; skipping (CI provides it)", filepath.Join(append([]string{"../shared"}, elem...)...))
+	}
+	return p
+}
+
+// SharedPath is Shared without the test: it reports whether the path
+// exists. Benchmarks and tools use it.
+func SharedPath(elem ...string) (string, bool) {
+	root := ModuleRoot()
+	if root == "" {
+		return "", false
+	}
+	p := filepath.Join(append([]string{filepath.Dir(root), "shared"}, elem...)...)
+	if _, err := os.Stat(p); err != nil {
+		return "", false
+	}
+	return p, true
+}
+
+// ModuleRoot walks up from the working directory to the directory holding
+// go.mod ("" if none).
+func ModuleRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
