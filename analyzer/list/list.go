@@ -4,10 +4,13 @@ package list
 
 import (
 	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/analyzer/pickle"
 )
 
 // All returns the analysers in the order the engine offers inputs to them:
 // specific magic numbers first, weak ones (protocol-0 pickle) last.
 func All() []analyzer.Analyzer {
-	return []analyzer.Analyzer{}
+	return []analyzer.Analyzer{
+		pickle.Analyzer{},
+	}
 }
