@@ -336,7 +336,7 @@ func (m *machine) decode(g *global, args val) (val, bool) {
 	case "bz2":
 		return byt(inflate(func(r io.Reader) (io.Reader, error) { return bzip2.NewReader(r), nil }, a0))
 	case "lzma":
-		return byt(inflate(func(r io.Reader) (io.Reader, error) { return lzma.NewReader(r) }, a0))
+		return byt(inflate(func(r io.Reader) (io.Reader, error) { return lzma.ReaderConfig{DictCap: 64 << 20}.NewReader(r) }, a0))
 	case "bytes":
 		if isStr {
 			return byt(latin1(a0), nil)
