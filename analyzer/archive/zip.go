@@ -98,11 +98,6 @@ func (m *Members) checkAll(ctx context.Context) {
 				Reason: "Duplicate names let an archive show one file to a scanner and another to the loader."})
 		}
 		seen[e.Name] = true
-		if ln := e.LocalName(); ln != "" && ln != e.Name {
-			m.out.Add(report.Finding{Rule: "zip-name-mismatch", Severity: report.SeverityLow, Verdict: report.Suspicious,
-				Location: m.out.Member(e.Name), Message: fmt.Sprintf("local header names %q but the central directory names %q", ln, e.Name),
-				Reason: "torch reads the central directory, other tools the local headers: the same archive shows different files to each."})
-		}
 		if e.Encrypted() {
 			m.bad[e] = true
 			m.out.Add(report.Finding{Rule: "archive-encrypted", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
@@ -130,7 +125,14 @@ func (m *Members) linkTarget(e *zipr.Entry) string {
 
 // Input makes the analyzer.Input for a member: in place when stored
 // uncompressed and the archive is seekable, a bounded stream otherwise.
+// Members that are opened also get their local header compared with the
+// central directory (members never read are never seeked to).
 func (m *Members) Input(e *zipr.Entry) (*analyzer.Input, error) {
+	if ln := e.LocalName(); ln != "" && ln != e.Name {
+		m.out.Add(report.Finding{Rule: "zip-name-mismatch", Severity: report.SeverityLow, Verdict: report.Suspicious,
+			Location: m.out.Member(e.Name), Message: fmt.Sprintf("local header names %q but the central directory names %q", ln, e.Name),
+			Reason: "torch reads the central directory, other tools the local headers: the same archive shows different files to each."})
+	}
 	if e.Stored() {
 		sec, err := e.Section()
 		if err != nil {

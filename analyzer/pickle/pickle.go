@@ -54,7 +54,11 @@ func Scan(ctx context.Context, in *analyzer.Input, out *analyzer.Result, opts Op
 	if err != nil {
 		return nil, err
 	}
-	rd := newReader(r)
+	hint := int64(-1)
+	if in.Seekable() {
+		hint = in.Size()
+	}
+	rd := newReader(r, hint)
 	s := newSink(ctx, in, out)
 	sum := &Summary{}
 	for n := 0; ; n++ {
@@ -148,7 +152,7 @@ func Sniff(head []byte, size int64) bool {
 	if !isOpcode(head[0]) {
 		return false
 	}
-	m := newMachine(context.Background(), newReader(bytes.NewReader(head)), DefaultLimits(), nil)
+	m := newMachine(context.Background(), newReader(bytes.NewReader(head), int64(len(head))), DefaultLimits(), nil)
 	err := m.run()
 	if err == nil {
 		return true

@@ -20,8 +20,14 @@ type reader struct {
 
 const readerBufSize = 256 << 10
 
-func newReader(src io.Reader) *reader {
-	rd := &reader{src: src, buf: make([]byte, readerBufSize)}
+// newReader reads src; sizeHint (-1 if unknown) keeps the buffer small
+// for small inputs.
+func newReader(src io.Reader, sizeHint int64) *reader {
+	n := readerBufSize
+	if sizeHint >= 0 && sizeHint+1 < int64(n) {
+		n = int(max(sizeHint+1, 4096))
+	}
+	rd := &reader{src: src, buf: make([]byte, n)}
 	if s, ok := src.(io.Seeker); ok {
 		// Only trust Seek if the source is at offset 0 now; io.SectionReader
 		// and *os.File from Open are.

@@ -1,7 +1,6 @@
 package pickle
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -56,14 +55,6 @@ func (v val) isStr() bool   { return v.k == kStr || v.k == kStrComputed || v.k =
 func (v val) isBytes() bool { return v.k == kBytes || v.k == kBytesAt || v.k == kBytesLost }
 func (v val) isCtr() bool   { return v.k >= kTuple && v.k <= kLostCtr }
 
-// ctr is a retained container: its first items (pairs for dicts) and its
-// logical length.
-type ctr struct {
-	items []val
-	n     int64
-	trunc bool // items were dropped (too many)
-}
-
 // call records one call the pickle makes when loaded.
 type call struct {
 	fn    val
@@ -95,27 +86,6 @@ type global struct {
 }
 
 func (g *global) qualified() string { return g.module + "." + g.name }
-
-// arena holds retained strings and bytes as [uvarint length][bytes].
-type arena struct {
-	b   []byte
-	max int
-}
-
-func (a *arena) put(p []byte) (uint32, bool) {
-	if len(a.b)+len(p)+binary.MaxVarintLen32 > a.max {
-		return 0, false
-	}
-	off := uint32(len(a.b))
-	a.b = binary.AppendUvarint(a.b, uint64(len(p)))
-	a.b = append(a.b, p...)
-	return off, true
-}
-
-func (a *arena) get(off uint32) []byte {
-	n, k := binary.Uvarint(a.b[off:])
-	return a.b[int(off)+k : int(off)+k+int(n)]
-}
 
 // str returns the text of a retained string, or "" and false.
 func (m *machine) str(v val) (string, bool) {
@@ -150,7 +120,7 @@ func (m *machine) items(v val) ([]val, bool) {
 		return nil, false
 	}
 	c := &m.ctrs[v.ref]
-	return c.items, !c.trunc
+	return m.pool.slice(c.start, int(c.n)), !c.trunc
 }
 
 // dictGet looks a str key up in a retained dict.
@@ -220,11 +190,12 @@ func (m *machine) renderTo(b *strings.Builder, v val, depth int) {
 	case kTuple, kList, kSet, kFrozenSet, kDict:
 		open, close := brackets(v.k)
 		c := &m.ctrs[v.ref]
+		items := m.pool.slice(c.start, int(c.n))
 		b.WriteString(open)
-		if depth <= 0 && len(c.items) > 0 {
+		if depth <= 0 && len(items) > 0 {
 			b.WriteString("...")
 		} else {
-			for i, it := range c.items {
+			for i, it := range items {
 				if i > 0 {
 					if v.k == kDict && i%2 == 1 {
 						b.WriteString(": ")
@@ -241,7 +212,7 @@ func (m *machine) renderTo(b *strings.Builder, v val, depth int) {
 				b.WriteString(", ...")
 			}
 		}
-		if v.k == kTuple && len(c.items) == 1 && !c.trunc {
+		if v.k == kTuple && len(items) == 1 && !c.trunc {
 			b.WriteString(",")
 		}
 		b.WriteString(close)

@@ -20,7 +20,6 @@ import (
 type Limits struct {
 	MaxStack      int    // values on the stack
 	MaxMarks      int    // nested MARKs
-	MaxMemo       int    // memo entries
 	MaxMemoIndex  uint32 // highest memo key accepted (LONG_BINPUT 2^31 attacks)
 	MaxOps        int64  // opcodes per stream
 	MaxLine       int    // text argument length (protocol 0)
@@ -28,6 +27,7 @@ type Limits struct {
 	MaxStrKeep    int    // longest string retained
 	MaxBytesKeep  int    // longest bytes constant copied (larger ones are re-read by offset when seekable)
 	MaxItems      int    // items retained per container
+	MaxPoolItems  int    // items retained in all containers
 	MaxObjects    int    // retained containers and call records
 	MaxSubStreams int    // joblib object arrays nested inside a stream
 }
@@ -37,15 +37,15 @@ func DefaultLimits() Limits {
 	return Limits{
 		MaxStack:      1 << 22,
 		MaxMarks:      1 << 16,
-		MaxMemo:       1 << 23,
 		MaxMemoIndex:  1 << 26,
 		MaxOps:        1 << 32,
 		MaxLine:       1 << 16,
-		MaxArena:      48 << 20,
+		MaxArena:      24 << 20,
 		MaxStrKeep:    4 << 10,
 		MaxBytesKeep:  1 << 20,
 		MaxItems:      32,
-		MaxObjects:    1 << 20,
+		MaxPoolItems:  1 << 20,
+		MaxObjects:    1 << 18,
 		MaxSubStreams: 8,
 	}
 }
@@ -71,18 +71,17 @@ type machine struct {
 	pol  *rules.PicklePolicy
 	sink *sink // nil in trial mode (sniffing)
 
-	stack  []val
-	marks  []int
-	memo   []val
-	spMemo map[uint32]val
-	memoN  int
-	proto  int
-	ops    int64
-	opOff  int64 // offset of the current opcode
+	stack []val
+	marks []int
+	memo  memo
+	proto int
+	ops   int64
+	opOff int64 // offset of the current opcode
 
 	frameEnd int64 // end of the current FRAME, or -1
 
 	arena  arena
+	pool   itemPool
 	ctrs   []ctr
 	calls  []call
 	spans  []span
@@ -102,6 +101,7 @@ func newMachine(ctx context.Context, rd *reader, lim Limits, s *sink) *machine {
 	return &machine{
 		ctx: ctx, rd: rd, lim: lim, pol: rules.Pickle(), sink: s,
 		arena:    arena{max: lim.MaxArena},
+		pool:     itemPool{max: lim.MaxPoolItems},
 		globIx:   map[string]uint32{},
 		frameEnd: -1,
 		seekable: rd.seeker != nil,
@@ -168,10 +168,7 @@ func (m *machine) popMark() ([]val, error) {
 // ---- memo ----------------------------------------------------------------
 
 func (m *machine) memoGet(i uint32) (val, error) {
-	if int64(i) < int64(len(m.memo)) && m.memo[i].k != kAbsent {
-		return m.memo[i], nil
-	}
-	if v, ok := m.spMemo[i]; ok {
+	if v, ok := m.memo.get(i); ok {
 		return v, nil
 	}
 	return val{}, m.fail("memo value not found at index %d", i)
@@ -181,32 +178,7 @@ func (m *machine) memoPut(i uint32, v val) error {
 	if i > m.lim.MaxMemoIndex {
 		return m.limit("pickle memo index", int64(m.lim.MaxMemoIndex))
 	}
-	if int(i) < len(m.memo) {
-		if m.memo[i].k == kAbsent {
-			m.memoN++
-		}
-		m.memo[i] = v
-		return nil
-	}
-	if _, ok := m.spMemo[i]; ok {
-		m.spMemo[i] = v
-		return nil
-	}
-	if m.memoN >= m.lim.MaxMemo {
-		return m.limit("pickle memo entries", int64(m.lim.MaxMemo))
-	}
-	m.memoN++
-	if int(i) <= len(m.memo)+4096 {
-		for len(m.memo) < int(i) {
-			m.memo = append(m.memo, val{})
-		}
-		m.memo = append(m.memo, v)
-		return nil
-	}
-	if m.spMemo == nil {
-		m.spMemo = map[uint32]val{}
-	}
-	m.spMemo[i] = v
+	m.memo.put(i, v)
 	return nil
 }
 
@@ -240,8 +212,15 @@ func (m *machine) readBytes(n uint64) (val, error) {
 		return val{}, m.fail("byte count %d out of range", n)
 	}
 	start := m.rd.offset()
+	if n <= 4096 && n < uint64(len(m.rd.buf)) {
+		p, err := m.rd.take(int(n))
+		if err != nil {
+			return val{}, err
+		}
+		return m.newBytes(p), nil
+	}
 	keep := m.lim.MaxBytesKeep
-	if m.seekable && n > 4096 {
+	if m.seekable {
 		keep = 0
 	}
 	p, err := m.rd.read(int64(n), keep)
@@ -263,8 +242,13 @@ func (m *machine) readText(n uint64, utf bool) (val, error) {
 	if n > math.MaxInt64/2 {
 		return val{}, m.fail("string length %d out of range", n)
 	}
-	keep := m.lim.MaxStrKeep
-	p, err := m.rd.read(int64(n), keep)
+	var p []byte
+	var err error
+	if n <= uint64(m.lim.MaxStrKeep) && n < uint64(len(m.rd.buf)) {
+		p, err = m.rd.take(int(n)) // no copy: the arena copies what it keeps
+	} else {
+		p, err = m.rd.read(int64(n), m.lim.MaxStrKeep)
+	}
 	if err != nil {
 		return val{}, err
 	}
@@ -298,38 +282,59 @@ func (m *machine) newCtr(k kind, items []val) val {
 	if len(m.ctrs) >= m.lim.MaxObjects {
 		return val{k: kLostCtr}
 	}
-	c := ctr{n: int64(len(items))}
+	c := ctr{total: int64(len(items))}
 	if len(items) > 0 {
 		keep := items
 		if len(keep) > m.lim.MaxItems {
 			keep = keep[:m.lim.MaxItems]
 			c.trunc = true
 		}
-		c.items = append(make([]val, 0, len(keep)), keep...)
+		if start, ok := m.pool.alloc(len(keep)); ok {
+			copy(m.pool.slice(start, len(keep)), keep)
+			c.start, c.n = start, uint16(len(keep))
+		} else {
+			c.trunc = true
+		}
 	}
 	m.ctrs = append(m.ctrs, c)
 	return val{k: k, ref: uint32(len(m.ctrs) - 1)}
 }
 
-// extend adds items to a retained container (lists, dicts, sets).
+// extend adds items to a retained container (lists, dicts, sets). Items
+// are kept while the container's run is at the tip of the pool, which is
+// how picklers fill containers (all at once, right after creating them).
 func (m *machine) extend(target val, items []val) {
-	if target.k < kTuple || target.k > kFrozenSet {
+	if target.k < kTuple || target.k > kFrozenSet || len(items) == 0 {
 		return
 	}
 	c := &m.ctrs[target.ref]
-	c.n += int64(len(items))
-	room := m.lim.MaxItems - len(c.items)
-	if room <= 0 {
-		if len(items) > 0 {
-			c.trunc = true
-		}
+	c.total += int64(len(items))
+	if c.trunc {
 		return
 	}
+	room := m.lim.MaxItems - int(c.n)
 	if len(items) > room {
 		items = items[:room]
 		c.trunc = true
 	}
-	c.items = append(c.items, items...)
+	if len(items) == 0 {
+		return
+	}
+	if c.n == 0 {
+		start, ok := m.pool.alloc(len(items))
+		if !ok {
+			c.trunc = true
+			return
+		}
+		c.start = start
+	} else if m.pool.canGrow(c.start, int(c.n), len(items)) {
+		m.pool.alloc(len(items))
+	} else {
+		c.trunc = true
+		return
+	}
+	copy(m.pool.slice(c.start, int(c.n)+len(items))[c.n:], items)
+	c.n += uint16(len(items))
 }
 
 func (m *machine) newCall(op byte, fn, args val) val {
@@ -356,10 +361,18 @@ func (m *machine) run() error {
 }
 
 func (m *machine) step() error {
-	m.opOff = m.rd.offset()
-	op, err := m.rd.byte()
-	if err != nil {
-		return err
+	rd := m.rd
+	m.opOff = rd.base + int64(rd.r)
+	var op byte
+	if rd.r < rd.w {
+		op = rd.buf[rd.r]
+		rd.r++
+	} else {
+		b, err := rd.byte()
+		if err != nil {
+			return err
+		}
+		op = b
 	}
 	m.ops++
 	if m.ops&0xffff == 0 {
@@ -744,10 +757,7 @@ func (m *machine) exec(op byte) error {
 		}
 		return m.put(binary.LittleEndian.Uint32(b))
 	case 0x94: // MEMOIZE
-		if m.memoN > math.MaxUint32-1 {
-			return m.limit("pickle memo entries", math.MaxUint32)
-		}
-		return m.put(uint32(m.memoN))
+		return m.put(uint32(m.memo.n))
 	case 'c': // GLOBAL
 		mod, err := rd.line(m.lim.MaxLine)
 		if err != nil {

@@ -166,7 +166,7 @@ func Open(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 	if count > uint64(lim.MaxEntries) {
 		return nil, &LimitError{What: "zip entries", Limit: int64(lim.MaxEntries)}
 	}
-	br := bufio.NewReaderSize(io.NewSectionReader(ra, cdStart, int64(cdSize)), 64<<10)
+	br := bufio.NewReaderSize(io.NewSectionReader(ra, cdStart, int64(cdSize)), int(min(cdSize+16, 64<<10)))
 	var hdr [centralLen]byte
 	for i := 0; ; i++ {
 		if _, err := io.ReadFull(br, hdr[:4]); err != nil {
@@ -273,21 +273,25 @@ func findEnd(ra io.ReaderAt, size int64) (int64, []byte, error) {
 	if size < endLen {
 		return 0, nil, ErrNotZip
 	}
-	n := int64(endLen + maxComment)
-	if n > size {
-		n = size
-	}
-	buf := make([]byte, n)
-	if _, err := ra.ReadAt(buf, size-n); err != nil && err != io.EOF {
-		return 0, nil, err
-	}
-	for i := len(buf) - endLen; i >= 0; i-- {
-		if binary.LittleEndian.Uint32(buf[i:]) != sigEnd {
-			continue
+	// Most archives have no comment: look at the last bytes first, then
+	// at the whole window a comment can occupy.
+	for _, window := range []int64{512, endLen + maxComment} {
+		n := min(window, size)
+		buf := make([]byte, n)
+		if _, err := ra.ReadAt(buf, size-n); err != nil && err != io.EOF {
+			return 0, nil, err
 		}
-		clen := int(binary.LittleEndian.Uint16(buf[i+20:]))
-		if i+endLen+clen <= len(buf) {
-			return size - n + int64(i), buf[i : i+endLen], nil
+		for i := len(buf) - endLen; i >= 0; i-- {
+			if binary.LittleEndian.Uint32(buf[i:]) != sigEnd {
+				continue
+			}
+			clen := int(binary.LittleEndian.Uint16(buf[i+20:]))
+			if i+endLen+clen <= len(buf) {
+				return size - n + int64(i), buf[i : i+endLen], nil
+			}
+		}
+		if n == size {
+			break
 		}
 	}
 	return 0, nil, ErrNotZip
