@@ -94,12 +94,18 @@ func (Tar) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 	} else {
 		tr = tar.NewReader(pos)
 	}
+	var end int64 // where the last member's data and padding end
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
+			// archive/tar treats an archive cut inside the last member's
+			// padding as a clean end; the data is still short.
+			if size := in.Size(); size >= 0 && end > size || size < 0 && end > pos.n {
+				out.Problem(ctx, pos.n, "tar", io.ErrUnexpectedEOF)
+			}
 			return nil
 		}
 		if err != nil {
@@ -112,6 +118,7 @@ func (Tar) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 		if !checkEntries(ctx, out, n+1, in.Budget) {
 			return nil
 		}
+		end = pos.n + (hdr.Size+511)&^511
 		if why := unsafePath(hdr.Name); why != "" {
 			slipFinding(out, hdr.Name, why)
 		}
