@@ -255,13 +255,6 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.
 			Message: "not a regular file when opened", Reason: "The file changed between listing and opening."})
 		return a
 	}
-	a.Size = st.Size()
-	budget := analyzer.NewBudget(s.opts.Limits)
-	defer budget.Done()
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Limits.Timeout)
-	defer cancel()
-
-	res := analyzer.NewResult(s.Dispatch)
 	var ra io.ReaderAt = f
 	if st.Size() <= smallFile {
 		// One read instead of a handful of small ones: most files in a
@@ -271,8 +264,22 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.
 			ra = bytes.NewReader(buf)
 		}
 	}
-	in := analyzer.NewFileInput("", ra, st.Size(), budget)
-	in.Hint = filepath.Base(path)
+	return s.ScanReaderAt(ctx, ra, st.Size(), display)
+}
+
+// ScanReaderAt analyses content that is already open or in memory (an
+// upload, a registry blob) as one artifact reported under display. Like
+// ScanFile it never returns an error and never panics.
+func (s *Scanner) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, display string) (a report.Artifact) {
+	a = report.Artifact{Path: display, Format: "other", Size: size}
+	budget := analyzer.NewBudget(s.opts.Limits)
+	defer budget.Done()
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Limits.Timeout)
+	defer cancel()
+
+	res := analyzer.NewResult(s.Dispatch)
+	in := analyzer.NewFileInput("", ra, size, budget)
+	in.Hint = filepath.Base(display)
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -280,7 +287,7 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.
 					Message: fmt.Sprintf("analyser failure: %v", r),
 					Reason:  "An analyser bug must never turn into a clean verdict. Please report it with the file."})
 				if os.Getenv("AIGIS_DEBUG") != "" {
-					fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", path, r, debug.Stack())
+					fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", display, r, debug.Stack())
 				}
 			}
 		}()

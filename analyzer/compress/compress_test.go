@@ -23,7 +23,7 @@ var (
 	benign = pkl.New(4).EmptyDict().Str("a").Int(1).SetItem().Stop().Bytes()
 )
 
-func enc(t *testing.T, codec string, b []byte) []byte {
+func enc(t testing.TB, codec string, b []byte) []byte {
 	var out bytes.Buffer
 	var w interface {
 		Write([]byte) (int, error)
@@ -53,11 +53,11 @@ func enc(t *testing.T, codec string, b []byte) []byte {
 		return out.Bytes()
 	}
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	w.Write(b)
 	if err := w.Close(); err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return out.Bytes()
 }

@@ -4,6 +4,7 @@
 package scantest
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -82,4 +83,22 @@ func Run(t *testing.T, cases []Case) {
 			}
 		})
 	}
+}
+
+// Memory scans data without touching the filesystem (for fuzzing).
+func Memory(data []byte, name string) report.Artifact {
+	return engine.ScanReaderAt(context.Background(), bytes.NewReader(data), int64(len(data)), name)
+}
+
+var engine = scan.New(scan.Options{Analyzers: list.All(), Workers: 1})
+
+// Fuzz is the invariant every analyser's fuzz target checks: whatever the
+// bytes, the scan finishes without an analyser panic (which ScanReaderAt
+// turns into an internal-error finding).
+func Fuzz(t *testing.T, data []byte, name string) report.Artifact {
+	a := Memory(data, name)
+	if f := Has(a, "internal-error"); f != nil {
+		t.Fatalf("analyser panic on %d bytes: %s", len(data), f.Message)
+	}
+	return a
 }
