@@ -325,6 +325,30 @@ func dedupe(s []string) []string {
 	return out
 }
 
+// polyglot runs trailer-recognised formats (zip) over content whose head
+// chose a different analyser, and reports the second reading.
+func (s *Scanner) polyglot(ctx context.Context, primary analyzer.Analyzer, in *analyzer.Input, out *analyzer.Result) {
+	if !in.Seekable() {
+		return
+	}
+	sn := in.Sniff()
+	for _, a := range s.opts.Analyzers {
+		tm, ok := a.(analyzer.TrailerMatcher)
+		if !ok || primary != nil && a.Name() == primary.Name() || a.Match(sn) || !tm.MatchTrailer(sn) {
+			continue
+		}
+		first := out.Format()
+		out.Add(report.Finding{Rule: "polyglot", Severity: report.SeverityMedium, Verdict: report.Suspicious, Location: out.Here(),
+			Message: fmt.Sprintf("the content is %s from its start and %s from its end; each was analysed", first, a.Name()),
+			Reason:  "Loaders disagree about which end of a file to read (torch.load looks at the first bytes, zipfile at the last), so a polyglot shows one model to a scanner and another to a loader."})
+		child := out.Child(in)
+		if err := a.Analyze(ctx, in, child); err != nil && !errors.Is(err, analyzer.ErrNotFormat) {
+			child.Problem(ctx, -1, a.Name(), err)
+		}
+		out.SetFormat(first)
+	}
+}
+
 // Dispatch analyses in with the first analyser whose Match accepts it. It
 // is the analyzer.Dispatcher that containers recurse through.
 func (s *Scanner) Dispatch(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
@@ -352,9 +376,11 @@ func (s *Scanner) Dispatch(ctx context.Context, in *analyzer.Input, out *analyze
 		if err != nil {
 			out.Problem(ctx, -1, a.Name(), err)
 		}
+		s.polyglot(ctx, a, in, out)
 		return nil
 	}
 	out.SetFormat("other")
+	s.polyglot(ctx, nil, in, out)
 	if v, ok := rules.Extensions().Hint(filepath.Ext(sn.Name)); ok {
 		f := report.Finding{Rule: "unrecognised-model", Verdict: v, Location: out.Here(),
 			Message: fmt.Sprintf("the name says %s but the content matches no supported format", filepath.Ext(sn.Name)),

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,11 @@ func (Zip) Name() string { return "zip" }
 func (Zip) Match(s *analyzer.Sniff) bool {
 	return len(s.Head) >= 4 && s.Head[0] == 'P' && s.Head[1] == 'K' &&
 		(s.Head[2] == 3 && s.Head[3] == 4 || s.Head[2] == 5 && s.Head[3] == 6 || s.Head[2] == 7 && s.Head[3] == 8)
+}
+
+// MatchTrailer finds an end-of-central-directory record in the tail.
+func (Zip) MatchTrailer(s *analyzer.Sniff) bool {
+	return bytes.Contains(s.Tail, []byte("PK\x05\x06"))
 }
 
 func (z Zip) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
