@@ -169,7 +169,13 @@ func (m *Members) Recurse(ctx context.Context, e *zipr.Entry) error {
 		m.problem(ctx, e, err)
 		return nil
 	}
-	return m.out.Recurse(ctx, child)
+	if err := m.out.Recurse(ctx, child); err != nil {
+		return err
+	}
+	if err := child.Drain(); err != nil {
+		m.out.Child(child).Problem(ctx, -1, "zip member", err)
+	}
+	return nil
 }
 
 func (m *Members) problem(ctx context.Context, e *zipr.Entry, err error) {
