@@ -3,7 +3,9 @@ package rules
 import (
 	"bytes"
 	"os"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestClassify(t *testing.T) {
@@ -119,5 +121,20 @@ func TestPublishedGadgetsAreDenied(t *testing.T) {
 		if d := Pickle().Classify(g[0], g[1]); d.Action != Deny {
 			t.Errorf("%s.%s is %q, want deny", g[0], g[1], d.Action)
 		}
+	}
+}
+
+func TestLongDottedNameIsTraversal(t *testing.T) {
+	name := strings.Repeat("a.", 5000) + "system"
+	start := time.Now()
+	d := Pickle().Classify("os", name)
+	if time.Since(start) > time.Second {
+		t.Fatalf("classification took %v", time.Since(start))
+	}
+	if d.Action != Deny && d.Traversal == "" {
+		t.Fatalf("%+v", d)
+	}
+	if d := Pickle().Classify("mylib", name); d.Traversal == "" {
+		t.Fatalf("long attribute path not flagged: %+v", d)
 	}
 }

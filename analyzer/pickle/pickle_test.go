@@ -294,3 +294,18 @@ func TestPickle_SniffRejectsText(t *testing.T) {
 		}
 	}
 }
+
+// TestPickle_RepeatedNestedPayloadsAreBounded: the same payload loaded
+// thousands of times is scanned a bounded number of times, and the rest is
+// reported rather than silently dropped.
+func TestPickle_RepeatedNestedPayloadsAreBounded(t *testing.T) {
+	inner := pkl.New(2).EmptyDict().Stop().Bytes()
+	b := pkl.New(2).Global("torch.storage", "_load_from_bytes").Put(0).Pop().BinBytes(inner).Put(1).Pop()
+	for i := 0; i < 5000; i++ {
+		b.Get(0).Get(1).Tuple1().Reduce().Pop()
+	}
+	a := scanBytes(t, "x.pkl", b.None().Stop().Bytes())
+	if a.Verdict != report.Inconclusive || has(a, "limit-reached") == nil {
+		t.Fatalf("verdict %s%s", a.Verdict, dump(a))
+	}
+}

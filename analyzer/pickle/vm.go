@@ -90,6 +90,7 @@ type machine struct {
 	ext    map[int32]uint32 // copyreg extension codes registered in-stream
 
 	seekable bool
+	decoded  int // bytes produced by decoder evaluations
 	depth    int // joblib sub-stream depth
 	imports  int
 	effects  bool // an import or call happened
