@@ -61,6 +61,10 @@ func (z Zip) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Resu
 		out.Add(report.Finding{Rule: "zip-anomaly", Severity: report.SeverityLow, Verdict: report.Suspicious, Location: out.Here(),
 			Message: a, Reason: "Structural oddities that lenient loaders accept are how polyglot and scanner-evasion archives are built."})
 	}
+	for _, d := range zr.Damage {
+		out.Add(report.Finding{Rule: "malformed", Severity: report.SeverityMedium, Verdict: report.Invalid, Location: out.Here(),
+			Message: "zip: " + d, Reason: "Content that does not follow its format cannot be checked completely and is never reported clean."})
+	}
 	m := &Members{in: in, out: out, z: zr}
 	m.checkAll(ctx)
 	for _, l := range z.Layouts {
