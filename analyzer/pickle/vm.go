@@ -37,10 +37,10 @@ func DefaultLimits() Limits {
 	return Limits{
 		MaxStack:      1 << 22,
 		MaxMarks:      1 << 16,
-		MaxMemoIndex:  1 << 26,
+		MaxMemoIndex:  1 << 25,
 		MaxOps:        1 << 32,
 		MaxLine:       1 << 16,
-		MaxArena:      24 << 20,
+		MaxArena:      16 << 20,
 		MaxStrKeep:    4 << 10,
 		MaxBytesKeep:  1 << 20,
 		MaxItems:      32,
