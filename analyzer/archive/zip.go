@@ -190,7 +190,7 @@ func (m *Members) problem(ctx context.Context, e *zipr.Entry, err error) {
 			Reason: "A member aigis cannot decompress is not vouched for."})
 		return
 	}
-	m.out.Child(analyzer.NewFileInput(e.Name, nil, 0, nil)).Problem(ctx, -1, "zip member", err)
+	m.out.ForMember(e.Name).Problem(ctx, -1, "zip member", err)
 }
 
 // Entry returns the member with this exact name, or nil.
