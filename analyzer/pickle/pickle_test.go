@@ -288,3 +288,15 @@ func TestPickle_RepeatedNestedPayloadsAreBounded(t *testing.T) {
 		t.Fatalf("verdict %s%s", a.Verdict, dump(a))
 	}
 }
+
+func TestPickle_LatentPayloads(t *testing.T) {
+	inner := pkl.New(4).Call("os", "system", "id").Stop().Bytes()
+	harmless := pkl.New(4).EmptyDict().Stop().Bytes()
+	for _, c := range []attack{
+		{"RawBytesConstant", pkl.New(4).EmptyDict().Str("blob").BinBytes(inner).SetItem().Stop().Bytes(), report.Suspicious, []string{"pickle-latent-payload"}, "os.system"},
+		{"Base64StringConstant", pkl.New(4).EmptyDict().Str("blob").Str(base64.StdEncoding.EncodeToString(inner)).SetItem().Stop().Bytes(), report.Suspicious, []string{"pickle-latent-payload"}, "base64"},
+		{"HarmlessEmbeddedPickle", pkl.New(4).EmptyDict().Str("blob").BinBytes(harmless).SetItem().Stop().Bytes(), report.Clean, nil, ""},
+	} {
+		check(t, c)
+	}
+}

@@ -27,6 +27,7 @@ const (
 	anomBuffer       = "pickle-out-of-band-buffer"
 	anomExternal     = "pickle-external-array"
 	anomTrailing     = "pickle-trailing-data"
+	anomLatent       = "pickle-latent-payload"
 )
 
 // sink gathers what the machines of one input observe and turns it into
@@ -45,6 +46,7 @@ type sink struct {
 	joblib  bool
 	streams int
 
+	latentN     int   // constants checked as latent pickles
 	nestedN     int   // nested payloads scanned
 	nestedBytes int64 // and their total size
 }

@@ -218,16 +218,18 @@ func (m *machine) readBytes(n uint64) (val, error) {
 		if err != nil {
 			return val{}, err
 		}
+		m.latent(p, start, int64(n))
 		return m.newBytes(p), nil
 	}
 	keep := m.lim.MaxBytesKeep
 	if m.seekable {
-		keep = 0
+		keep = len(pickleHeader) // enough to tell whether it is a pickle
 	}
 	p, err := m.rd.read(int64(n), keep)
 	if err != nil {
 		return val{}, err
 	}
+	m.latent(p, start, int64(n))
 	if uint64(len(p)) == n {
 		return m.newBytes(p), nil
 	}
@@ -259,6 +261,7 @@ func (m *machine) readText(n uint64, utf bool) (val, error) {
 	if utf && !utf8.Valid(p) && !validSurrogatePass(p) {
 		return val{}, m.fail("invalid UTF-8 in string")
 	}
+	m.latentBase64(p)
 	return m.newStr(p, false), nil
 }
 
