@@ -29,7 +29,7 @@ var (
 	keySchema  = []byte("schema")
 )
 
-func ecoBucket(eco string) []byte { return []byte("eco/" + eco) }
+func ecoBucket(eco string) []byte  { return []byte("eco/" + eco) }
 func ecoMetaKey(eco string) []byte { return []byte("eco/" + eco) }
 
 // ErrNoDatabase is returned by Open when the file does not exist.
