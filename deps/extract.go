@@ -140,7 +140,7 @@ type fileAPI struct {
 	info fs.FileInfo
 }
 
-func (f fileAPI) Path() string                { return f.path }
+func (f fileAPI) Path() string               { return f.path }
 func (f fileAPI) Stat() (fs.FileInfo, error) { return f.info, nil }
 
 // run extracts one file and adds the index signals of its format.
