@@ -93,10 +93,7 @@ func (m *matcher) audit(mf *Manifest, models map[modelfile.Kind][]string, siblin
 			}
 			continue
 		}
-		if m.db == nil {
-			continue
-		}
-		if !m.db.HasEcosystem(p.Ecosystem) {
+		if m.db != nil && !m.db.HasEcosystem(p.Ecosystem) {
 			noData[p.Ecosystem]++
 			continue
 		}
@@ -157,8 +154,14 @@ type group struct {
 
 // vulns matches one locked package and adds one finding per alias group.
 // It reports whether the package is affected by anything.
+//
+// Without a database only the model-file correlations run.
 func (m *matcher) vulns(a *report.Artifact, mf *Manifest, p Package, models map[modelfile.Kind][]string) bool {
-	recs, err := m.lookup(p.Ecosystem, p.Name)
+	var recs []osvdb.Record
+	var err error
+	if m.db != nil {
+		recs, err = m.lookup(p.Ecosystem, p.Name)
+	}
 	if err != nil {
 		a.Add(report.Finding{Rule: RuleMatchError, Severity: report.SeverityMedium, Verdict: report.Inconclusive,
 			Message: err.Error(), Location: lineLoc(mf, p.Line, p.Name+"@"+p.Version), Reason: reasons[RuleMatchError]})

@@ -54,6 +54,7 @@ func (a *Affected) Affects(version string) (bool, error) {
 		}
 	}
 	var firstErr error
+	evaluated := false
 	for _, r := range a.Ranges {
 		var parseEco string
 		switch r.Type {
@@ -74,10 +75,12 @@ func (a *Affected) Affects(version string) (bool, error) {
 		if in {
 			return true, nil
 		}
+		evaluated = true
 	}
 	// versions[] may spell a version differently ("1.0" vs "1.0.0"); ask
-	// the ecosystem's own equality before concluding.
-	if len(a.Versions) > 0 {
+	// the ecosystem's own equality before concluding. Only needed when no
+	// range decided: versions[] enumerates what the ranges already cover.
+	if len(a.Versions) > 0 && !evaluated {
 		if pv, err := semantic.Parse(pub, eco); err == nil {
 			for _, v := range a.Versions {
 				if c, err := pv.CompareStr(v); err == nil && c == 0 {

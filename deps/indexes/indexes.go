@@ -167,52 +167,95 @@ func strategyName(s string) string {
 	return s
 }
 
-// FromUVLock reports packages resolved from more than one registry.
+// FromUVLock reports packages resolved from more than one registry. uv
+// writes its lock in a fixed layout, so a line scan finds each
+// [[package]]'s name and source without a second full TOML parse (the
+// extractor already did one).
 func FromUVLock(text string) ([]Signal, error) {
-	var l struct {
-		Package []struct {
-			Name   string `toml:"name"`
-			Source struct {
-				Registry string `toml:"registry"`
-			} `toml:"source"`
-		} `toml:"package"`
-	}
-	if _, err := toml.Decode(text, &l); err != nil {
-		return nil, fmt.Errorf("uv.lock: %w", err)
-	}
 	by := map[string][]string{}
-	for _, p := range l.Package {
-		if r := p.Source.Registry; r != "" {
-			by[r] = append(by[r], p.Name)
+	name := ""
+	for line := range strings.SplitSeq(text, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "[[package]]":
+			name = ""
+		case strings.HasPrefix(line, "name = "):
+			if name == "" {
+				name = unquote(strings.TrimPrefix(line, "name = "))
+			}
+		case strings.HasPrefix(line, "source = {") && name != "":
+			if r := inlineValue(line, "registry"); r != "" {
+				by[r] = append(by[r], name)
+			}
+			name = "\x00" // later source keys belong to sub-tables
 		}
 	}
 	return mixed("uv.lock", text, by), nil
 }
 
-// FromPoetryLock reports packages resolved from sources besides PyPI.
+// FromPoetryLock reports packages resolved from sources besides PyPI
+// (poetry writes a [package.source] table for those), by a line scan of
+// poetry's fixed layout.
 func FromPoetryLock(text string) ([]Signal, error) {
-	var l struct {
-		Package []struct {
-			Name   string `toml:"name"`
-			Source struct {
-				Type string `toml:"type"`
-				URL  string `toml:"url"`
-			} `toml:"source"`
-		} `toml:"package"`
-	}
-	if _, err := toml.Decode(text, &l); err != nil {
-		return nil, fmt.Errorf("poetry.lock: %w", err)
-	}
 	by := map[string][]string{}
-	for _, p := range l.Package {
-		switch p.Source.Type {
-		case "legacy":
-			by[p.Source.URL] = append(by[p.Source.URL], p.Name)
-		case "":
-			by["https://pypi.org/simple"] = append(by["https://pypi.org/simple"], p.Name)
+	name, url, legacy, inSource, inPackage := "", "", false, false, false
+	finish := func() {
+		if !inPackage || name == "" {
+			return
+		}
+		reg := "https://pypi.org/simple"
+		if legacy && url != "" {
+			reg = url
+		}
+		by[reg] = append(by[reg], name)
+	}
+	for line := range strings.SplitSeq(text, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			if line == "[[package]]" || !strings.HasPrefix(line, "[package") {
+				finish()
+				name, url, legacy = "", "", false
+				inPackage = line == "[[package]]"
+			}
+			inSource = line == "[package.source]"
+			continue
+		}
+		switch {
+		case inPackage && !inSource && name == "" && strings.HasPrefix(line, "name = "):
+			name = unquote(strings.TrimPrefix(line, "name = "))
+		case inSource && strings.HasPrefix(line, "type = "):
+			legacy = unquote(strings.TrimPrefix(line, "type = ")) == "legacy"
+		case inSource && strings.HasPrefix(line, "url = "):
+			url = unquote(strings.TrimPrefix(line, "url = "))
 		}
 	}
+	finish()
 	return mixed("poetry.lock", text, by), nil
+}
+
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// inlineValue reads key = "value" from a TOML inline table line.
+func inlineValue(line, key string) string {
+	i := strings.Index(line, key+" = ")
+	if i < 0 {
+		return ""
+	}
+	rest := line[i+len(key)+3:]
+	if len(rest) < 2 || rest[0] != '"' {
+		return ""
+	}
+	end := strings.IndexByte(rest[1:], '"')
+	if end < 0 {
+		return ""
+	}
+	return rest[1 : end+1]
 }
 
 // FromPipfileLock reports a lock that names more than one source.

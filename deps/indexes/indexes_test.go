@@ -64,6 +64,10 @@ func TestFromLocks_MixedRegistries(t *testing.T) {
 	if s, err := FromPoetryLock(poetry); err != nil || len(s) != 1 {
 		t.Errorf("poetry: %+v %v", s, err)
 	}
+	onlyCorp := "[[package]]\nname = \"b\"\nversion = \"1\"\n\n[package.source]\ntype = \"legacy\"\nurl = \"https://corp.example/simple\"\n\n[metadata]\nlock-version = \"2.0\"\n"
+	if s, err := FromPoetryLock(onlyCorp); err != nil || len(s) != 0 {
+		t.Errorf("one private index only is not mixed: %+v %v", s, err)
+	}
 	pipfile := `{"_meta":{"sources":[{"name":"pypi","url":"https://pypi.org/simple"},{"name":"corp","url":"https://corp.example/simple"}]}}`
 	if s, err := FromPipfileLock(pipfile); err != nil || len(s) != 1 {
 		t.Errorf("pipfile: %+v %v", s, err)

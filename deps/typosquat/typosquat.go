@@ -51,11 +51,14 @@ var rules = func() *checker {
 		}
 		return c.confOrder[i] < c.confOrder[j]
 	})
+	for i, p := range c.Popular {
+		c.Popular[i] = norm(p)
+	}
 	for _, n := range append(append([]string{}, c.Popular...), c.Legitimate...) {
 		c.known[norm(n)] = true
 	}
 	for _, p := range c.Popular {
-		c.skeletons[c.skeleton(norm(p))] = norm(p)
+		c.skeletons[c.skeleton(p)] = p
 	}
 	return c
 }()
@@ -102,8 +105,11 @@ func (c *checker) check(name string) (Verdict, bool) {
 		return Verdict{Kind: Typosquat, Target: p, Reason: fmt.Sprintf("%q reads like %q once look-alike characters and separators are undone", n, p)}, true
 	}
 	for _, p := range c.Popular {
-		p = norm(p)
-		if d, max := distance(n, p), budget(p); d > 0 && d <= max {
+		max := budget(p)
+		if max == 0 || abs(len(n)-len(p)) > max {
+			continue // cheap bound: length alone exceeds the budget
+		}
+		if d := distance(n, p); d > 0 && d <= max {
 			return Verdict{Kind: Typosquat, Target: p, Reason: fmt.Sprintf("%q is %d edit(s) from the popular package %q", n, d, p)}, true
 		}
 	}
@@ -170,4 +176,11 @@ func distance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
