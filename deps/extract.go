@@ -3,7 +3,6 @@ package deps
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -254,5 +253,3 @@ func extractConda(_ context.Context, in *filesystem.ScanInput, text []byte) ([]P
 	}
 	return pkgs, indexes.FromPipOptions(opts), nil
 }
-
-var errTooLarge = errors.New("over the manifest size limit")

@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	scalibrfs "github.com/google/osv-scalibr/fs"
 
 	"github.com/aigis-dev/aigis/deps/modelfile"
+	"github.com/aigis-dev/aigis/internal/bounded"
 	"github.com/aigis-dev/aigis/osvdb"
 	"github.com/aigis-dev/aigis/report"
 )
@@ -187,21 +187,14 @@ func unreadable(p string, err error) report.Artifact {
 
 func readBounded(root *os.Root, rel string, info fs.FileInfo) ([]byte, error) {
 	if info.Size() > MaxManifestBytes {
-		return nil, fmt.Errorf("%d bytes, %w of %d", info.Size(), errTooLarge, MaxManifestBytes)
+		return nil, fmt.Errorf("%d bytes, %w of %d bytes", info.Size(), bounded.ErrTooLarge, MaxManifestBytes)
 	}
 	f, err := root.Open(rel)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxManifestBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxManifestBytes {
-		return nil, errTooLarge
-	}
-	return b, nil
+	return bounded.ReadAll(f, MaxManifestBytes)
 }
 
 func sniff(root *os.Root, rel string, info fs.FileInfo) ([]modelfile.Kind, error) {

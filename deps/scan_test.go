@@ -31,8 +31,14 @@ func fixtureDB(t *testing.T, records ...string) *osvdb.DB {
 	}
 	zw.Close()
 	os.WriteFile(p, b.Bytes(), 0o644)
-	dbp := filepath.Join(dir, "osv.db")
-	if _, err := osvdb.Import(context.Background(), dbp, dir); err != nil {
+	return importDB(t, dir)
+}
+
+// importDB imports the exports under src into a fresh store and opens it.
+func importDB(t *testing.T, src string) *osvdb.DB {
+	t.Helper()
+	dbp := filepath.Join(t.TempDir(), "osv.db")
+	if _, err := osvdb.Import(context.Background(), dbp, src); err != nil {
 		t.Fatal(err)
 	}
 	db, err := osvdb.Open(dbp)
@@ -240,20 +246,10 @@ func TestScan_SingleFileTarget(t *testing.T) {
 	}
 }
 
-// sharedDB imports the shared PyPI export once per test binary.
+// sharedDB imports the shared PyPI export.
 func sharedDB(t *testing.T) *osvdb.DB {
 	t.Helper()
-	src := testutil.Shared(t, "osv")
-	dbp := filepath.Join(t.TempDir(), "osv.db")
-	if _, err := osvdb.Import(context.Background(), dbp, src); err != nil {
-		t.Fatal(err)
-	}
-	db, err := osvdb.Open(dbp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return importDB(t, testutil.Shared(t, "osv"))
 }
 
 func TestScan_SharedVulnerableML(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aigis-dev/aigis/internal/bounded"
 )
 
 // Bounds for one export. The real PyPI export is ~17k records and tens of
@@ -249,13 +250,10 @@ func readMember(zf *zip.File) (*Record, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	// The header's size may lie: read one byte past the bound to notice.
-	b, err := io.ReadAll(io.LimitReader(rc, MaxRecordBytes+1))
+	// The header's size may lie: the bounded read notices.
+	b, err := bounded.ReadAll(rc, MaxRecordBytes)
 	if err != nil {
 		return nil, err
-	}
-	if len(b) > MaxRecordBytes {
-		return nil, fmt.Errorf("over the %d byte limit", MaxRecordBytes)
 	}
 	return ParseRecord(b)
 }

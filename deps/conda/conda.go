@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/aigis-dev/aigis/deps/pyreq"
+	"github.com/aigis-dev/aigis/internal/bounded"
 )
 
 // Bounds for one environment file.
@@ -94,12 +95,9 @@ type PipOption struct {
 
 // Parse reads an environment file.
 func Parse(r io.Reader) (*Environment, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
+	b, err := bounded.ReadAll(r, MaxBytes)
 	if err != nil {
 		return nil, err
-	}
-	if len(b) > MaxBytes {
-		return nil, fmt.Errorf("over the %d byte limit", MaxBytes)
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {

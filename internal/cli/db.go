@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -57,19 +59,9 @@ func newDBImportCmd(env *Env) *cobra.Command {
   aigis db import --db ./ci/osv.db ./mirror`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := dbPath(db)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			began := time.Now()
-			res, err := osvdb.Import(ctx, p, args...)
-			printImport(env, p, res, time.Since(began))
-			if err != nil {
-				return withCode(ExitError, err)
-			}
-			return nil
+			return load(cmd, env, db, func(ctx context.Context, p string) (*osvdb.ImportResult, error) {
+				return osvdb.Import(ctx, p, args...)
+			})
 		},
 	}
 	addDBFlag(cmd, &db)
@@ -90,27 +82,15 @@ network access this fails with a clear error: copy the exports over and use
   aigis db update --ecosystem PyPI,npm`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := dbPath(db)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			began := time.Now()
-			res, err := osvdb.Update(ctx, p, osvdb.UpdateOptions{
-				BaseURL: baseURL, Ecosystems: ecosystems,
-				Client: newHTTPClient(timeout),
-				Progress: func(eco string, n int64) {
-					fmt.Fprintf(env.Stderr, "downloaded %s export (%s)\n", eco, humanBytes(n))
-				},
+			return load(cmd, env, db, func(ctx context.Context, p string) (*osvdb.ImportResult, error) {
+				return osvdb.Update(ctx, p, osvdb.UpdateOptions{
+					BaseURL: baseURL, Ecosystems: ecosystems,
+					Client: &http.Client{Timeout: timeout},
+					Progress: func(eco string, n int64) {
+						fmt.Fprintf(env.Stderr, "downloaded %s export (%s)\n", eco, humanBytes(n))
+					},
+				})
 			})
-			if res != nil {
-				printImport(env, p, res, time.Since(began))
-			}
-			if err != nil {
-				return withCode(ExitError, err)
-			}
-			return nil
 		},
 	}
 	addDBFlag(cmd, &db)
@@ -156,6 +136,24 @@ func newDBStatusCmd(env *Env) *cobra.Command {
 	addDBFlag(cmd, &db)
 	cmd.Flags().StringVarP(&format, "output", "o", "table", "output format: table|json")
 	return cmd
+}
+
+// load runs an import or update into the database --db names, under
+// Ctrl-C, and prints what it did.
+func load(cmd *cobra.Command, env *Env, db string, run func(ctx context.Context, path string) (*osvdb.ImportResult, error)) error {
+	p, err := dbPath(db)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	defer stop()
+	began := time.Now()
+	res, err := run(ctx, p)
+	printImport(env, p, res, time.Since(began))
+	if err != nil {
+		return withCode(ExitError, err)
+	}
+	return nil
 }
 
 func printImport(env *Env, path string, res *osvdb.ImportResult, took time.Duration) {

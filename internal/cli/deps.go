@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"time"
@@ -98,8 +97,4 @@ func warnStale(env *Env, d *osvdb.DB) {
 			fmt.Fprintf(env.Stderr, "aigis: warning: the %s advisories were imported %d days ago; run 'aigis db update'\n", s.Ecosystem, int(age.Hours()/24))
 		}
 	}
-}
-
-func newHTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout}
 }
