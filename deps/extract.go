@@ -144,6 +144,11 @@ func (f fileAPI) Stat() (fs.FileInfo, error) { return f.info, nil }
 
 // run extracts one file and adds the index signals of its format.
 func (m manifestExtractor) run(ctx context.Context, root scalibrfs.FS, rootPath, rel string, info fs.FileInfo, text []byte) ([]Package, []indexes.Signal, error) {
+	if isTOML(rel) {
+		if err := checkTOMLDepth(text); err != nil {
+			return nil, nil, err
+		}
+	}
 	in := &filesystem.ScanInput{FS: root, Path: rel, Root: rootPath, Info: info, Reader: bytes.NewReader(text)}
 	pkgs, sigs, err := m.extract(ctx, in, text)
 	if err != nil {
