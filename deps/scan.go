@@ -133,7 +133,13 @@ func walk(ctx context.Context, target string) (*tree, error) {
 		return nil
 	}
 	if only != "" {
-		return t, visit(only, st)
+		if err := visit(only, st); err != nil {
+			return nil, err
+		}
+		if len(t.manifests) == 0 {
+			return nil, fmt.Errorf("%s is not a manifest or lockfile that deps reads", target)
+		}
+		return t, nil
 	}
 	n := 0
 	err = filepath.WalkDir(rootPath, func(p string, d fs.DirEntry, err error) error {

@@ -244,6 +244,10 @@ func TestScan_SingleFileTarget(t *testing.T) {
 	if len(rep.Artifacts) != 1 || rep.Artifacts[0].Path != target || len(findings(rep.Artifacts[0], "MAL-2026-2144")) != 1 {
 		t.Errorf("%+v", rep.Artifacts)
 	}
+	write(t, dir, "model.pt", torchZip())
+	if _, err := Scan(context.Background(), []string{filepath.Join(dir, "model.pt")}, Options{DB: db}); err == nil || !strings.Contains(err.Error(), "not a manifest") {
+		t.Errorf("a file that is no manifest: %v", err)
+	}
 }
 
 // sharedDB imports the shared PyPI export.
