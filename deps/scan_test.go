@@ -333,3 +333,31 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// BenchmarkOpenAndScan measures the acceptance figure "open the database
+// and scan one project" in-process, for each shared project.
+func BenchmarkOpenAndScan(b *testing.B) {
+	src := testutil.Shared(b, "osv")
+	dbp := filepath.Join(b.TempDir(), "osv.db")
+	if _, err := osvdb.Import(context.Background(), dbp, src); err != nil {
+		b.Fatal(err)
+	}
+	projects, _ := filepath.Glob(filepath.Join(testutil.Shared(b, "projects"), "*", ""))
+	for _, p := range projects {
+		if st, err := os.Stat(p); err != nil || !st.IsDir() {
+			continue
+		}
+		b.Run(filepath.Base(p), func(b *testing.B) {
+			for b.Loop() {
+				db, err := osvdb.Open(dbp)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := Scan(context.Background(), []string{p}, Options{DB: db}); err != nil {
+					b.Fatal(err)
+				}
+				db.Close()
+			}
+		})
+	}
+}
