@@ -92,15 +92,22 @@ func joinLoc(prefix, name string) string {
 	return prefix + ">" + name
 }
 
-// Recurse analyses a nested input (an archive member, a decompressed
-// stream) with whichever analyser matches it.
-func (r *Result) Recurse(ctx context.Context, in *Input) error {
+// Child returns the Result for a nested input, for analysers that call a
+// known format's analysis directly instead of dispatching through Recurse.
+func (r *Result) Child(in *Input) *Result {
 	child := &Result{findings: r.findings, formats: r.formats, props: r.props, dispatch: r.dispatch}
 	if in.Name == "" {
 		child.prefix, child.base = r.prefix, r.base+in.Base
 	} else {
 		child.prefix = joinLoc(r.prefix, in.Name)
 	}
+	return child
+}
+
+// Recurse analyses a nested input (an archive member, a decompressed
+// stream) with whichever analyser matches it.
+func (r *Result) Recurse(ctx context.Context, in *Input) error {
+	child := r.Child(in)
 	err := r.dispatch(ctx, in, child)
 	if child.format != "" {
 		*r.formats = append(*r.formats, child.format)

@@ -52,10 +52,46 @@ type pattern struct {
 
 // PicklePolicy is the compiled pickle.yaml.
 type PicklePolicy struct {
-	Aliases     map[string]string `yaml:"aliases"`
-	NameAliases map[string]string `yaml:"name_aliases"`
-	Rules       []*Rule           `yaml:"rules"`
+	Aliases     map[string]string    `yaml:"aliases"`
+	NameAliases map[string]string    `yaml:"name_aliases"`
+	Loaders     []Loader             `yaml:"loaders"`
+	Decoders    map[string]string    `yaml:"decoders"`
+	Findings    map[string]Behaviour `yaml:"findings"`
+	Rules       []*Rule              `yaml:"rules"`
+
+	loaders map[string]*Loader
 }
+
+// Behaviour describes a finding the pickle VM reports for what a stream
+// does (rather than what it imports).
+type Behaviour struct {
+	Verdict  report.Verdict  `yaml:"verdict"`
+	Severity report.Severity `yaml:"severity"`
+	Reason   string          `yaml:"reason"`
+}
+
+// Behaviour returns the definition of a VM finding id; unknown ids are a
+// programming error caught by tests.
+func (p *PicklePolicy) Behaviour(id string) Behaviour {
+	b, ok := p.Findings[id]
+	if !ok {
+		panic("rules: no finding definition for " + id)
+	}
+	return b
+}
+
+// Loader is a callable that deserialises its first argument.
+type Loader struct {
+	Global      string `yaml:"global"`
+	TrustNested bool   `yaml:"trust_nested"`
+}
+
+// Loader returns the loader rule for a normalised import, or nil.
+func (p *PicklePolicy) Loader(module, name string) *Loader { return p.loaders[module+":"+name] }
+
+// Decoder returns the codec name of a pure function aigis may evaluate on
+// constant arguments ("base64", "hex", ...), or "".
+func (p *PicklePolicy) Decoder(module, name string) string { return p.Decoders[module+":"+name] }
 
 var (
 	pickleOnce   sync.Once
@@ -78,6 +114,24 @@ func ParsePickle(b []byte) (*PicklePolicy, error) {
 	var p PicklePolicy
 	if err := yaml.Unmarshal(b, &p); err != nil {
 		return nil, err
+	}
+	p.loaders = map[string]*Loader{}
+	for i := range p.Loaders {
+		l := &p.Loaders[i]
+		if !strings.Contains(l.Global, ":") {
+			return nil, fmt.Errorf("loader %q: want module:name", l.Global)
+		}
+		p.loaders[l.Global] = l
+	}
+	for id, b := range p.Findings {
+		if b.Reason == "" {
+			return nil, fmt.Errorf("finding %s: every finding needs a reason", id)
+		}
+	}
+	for g := range p.Decoders {
+		if !strings.Contains(g, ":") {
+			return nil, fmt.Errorf("decoder %q: want module:name", g)
+		}
 	}
 	seen := map[string]bool{}
 	for _, r := range p.Rules {

@@ -7,9 +7,11 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -232,6 +234,9 @@ func escapes(root, target string) bool {
 	return rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel)
 }
 
+// smallFile is the size up to which a file is read whole before analysis.
+const smallFile = 128 << 10
+
 // ScanFile analyses one regular file. It never returns an error: every
 // problem becomes a finding, and a panic in an analyser becomes an
 // inconclusive verdict rather than a crash.
@@ -257,7 +262,16 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.
 	defer cancel()
 
 	res := analyzer.NewResult(s.Dispatch)
-	in := analyzer.NewFileInput("", f, st.Size(), budget)
+	var ra io.ReaderAt = f
+	if st.Size() <= smallFile {
+		// One read instead of a handful of small ones: most files in a
+		// model tree are small, and syscalls dominate their cost.
+		buf := make([]byte, st.Size())
+		if _, err := io.ReadFull(f, buf); err == nil {
+			ra = bytes.NewReader(buf)
+		}
+	}
+	in := analyzer.NewFileInput("", ra, st.Size(), budget)
 	in.Hint = filepath.Base(path)
 	func() {
 		defer func() {

@@ -1,0 +1,42 @@
+package pickle_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/aigis-dev/aigis/analyzer/list"
+	"github.com/aigis-dev/aigis/scan"
+)
+
+// BenchmarkScanFile measures the engine on $AIGIS_BENCH_FILE (for
+// example the inputs of scripts/bench-scan.sh); it skips when unset.
+func BenchmarkScanFile(b *testing.B) {
+	p := os.Getenv("AIGIS_BENCH_FILE")
+	if p == "" {
+		b.Skip("set AIGIS_BENCH_FILE to a file to scan")
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := scan.New(scan.Options{Analyzers: list.All()})
+	b.SetBytes(st.Size())
+	for i := 0; i < b.N; i++ {
+		s.ScanFile(context.Background(), p, p)
+	}
+}
+
+// BenchmarkScanDir measures a whole walk of $AIGIS_BENCH_DIR.
+func BenchmarkScanDir(b *testing.B) {
+	p := os.Getenv("AIGIS_BENCH_DIR")
+	if p == "" {
+		b.Skip("set AIGIS_BENCH_DIR to a directory to scan")
+	}
+	s := scan.New(scan.Options{Analyzers: list.All()})
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Scan(context.Background(), []string{p}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
