@@ -22,6 +22,7 @@ func All() []analyzer.Analyzer {
 			numpy.NPZ{},
 		}},
 		archive.Tar{},
+		archive.SevenZip{},
 		pickle.Analyzer{},
 		compress.Analyzer{},
 	}
