@@ -18,23 +18,25 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 go build -o "$WORK/aigis" ./cmd/aigis
 
-# measure LABEL CMD...: runs CMD $RUNS times, prints median seconds and
-# max RSS (MB) of the runs.
+# measure LABEL CMD...: runs CMD $RUNS times, prints the median wall time,
+# the median CPU time (user+sys: steadier than wall time on a shared
+# machine) and the max RSS (MB) of the runs.
 measure() {
 	local label=$1; shift
-	local secs=() rss=0
+	local secs=() cpus=() rss=0
 	for _ in $(seq "$RUNS"); do
-		/usr/bin/time -f '%e %M' -o "$WORK/t" "$@" >/dev/null 2>&1 || true
-		read -r s k < <(tail -1 "$WORK/t")
+		/usr/bin/time -f '%e %U %S %M' -o "$WORK/t" "$@" >/dev/null 2>&1 || true
+		read -r s u y k < <(tail -1 "$WORK/t")
 		secs+=("$s")
+		cpus+=("$(echo "$u+$y" | bc -l)")
 		[ "$k" -gt "$rss" ] && rss=$k
 	done
-	local med
-	med=$(printf '%s\n' "${secs[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-	printf '%-40s %8ss %8.1f MB\n' "$label" "$med" "$(echo "$rss/1024" | bc -l)"
+	printf '%-40s %8ss wall %8ss cpu %8.1f MB\n' "$label" "$(median "${secs[@]}")" "$(median "${cpus[@]}")" "$(echo "$rss/1024" | bc -l)"
 }
 
-echo "runs: $RUNS (median time, max RSS)"
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
+
+echo "runs: $RUNS (median wall time, median CPU time, max RSS); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 measure "aigis db import (PyPI, $(unzip -l "$EXPORT" | tail -1 | awk '{print $2}') records)" \
 	sh -c "rm -f '$WORK/osv.db' && '$WORK/aigis' db import --db '$WORK/osv.db' '$SHARED/osv'"
 "$WORK/aigis" db import --db "$WORK/osv.db" "$SHARED/osv" >/dev/null
