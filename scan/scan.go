@@ -255,13 +255,6 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.
 			Message: "not a regular file when opened", Reason: "The file changed between listing and opening."})
 		return a
 	}
-	a.Size = st.Size()
-	budget := analyzer.NewBudget(s.opts.Limits)
-	defer budget.Done()
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Limits.Timeout)
-	defer cancel()
-
-	res := analyzer.NewResult(s.Dispatch)
 	var ra io.ReaderAt = f
 	if st.Size() <= smallFile {
 		// One read instead of a handful of small ones: most files in a
@@ -271,8 +264,22 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.
 			ra = bytes.NewReader(buf)
 		}
 	}
-	in := analyzer.NewFileInput("", ra, st.Size(), budget)
-	in.Hint = filepath.Base(path)
+	return s.ScanReaderAt(ctx, ra, st.Size(), display)
+}
+
+// ScanReaderAt analyses content that is already open or in memory (an
+// upload, a registry blob) as one artifact reported under display. Like
+// ScanFile it never returns an error and never panics.
+func (s *Scanner) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, display string) (a report.Artifact) {
+	a = report.Artifact{Path: display, Format: "other", Size: size}
+	budget := analyzer.NewBudget(s.opts.Limits)
+	defer budget.Done()
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Limits.Timeout)
+	defer cancel()
+
+	res := analyzer.NewResult(s.Dispatch)
+	in := analyzer.NewFileInput("", ra, size, budget)
+	in.Hint = filepath.Base(display)
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -280,7 +287,7 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.
 					Message: fmt.Sprintf("analyser failure: %v", r),
 					Reason:  "An analyser bug must never turn into a clean verdict. Please report it with the file."})
 				if os.Getenv("AIGIS_DEBUG") != "" {
-					fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", path, r, debug.Stack())
+					fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", display, r, debug.Stack())
 				}
 			}
 		}()
@@ -318,6 +325,30 @@ func dedupe(s []string) []string {
 	return out
 }
 
+// polyglot runs trailer-recognised formats (zip) over content whose head
+// chose a different analyser, and reports the second reading.
+func (s *Scanner) polyglot(ctx context.Context, primary analyzer.Analyzer, in *analyzer.Input, out *analyzer.Result) {
+	if !in.Seekable() {
+		return
+	}
+	sn := in.Sniff()
+	for _, a := range s.opts.Analyzers {
+		tm, ok := a.(analyzer.TrailerMatcher)
+		if !ok || primary != nil && a.Name() == primary.Name() || a.Match(sn) || !tm.MatchTrailer(sn) {
+			continue
+		}
+		first := out.Format()
+		out.Add(report.Finding{Rule: "polyglot", Severity: report.SeverityMedium, Verdict: report.Suspicious, Location: out.Here(),
+			Message: fmt.Sprintf("the content is %s from its start and %s from its end; each was analysed", first, a.Name()),
+			Reason:  "Loaders disagree about which end of a file to read (torch.load looks at the first bytes, zipfile at the last), so a polyglot shows one model to a scanner and another to a loader."})
+		child := out.Child(in)
+		if err := a.Analyze(ctx, in, child); err != nil && !errors.Is(err, analyzer.ErrNotFormat) {
+			child.Problem(ctx, -1, a.Name(), err)
+		}
+		out.SetFormat(first)
+	}
+}
+
 // Dispatch analyses in with the first analyser whose Match accepts it. It
 // is the analyzer.Dispatcher that containers recurse through.
 func (s *Scanner) Dispatch(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
@@ -345,9 +376,11 @@ func (s *Scanner) Dispatch(ctx context.Context, in *analyzer.Input, out *analyze
 		if err != nil {
 			out.Problem(ctx, -1, a.Name(), err)
 		}
+		s.polyglot(ctx, a, in, out)
 		return nil
 	}
 	out.SetFormat("other")
+	s.polyglot(ctx, nil, in, out)
 	if v, ok := rules.Extensions().Hint(filepath.Ext(sn.Name)); ok {
 		f := report.Finding{Rule: "unrecognised-model", Verdict: v, Location: out.Here(),
 			Message: fmt.Sprintf("the name says %s but the content matches no supported format", filepath.Ext(sn.Name)),

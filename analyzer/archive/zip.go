@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,11 @@ func (Zip) Match(s *analyzer.Sniff) bool {
 		(s.Head[2] == 3 && s.Head[3] == 4 || s.Head[2] == 5 && s.Head[3] == 6 || s.Head[2] == 7 && s.Head[3] == 8)
 }
 
+// MatchTrailer finds an end-of-central-directory record in the tail.
+func (Zip) MatchTrailer(s *analyzer.Sniff) bool {
+	return bytes.Contains(s.Tail, []byte("PK\x05\x06"))
+}
+
 func (z Zip) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
 	ra, size, err := in.ReaderAt()
 	if err != nil {
@@ -54,6 +60,10 @@ func (z Zip) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Resu
 	for _, a := range zr.Anomalies {
 		out.Add(report.Finding{Rule: "zip-anomaly", Severity: report.SeverityLow, Verdict: report.Suspicious, Location: out.Here(),
 			Message: a, Reason: "Structural oddities that lenient loaders accept are how polyglot and scanner-evasion archives are built."})
+	}
+	for _, d := range zr.Damage {
+		out.Add(report.Finding{Rule: "malformed", Severity: report.SeverityMedium, Verdict: report.Invalid, Location: out.Here(),
+			Message: "zip: " + d, Reason: "Content that does not follow its format cannot be checked completely and is never reported clean."})
 	}
 	m := &Members{in: in, out: out, z: zr}
 	m.checkAll(ctx)
@@ -163,7 +173,13 @@ func (m *Members) Recurse(ctx context.Context, e *zipr.Entry) error {
 		m.problem(ctx, e, err)
 		return nil
 	}
-	return m.out.Recurse(ctx, child)
+	if err := m.out.Recurse(ctx, child); err != nil {
+		return err
+	}
+	if err := child.Drain(); err != nil {
+		m.out.Child(child).Problem(ctx, -1, "zip member", err)
+	}
+	return nil
 }
 
 func (m *Members) problem(ctx context.Context, e *zipr.Entry, err error) {

@@ -23,7 +23,7 @@ var (
 	benign = pkl.New(4).EmptyDict().Str("a").Int(1).SetItem().Stop().Bytes()
 )
 
-func enc(t *testing.T, codec string, b []byte) []byte {
+func enc(t testing.TB, codec string, b []byte) []byte {
 	var out bytes.Buffer
 	var w interface {
 		Write([]byte) (int, error)
@@ -53,11 +53,11 @@ func enc(t *testing.T, codec string, b []byte) []byte {
 		return out.Bytes()
 	}
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	w.Write(b)
 	if err := w.Close(); err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return out.Bytes()
 }
@@ -102,4 +102,14 @@ func TestDecompressionBomb(t *testing.T) {
 	if a.Verdict != report.Inconclusive || scantest.Has(a, "limit-reached") == nil {
 		t.Fatalf("bomb not stopped by the ratio limit%s", scantest.Dump(a))
 	}
+}
+
+func TestCorruptStreamOfUnknownContentIsNotClean(t *testing.T) {
+	text := bytes.Repeat([]byte("just some text, not a model\n"), 2000)
+	g := enc(t, "gzip", text)
+	g[len(g)/2] ^= 0xff // corrupt the deflate data
+	scantest.Run(t, []scantest.Case{
+		{Name: "CorruptGzipOfText", File: "notes.txt.gz", Data: g, Verdict: report.Invalid},
+		{Name: "IntactGzipOfText", File: "notes.txt.gz", Data: enc(t, "gzip", text), Verdict: report.Clean, Format: "gzip"},
+	})
 }
