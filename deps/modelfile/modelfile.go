@@ -3,8 +3,9 @@
 // exercisable (a pickle checkpoint for torch.load, a GGUF chat template for
 // llama-cpp-python, a Keras v3 archive, ONNX external data).
 //
-// It is deliberately small and self-contained: it reads magic bytes, a zip
-// central directory and a bounded window of a GGUF header, nothing more.
+// It is deliberately small: it reads magic bytes, a zip central directory
+// (through internal/zipr) and a bounded window of a GGUF header, nothing
+// more.
 // It is meant to be replaced by the scan engine's format analysers
 // (analyzer/...) once they expose these facts; it must never be mistaken
 // for them: it does not judge whether a file is safe, never unpickles,
@@ -17,6 +18,8 @@ import (
 	"errors"
 	"io"
 	"strings"
+
+	"github.com/aigis-dev/aigis/internal/zipr"
 )
 
 // Kind is one fact about a model file.
@@ -157,73 +160,16 @@ func contains(r io.ReaderAt, size, window int64, needle []byte) (bool, error) {
 	return false, nil
 }
 
-// zipNames reads member names from the central directory (zip64 too),
-// tolerating what torch tolerates and bounded in size and entries.
+// zipNames reads member names from the central directory with the
+// project's tolerant, bounded zip reader (zip64 included).
 func zipNames(r io.ReaderAt, size int64) ([]string, error) {
-	tailLen := min(size, 65535+22)
-	tail := make([]byte, tailLen)
-	if _, err := r.ReadAt(tail, size-tailLen); err != nil && !errors.Is(err, io.EOF) {
+	z, err := zipr.Open(r, size, zipr.Limits{MaxEntries: maxZipEntries, MaxCDSize: maxCentralDir})
+	if err != nil {
 		return nil, err
 	}
-	i := bytes.LastIndex(tail, []byte("PK\x05\x06"))
-	if i < 0 || len(tail)-i < 22 {
-		return nil, errors.New("no end of central directory")
-	}
-	eocd := tail[i:]
-	entries := int64(binary.LittleEndian.Uint16(eocd[10:]))
-	cdSize := int64(binary.LittleEndian.Uint32(eocd[12:]))
-	cdOff := int64(binary.LittleEndian.Uint32(eocd[16:]))
-	if cdOff == 0xffffffff || cdSize == 0xffffffff || entries == 0xffff {
-		// zip64: locator 20 bytes before the EOCD.
-		eocdPos := size - tailLen + int64(i)
-		if eocdPos < 20 {
-			return nil, errors.New("truncated zip64 locator")
-		}
-		loc := make([]byte, 20)
-		if _, err := r.ReadAt(loc, eocdPos-20); err != nil {
-			return nil, err
-		}
-		if !bytes.HasPrefix(loc, []byte("PK\x06\x07")) {
-			return nil, errors.New("missing zip64 locator")
-		}
-		recOff := int64(binary.LittleEndian.Uint64(loc[8:]))
-		if recOff < 0 || recOff > size-56 {
-			return nil, errors.New("zip64 record out of bounds")
-		}
-		rec := make([]byte, 56)
-		if _, err := r.ReadAt(rec, recOff); err != nil {
-			return nil, err
-		}
-		if !bytes.HasPrefix(rec, []byte("PK\x06\x06")) {
-			return nil, errors.New("bad zip64 record")
-		}
-		entries = int64(binary.LittleEndian.Uint64(rec[32:]))
-		cdSize = int64(binary.LittleEndian.Uint64(rec[40:]))
-		cdOff = int64(binary.LittleEndian.Uint64(rec[48:]))
-	}
-	if cdSize < 0 || cdSize > maxCentralDir || cdOff < 0 || cdOff > size || cdSize > size-cdOff {
-		return nil, errors.New("central directory out of bounds")
-	}
-	if entries > maxZipEntries {
-		return nil, errors.New("too many entries")
-	}
-	cd := make([]byte, cdSize)
-	if _, err := r.ReadAt(cd, cdOff); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	var names []string
-	for p := 0; p+46 <= len(cd) && len(names) < maxZipEntries; {
-		if !bytes.HasPrefix(cd[p:], []byte("PK\x01\x02")) {
-			break
-		}
-		nl := int(binary.LittleEndian.Uint16(cd[p+28:]))
-		el := int(binary.LittleEndian.Uint16(cd[p+30:]))
-		cl := int(binary.LittleEndian.Uint16(cd[p+32:]))
-		if p+46+nl > len(cd) {
-			break
-		}
-		names = append(names, string(cd[p+46:p+46+nl]))
-		p += 46 + nl + el + cl
+	names := make([]string, 0, len(z.Entries))
+	for _, e := range z.Entries {
+		names = append(names, e.Name)
 	}
 	return names, nil
 }
