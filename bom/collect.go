@@ -283,9 +283,6 @@ func inferRelations(c *Component) {
 		}
 		m.BaseModels[i].Source += " (relation inferred)"
 	}
-	if m.TuneMethod == "" && len(m.BaseModels) == 1 && m.BaseModels[0].Relation == "finetune" {
-		m.TuneMethod = "full"
-	}
 }
 
 func contains(s []string, v string) bool {
