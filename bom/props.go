@@ -119,7 +119,9 @@ func (m *Model) TrainingValue(keys ...string) string {
 }
 
 // TrainingProperty names a training setting in the taxonomy.
-func TrainingProperty(key string) string { return HyperPrefix + undefined + "training_" + propName(key) }
+func TrainingProperty(key string) string {
+	return HyperPrefix + undefined + "training_" + propName(key)
+}
 
 // AdapterProperty names a PEFT adapter setting in the taxonomy.
 func AdapterProperty(key string) string { return ParamPrefix + undefined + propName(key) }

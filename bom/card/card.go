@@ -86,7 +86,7 @@ type KV struct{ Key, Value string }
 
 // Result is one metric of the model-index.
 type Result struct {
-	TaskType, TaskName                    string
+	TaskType, TaskName                     string
 	DatasetName, DatasetType, DatasetSplit string
 	MetricType, MetricName, Value          string
 }

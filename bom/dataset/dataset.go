@@ -271,10 +271,10 @@ func widen(have, got string) string {
 // field may hold newlines). Feed it every byte of the file in order; Rows reports the
 // count, excluding the CSV header.
 type RowCounter struct {
-	csv      bool
-	inQuote  bool
-	lineHas  bool // the current line has a non-space byte
-	rows     int64
+	csv     bool
+	inQuote bool
+	lineHas bool // the current line has a non-space byte
+	rows    int64
 }
 
 // NewRowCounter returns a counter for format jsonl, csv or tsv; nil for
