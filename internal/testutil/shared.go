@@ -4,6 +4,8 @@
 package testutil
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,4 +53,15 @@ func ModuleRoot() string {
 		}
 		dir = parent
 	}
+}
+
+// SHA256File is the hex SHA-256 of a file, computed the plain way, for
+// checking hashes that code under test computed.
+func SHA256File(t testing.TB, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b))
 }
