@@ -198,23 +198,18 @@ func (c *Card) readFrontMatter(fm []byte) {
 	c.fromMeta()
 }
 
-// flowDepth is the deepest nesting of flow collections ([ and {) outside
-// quotes: a cheap guard before handing the text to a recursive parser.
+// flowDepth is the deepest nesting of flow collections ([ and {), quotes
+// ignored: a cheap guard before handing the text to a recursive parser.
+// Counting brackets inside quoted strings too can only over-count, and no
+// real card nests anything 64 levels deep.
 func flowDepth(b []byte) int {
 	depth, deepest := 0, 0
-	var quote byte
 	for _, ch := range b {
-		switch {
-		case quote != 0:
-			if ch == quote || ch == '\n' {
-				quote = 0
-			}
-		case ch == '"' || ch == '\'':
-			quote = ch
-		case ch == '[' || ch == '{':
+		switch ch {
+		case '[', '{':
 			depth++
 			deepest = max(deepest, depth)
-		case ch == ']' || ch == '}':
+		case ']', '}':
 			if depth > 0 {
 				depth--
 			}
