@@ -18,7 +18,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer/archive"
 	"github.com/aigis-dev/aigis/analyzer/pickle"
 	"github.com/aigis-dev/aigis/internal/zipr"
-	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 )
 
 var magic = []byte("\x93NUMPY")
@@ -96,9 +96,7 @@ func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 	case got < want:
 		out.Problem(ctx, dataOff, fmt.Sprintf("npy data (%d of %d bytes)", got, want), errTruncated)
 	case got > want:
-		out.Add(report.Finding{Rule: "numpy-trailing-data", Severity: report.SeverityInfo, Verdict: report.Clean, Location: out.At(dataOff + want),
-			Message: fmt.Sprintf("%d bytes follow the array data", got-want),
-			Reason:  "numpy.load ignores bytes after the array; a polyglot may hide content there."})
+		out.Add(rules.New("numpy-trailing-data", out.At(dataOff+want), fmt.Sprintf("%d bytes follow the array data", got-want)))
 	}
 	return nil
 }
