@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,7 +95,7 @@ func TestProjectsLibraries(t *testing.T) {
 			want := lockEntries(t, p)
 			got := map[string]bool{}
 			for _, c := range d.All() {
-				if c.Library != nil && c.Version != "" && contains(c.Library.Manifests, lock) {
+				if c.Library != nil && c.Version != "" && slices.Contains(c.Library.Manifests, lock) {
 					got[c.PURL] = true
 					if c.Kind != bom.KindLibrary {
 						t.Errorf("%s: kind %s", c.PURL, c.Kind)
@@ -121,13 +122,4 @@ func TestProjectsLibraries(t *testing.T) {
 	if checked < 6 {
 		t.Errorf("only %d lockfiles checked", checked)
 	}
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

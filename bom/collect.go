@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -274,7 +275,7 @@ func inferRelations(c *Component) {
 		switch {
 		case m.Adapter != nil:
 			m.BaseModels[i].Relation = "adapter"
-		case m.Quantization != "" || contains(m.Formats, "gguf"):
+		case m.Quantization != "" || slices.Contains(m.Formats, "gguf"):
 			m.BaseModels[i].Relation = "quantized"
 		case len(m.BaseModels) > 1:
 			m.BaseModels[i].Relation = "merge"
@@ -283,15 +284,6 @@ func inferRelations(c *Component) {
 		}
 		m.BaseModels[i].Source += " (relation inferred)"
 	}
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (t *tree) fromModelCard(c *Component, cd *card.Card) {
@@ -715,7 +707,9 @@ func (t *tree) libraries(ctx context.Context) []*Component {
 			_, seen := t.byRef[p.PURL]
 			c := t.register(&Component{Ref: p.PURL, Kind: KindLibrary, Name: p.Name, Version: p.Version, PURL: p.PURL, Local: true,
 				Library: &Library{Ecosystem: p.Ecosystem}})
-			c.Library.Manifests = appendUnique(c.Library.Manifests, e.rel)
+			if !slices.Contains(c.Library.Manifests, e.rel) {
+				c.Library.Manifests = append(c.Library.Manifests, e.rel)
+			}
 			if !seen {
 				out = append(out, c)
 			}
@@ -730,19 +724,12 @@ func (t *tree) libraries(ctx context.Context) []*Component {
 		_, seen := t.byRef[ref]
 		c := t.register(&Component{Ref: ref, Kind: KindLibrary, Name: p.Name, Local: true,
 			Library: &Library{Ecosystem: p.Ecosystem, Requirement: p.Requirement}})
-		c.Library.Manifests = appendUnique(c.Library.Manifests, u.rel)
+		if !slices.Contains(c.Library.Manifests, u.rel) {
+			c.Library.Manifests = append(c.Library.Manifests, u.rel)
+		}
 		if !seen {
 			out = append(out, c)
 		}
 	}
 	return out
-}
-
-func appendUnique(s []string, v string) []string {
-	for _, x := range s {
-		if x == v {
-			return s
-		}
-	}
-	return append(s, v)
 }

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -432,7 +433,7 @@ func (e *encoder) dependencies() *[]cdx.Dependency {
 	for _, c := range e.doc.All() {
 		var on []string
 		for _, r := range e.doc.Relations {
-			if r.From == c.Ref && (r.Type == bom.DependsOn || r.Type == bom.Contains || r.Type == bom.TrainedOn) && !containsStr(on, r.To) {
+			if r.From == c.Ref && (r.Type == bom.DependsOn || r.Type == bom.Contains || r.Type == bom.TrainedOn) && !slices.Contains(on, r.To) {
 				on = append(on, r.To)
 			}
 		}
@@ -443,15 +444,6 @@ func (e *encoder) dependencies() *[]cdx.Dependency {
 		out = append(out, d)
 	}
 	return &out
-}
-
-func containsStr(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // formulation records how each local model was made: one training

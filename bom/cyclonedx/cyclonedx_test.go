@@ -281,19 +281,7 @@ func TestGolden(t *testing.T) {
 		dir := testutil.Shared(t, strings.Split(p, "/")...)
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			got, _ := encode(t, dir, "1.6", bom.Options{})
-			golden := filepath.Join("testdata", filepath.Base(p)+".cdx.json")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (run with -update to accept)", golden)
-			}
+			testutil.Golden(t, filepath.Join("testdata", filepath.Base(p)+".cdx.json"), got, *update)
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -228,19 +227,7 @@ func TestGolden(t *testing.T) {
 		dir := testutil.Shared(t, strings.Split(p, "/")...)
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			got := encode(t, dir)
-			golden := filepath.Join("testdata", filepath.Base(p)+".spdx.json")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (run with -update to accept)", golden)
-			}
+			testutil.Golden(t, filepath.Join("testdata", filepath.Base(p)+".spdx.json"), got, *update)
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,10 +63,10 @@ completeness score. Nothing is loaded, executed or fetched.`,
   SOURCE_DATE_EPOCH=0 aigis bom -o cyclonedx-json .   # reproducible bytes`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !contains(bomFormats, out) {
+			if !slices.Contains(bomFormats, out) {
 				return withCode(ExitError, fmt.Errorf("unknown output format %q (want one of %s)", out, strings.Join(bomFormats, ", ")))
 			}
-			if !contains(cyclonedx.Versions(), specVersion) {
+			if !slices.Contains(cyclonedx.Versions(), specVersion) {
 				return withCode(ExitError, fmt.Errorf("--spec-version %q: want one of %s", specVersion, strings.Join(cyclonedx.Versions(), ", ")))
 			}
 			rf := reportFlags{failOn: failOn}
@@ -147,15 +148,6 @@ completeness score. Nothing is loaded, executed or fetched.`,
 	cmd.Flags().StringVar(&failOn, "fail-on", "none", "with --scan, exit 1 when a finding is at or above this severity: info|low|medium|high|critical|none")
 	cmd.Flags().IntVar(&workers, "workers", runtime.NumCPU(), "files hashed (and scanned) in parallel")
 	return cmd
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // bomTime is the document timestamp: --timestamp, else SOURCE_DATE_EPOCH,

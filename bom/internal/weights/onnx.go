@@ -9,19 +9,6 @@ import (
 	"strings"
 )
 
-// looksLikeONNX: a ModelProto starts with ir_version (field 1, varint)
-// followed by producer_name, graph or opset_import.
-func looksLikeONNX(h []byte) bool {
-	if len(h) < 4 || h[0] != 0x08 || h[1] < 1 || h[1] > 20 {
-		return false
-	}
-	switch h[2] {
-	case 0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42:
-		return true
-	}
-	return false
-}
-
 // ONNX bounds.
 const (
 	maxONNXFields  = 4 << 20
@@ -184,13 +171,7 @@ func ONNX(ra io.ReaderAt, size int64) (*Facts, error) {
 		return nil, err
 	}
 	f.DTypes = sortedKeys(dtypes)
-	var q []string
-	for _, d := range f.DTypes {
-		if onnxQuantised[d] {
-			q = append(q, d)
-		}
-	}
-	f.Quantization = strings.Join(q, ",")
+	f.Quantization = quantised(f.DTypes, onnxQuantised)
 	sort.Strings(opsets)
 	if producer != "" {
 		f.Meta = append(f.Meta, KV{"producer", strings.TrimSpace(producer + " " + producerVersion)})

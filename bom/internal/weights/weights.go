@@ -21,6 +21,8 @@ import (
 	"math/bits"
 	"sort"
 	"strings"
+
+	"github.com/aigis-dev/aigis/deps/modelfile"
 )
 
 // Facts are what a weight file's header says.
@@ -60,7 +62,7 @@ func Sniff(head []byte, size int64) string {
 		if n >= 2 && n <= uint64(size-8) && head[8] == '{' && (head[9] == '"' || head[9] == ' ' || head[9] == '\n' || head[9] == '}') {
 			return "safetensors"
 		}
-		if looksLikeONNX(head) {
+		if modelfile.LooksLikeONNX(head) {
 			return "onnx"
 		}
 	}
@@ -134,13 +136,7 @@ func Safetensors(ra io.ReaderAt, size int64) (*Facts, error) {
 		}
 	}
 	f.DTypes = sortedKeys(dtypes)
-	var q []string
-	for _, d := range f.DTypes {
-		if stQuantised[d] {
-			q = append(q, d)
-		}
-	}
-	f.Quantization = strings.Join(q, ",")
+	f.Quantization = quantised(f.DTypes, stQuantised)
 	return f, nil
 }
 
@@ -164,6 +160,17 @@ func add(a, b int64) (int64, bool) {
 		return 0, false
 	}
 	return a + b, true
+}
+
+// quantised lists the dtypes that are quantised storage.
+func quantised(dtypes []string, q map[string]bool) string {
+	var out []string
+	for _, d := range dtypes {
+		if q[d] {
+			out = append(out, d)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 func sortedKeys(m map[string]bool) []string {
