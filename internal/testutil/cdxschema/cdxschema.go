@@ -6,10 +6,10 @@ package cdxschema
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -19,11 +19,34 @@ import (
 
 const base = "http://cyclonedx.org/schema/"
 
+var (
+	mu       sync.Mutex
+	compiled = map[string]*jsonschema.Schema{}
+)
+
 // Validate checks doc against bom-<version>.schema.json and fails the
 // test with the schema errors.
 func Validate(t testing.TB, version string, doc []byte) {
 	t.Helper()
+	sch := schema(t, version)
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		t.Fatalf("output is not JSON: %v", err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Fatalf("CycloneDX %s schema validation failed: %v", version, err)
+	}
+}
+
+// schema compiles a version's schema once per test binary.
+func schema(t testing.TB, version string) *jsonschema.Schema {
+	t.Helper()
 	dir := testutil.Shared(t, "schemas", "cyclonedx")
+	mu.Lock()
+	defer mu.Unlock()
+	if s := compiled[version]; s != nil {
+		return s
+	}
 	c := jsonschema.NewCompiler()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -49,13 +72,6 @@ func Validate(t testing.TB, version string, doc []byte) {
 	if err != nil {
 		t.Fatalf("compiling the %s schema: %v", version, err)
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		t.Fatalf("output is not JSON: %v", err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		var pretty bytes.Buffer
-		_ = json.Indent(&pretty, doc, "", " ")
-		t.Fatalf("CycloneDX %s schema validation failed: %v", version, err)
-	}
+	compiled[version] = sch
+	return sch
 }
