@@ -123,3 +123,95 @@ func TestProjectsLibraries(t *testing.T) {
 		t.Errorf("only %d lockfiles checked", checked)
 	}
 }
+
+func write(t *testing.T, dir, rel string, b []byte) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ggufHeader is a minimal GGUF v3 file: architecture, file type, one
+// 4x4 tensor.
+func ggufHeader(arch string, fileType uint32) []byte {
+	le := func(b []byte, v uint64, n int) []byte {
+		for i := 0; i < n; i++ {
+			b = append(b, byte(v>>(8*i)))
+		}
+		return b
+	}
+	str := func(b []byte, s string) []byte { return append(le(b, uint64(len(s)), 8), s...) }
+	b := []byte("GGUF")
+	b = le(b, 3, 4)
+	b = le(b, 1, 8)
+	b = le(b, 2, 8)
+	b = str(b, "general.architecture")
+	b = le(b, 8, 4)
+	b = str(b, arch)
+	b = str(b, "general.file_type")
+	b = le(b, 4, 4)
+	b = le(b, uint64(fileType), 4)
+	b = str(b, "w")
+	b = le(b, 2, 4)
+	b = le(b, 4, 8)
+	b = le(b, 4, 8)
+	b = le(b, 12, 4)
+	b = le(b, 0, 8)
+	return append(b, make([]byte, 64)...)
+}
+
+// A project: two quantisations of one model side by side, a dataset
+// without a card, a requirements file and a hostile model card.
+func TestProjectLayout(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "models/llama.Q4_K_M.gguf", ggufHeader("llama", 15))
+	write(t, dir, "models/llama.Q8_0.gguf", ggufHeader("llama", 7))
+	write(t, dir, "data/train.jsonl", []byte("{\"q\": \"a\"}\n{\"q\": \"b\"}\n"))
+	write(t, dir, "requirements.txt", []byte("torch==2.6.0\nnumpy>=1.21\n"))
+	write(t, dir, "bert/config.json", []byte(`{"model_type": "bert"}`))
+	write(t, dir, "bert/README.md", []byte("---\na: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\nlicense: mit\n---\n"))
+	d := build(t, dir, bom.Options{})
+	if d.Subject.Kind != bom.KindProject {
+		t.Fatalf("subject %s", d.Subject.Kind)
+	}
+	got := map[string]string{}
+	for _, c := range d.All() {
+		switch {
+		case c.Model != nil && c.Local:
+			got[c.Ref] = c.Model.Family + " " + c.Model.Quantization
+		case c.Dataset != nil && c.Local:
+			got[c.Ref] = strings.Join([]string{c.Dataset.Files[0].Facts.Schema()}, "")
+			if c.Dataset.Rows != 2 {
+				t.Errorf("rows %d", c.Dataset.Rows)
+			}
+		case c.Library != nil:
+			got[c.Ref] = c.Version + " " + c.Library.Requirement
+		}
+	}
+	want := map[string]string{
+		"model:local/models/llama.Q4_K_M.gguf": "llama Q4_K_M",
+		"model:local/models/llama.Q8_0.gguf":   "llama Q8_0",
+		"model:local/bert":                     "bert ",
+		"dataset:local/data":                   "q:string",
+		"pkg:pypi/torch@2.6.0":                 "2.6.0 ",
+		"library:pypi/numpy":                   " numpy>=1.21",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("components %v", got)
+	}
+	if !strings.Contains(strings.Join(d.Warnings, "\n"), "bert/README.md: front matter expands to more than") {
+		t.Errorf("no warning for the anchor bomb: %v", d.Warnings)
+	}
+	if bert := d.Lookup("model:local/bert"); len(bert.Licenses) != 0 {
+		t.Error("licence read from a rejected card")
+	}
+}
