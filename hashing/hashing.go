@@ -88,10 +88,12 @@ type Job struct {
 	Whole  bool
 }
 
-// Result is the digest of one Job and the number of bytes it covered.
+// Result is the digest of one Job and the number of bytes it covered, or,
+// with Options.ContinueOnError, the error that stopped it.
 type Result struct {
 	Digest []byte
 	Size   int64
+	Err    error
 }
 
 // DefaultBufferSize is the read size per worker. Reads of this size from the
@@ -112,7 +114,23 @@ type Options struct {
 	// Progress, when set, is called with the number of bytes just hashed.
 	// It may be called from several goroutines at once.
 	Progress func(n int64)
+	// ContinueOnError records a job's error in its Result and goes on with
+	// the other jobs, for callers that report on every file (a verifier).
+	// By default the first error cancels the rest and is returned.
+	ContinueOnError bool
 }
+
+// JobError is an error while hashing one job; Index is its position in
+// the jobs given to Hash.
+type JobError struct {
+	Index int
+	Path  string
+	Err   error
+}
+
+func (e *JobError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+func (e *JobError) Unwrap() error { return e.Err }
 
 // ErrShortRead reports a file that ended before a range it was expected to
 // hold: it was truncated after it was listed.
@@ -120,8 +138,8 @@ var ErrShortRead = errors.New("file is shorter than expected (changed while hash
 
 // Hash computes the digests of jobs, returned in the order of jobs. Jobs run
 // longest first on Workers goroutines; each reads its range once, in
-// BufferSize pieces, from its own file descriptor. The first error cancels
-// the rest.
+// BufferSize pieces, from its own file descriptor. The first error (a
+// *JobError) cancels the rest, unless Options.ContinueOnError is set.
 func Hash(ctx context.Context, jobs []Job, opts Options) ([]Result, error) {
 	if opts.Algorithm == "" {
 		opts.Algorithm = SHA256
@@ -172,8 +190,15 @@ func Hash(ctx context.Context, jobs []Job, opts Options) ([]Result, error) {
 			h := opts.Algorithm.New()
 			for i := range next {
 				r, err := hashJob(ctx, jobs[i], h, buf, &opts)
-				if err != nil {
+				if err != nil && ctx.Err() == nil {
+					err = &JobError{Index: i, Path: jobs[i].Path, Err: err}
+					if opts.ContinueOnError {
+						results[i] = Result{Err: err}
+						continue
+					}
 					fail(err)
+				}
+				if err != nil {
 					continue
 				}
 				results[i] = r
@@ -230,12 +255,12 @@ func hashJob(ctx context.Context, j Job, h hash.Hash, buf []byte, opts *Options)
 		}
 		if err == io.EOF {
 			if !j.Whole && left > 0 {
-				return Result{}, fmt.Errorf("%s: %w", j.Path, ErrShortRead)
+				return Result{}, ErrShortRead
 			}
 			break
 		}
 		if err != nil {
-			return Result{}, fmt.Errorf("%s: %w", j.Path, err)
+			return Result{}, err
 		}
 	}
 	return Result{Digest: h.Sum(nil), Size: off - j.Offset}, nil

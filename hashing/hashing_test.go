@@ -136,9 +136,10 @@ func TestHash_ResultsFollowJobOrder(t *testing.T) {
 
 func TestHash_TruncatedRangeIsAnError(t *testing.T) {
 	p := writeFile(t, t.TempDir(), "short", []byte("0123456789"))
-	_, err := Hash(context.Background(), []Job{{Path: p, Offset: 5, Length: 6}}, Options{})
-	if !errors.Is(err, ErrShortRead) {
-		t.Fatalf("want ErrShortRead, got %v", err)
+	_, err := Hash(context.Background(), []Job{{Path: p, Whole: true}, {Path: p, Offset: 5, Length: 6}}, Options{})
+	var je *JobError
+	if !errors.Is(err, ErrShortRead) || !errors.As(err, &je) || je.Index != 1 || je.Path != p {
+		t.Fatalf("want ErrShortRead for job 1, got %v", err)
 	}
 }
 
@@ -190,5 +191,19 @@ func TestHash_RejectsBadJobsAndAlgorithms(t *testing.T) {
 	}
 	if res, err := Hash(context.Background(), nil, Options{}); err != nil || len(res) != 0 {
 		t.Errorf("no jobs: %v %v", res, err)
+	}
+}
+
+func TestHash_ContinueOnErrorReportsEachJob(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good", []byte("abc"))
+	jobs := []Job{{Path: filepath.Join(dir, "gone"), Whole: true}, {Path: good, Whole: true}, {Path: good, Offset: 2, Length: 5}}
+	res, err := Hash(context.Background(), jobs, Options{ContinueOnError: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Sum(SHA256, bytes.NewReader([]byte("abc")))
+	if !errors.Is(res[0].Err, os.ErrNotExist) || res[1].Err != nil || !bytes.Equal(res[1].Digest, want) || !errors.Is(res[2].Err, ErrShortRead) {
+		t.Fatalf("results %+v", res)
 	}
 }

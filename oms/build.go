@@ -30,6 +30,9 @@ type Options struct {
 	// Workers and Progress are passed to the hashing engine.
 	Workers  int
 	Progress func(n int64)
+	// OnTotal, when set, is told how many bytes will be hashed once the
+	// model has been walked (for progress displays).
+	OnTotal func(n int64)
 }
 
 func (o *Options) normalize() error {
@@ -115,6 +118,13 @@ func Build(ctx context.Context, root string, opts Options) (*Manifest, error) {
 		},
 	}
 	jobs, names := Jobs(model, opts.Method, opts.ShardSize)
+	if opts.OnTotal != nil {
+		var total int64
+		for _, j := range jobs {
+			total += j.Length
+		}
+		opts.OnTotal(total)
+	}
 	results, err := hashing.Hash(ctx, jobs, hashing.Options{
 		Algorithm: opts.HashType,
 		Workers:   opts.Workers,

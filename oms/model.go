@@ -229,19 +229,31 @@ func CleanIgnorePath(p string) (string, error) {
 // absolute) when that lands inside the model at root, and otherwise as
 // relative to the model root. It returns the model-relative form.
 func ResolveIgnorePath(root, p, cwd string) (string, error) {
-	absRoot, err := filepath.Abs(root)
-	if err != nil {
-		return "", err
-	}
 	cand := p
 	if !filepath.IsAbs(cand) {
 		cand = filepath.Join(cwd, cand)
 	}
-	if rel, err := filepath.Rel(absRoot, filepath.Clean(cand)); err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return filepath.ToSlash(rel), nil
+	if rel, ok := Within(root, cand); ok {
+		return rel, nil
 	}
 	if filepath.IsAbs(p) {
 		return "", fmt.Errorf("ignore path %q is outside the model %s", p, root)
 	}
 	return CleanIgnorePath(p)
+}
+
+// Within reports whether path p lies strictly inside the model directory
+// root (lexically, after making both absolute), and its model-relative,
+// "/"-separated form.
+func Within(root, p string) (string, bool) {
+	absRoot, err1 := filepath.Abs(root)
+	absP, err2 := filepath.Abs(p)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(absRoot, absP)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
 }

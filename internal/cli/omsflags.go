@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/aigis-dev/aigis/hashing"
+	"github.com/aigis-dev/aigis/oms"
+)
+
+// modelFlags are the model-selection flags sign, verify and digest share,
+// named as model_signing names them.
+type modelFlags struct {
+	ignorePaths    []string
+	ignoreGitPaths bool
+	allowSymlinks  bool
+	workers        int
+	noProgress     bool
+}
+
+func addModelFlags(cmd *cobra.Command, f *modelFlags) {
+	cmd.Flags().StringSliceVar(&f.ignorePaths, "ignore-paths", nil, "paths to leave out (repeatable or comma-separated); relative to the current directory when that is inside the model, else to the model root")
+	cmd.Flags().BoolVar(&f.ignoreGitPaths, "ignore-git-paths", true, "leave out .git, .gitattributes, .github and .gitignore at the model root")
+	cmd.Flags().BoolVar(&f.allowSymlinks, "allow-symlinks", false, "hash the targets of symbolic links to files (links are refused otherwise)")
+	cmd.Flags().IntVar(&f.workers, "workers", runtime.NumCPU(), "files or shards hashed in parallel")
+	cmd.Flags().BoolVar(&f.noProgress, "no-progress", false, "never show progress on stderr")
+}
+
+// resolveIgnores turns --ignore-paths into model-relative paths.
+func (f *modelFlags) resolveIgnores(model string) ([]string, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range f.ignorePaths {
+		rel, err := oms.ResolveIgnorePath(model, p, cwd)
+		if err != nil {
+			return nil, withCode(ExitError, fmt.Errorf("--ignore-paths: %w", err))
+		}
+		out = append(out, rel)
+	}
+	return out, nil
+}
+
+// serializationFlags choose how sign and digest hash a model.
+type serializationFlags struct {
+	hash      string
+	method    string
+	shardSize int64
+	naming    string
+}
+
+func addSerializationFlags(cmd *cobra.Command, f *serializationFlags) {
+	cmd.Flags().StringVar(&f.hash, "hash-algorithm", "sha256", "file hash: sha256|blake2b|blake3")
+	cmd.Flags().StringVar(&f.method, "method", "files", "serialization: files (one digest per file) or shards (files cut in --shard-size pieces, hashed on every core)")
+	cmd.Flags().Int64Var(&f.shardSize, "shard-size", oms.DefaultShardSize, "shard size in bytes for --method shards")
+	cmd.Flags().StringVar(&f.naming, "naming", "python", `resource naming: python (what model_signing 1.x writes and verifies: "." for a single file, "<hash>-sharded-<size>" shard labels, path-component order) or spec (the OMS v1.0 text and schema)`)
+}
+
+func (f *serializationFlags) options(m *modelFlags, model string) (oms.Options, error) {
+	alg, err := hashing.ParseAlgorithm(f.hash)
+	if err != nil {
+		return oms.Options{}, withCode(ExitError, fmt.Errorf("--hash-algorithm: %w", err))
+	}
+	method := oms.Method(f.method)
+	if method != oms.MethodFiles && method != oms.MethodShards {
+		return oms.Options{}, withCode(ExitError, fmt.Errorf("--method: unknown serialization %q (want files or shards)", f.method))
+	}
+	if f.shardSize <= 0 {
+		return oms.Options{}, withCode(ExitError, fmt.Errorf("--shard-size must be positive"))
+	}
+	naming, err := oms.ParseNaming(f.naming)
+	if err != nil {
+		return oms.Options{}, withCode(ExitError, fmt.Errorf("--naming: %w", err))
+	}
+	ignores, err := m.resolveIgnores(model)
+	if err != nil {
+		return oms.Options{}, err
+	}
+	return oms.Options{
+		Method:          method,
+		HashType:        alg,
+		ShardSize:       f.shardSize,
+		AllowSymlinks:   m.allowSymlinks,
+		IgnorePaths:     ignores,
+		IncludeGitPaths: !m.ignoreGitPaths,
+		Naming:          naming,
+		Workers:         m.workers,
+	}, nil
+}
+
+// defaultSignature is model.sig inside a model directory, or beside a
+// single-file model.
+func defaultSignature(model string) string {
+	if st, err := os.Stat(model); err == nil && st.IsDir() {
+		return filepath.Join(model, "model.sig")
+	}
+	return filepath.Join(filepath.Dir(model), "model.sig")
+}
+
+// hashProgress shows bytes hashed on stderr, only when stderr is a
+// terminal, like the scan progress line.
+type hashProgress struct {
+	w       io.Writer
+	verb    string
+	enabled bool
+	done    atomic.Int64
+	total   atomic.Int64
+	began   time.Time
+	quit    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newHashProgress(w io.Writer, verb string, want bool) *hashProgress {
+	on := false
+	if f, ok := w.(*os.File); ok && want {
+		on = term.IsTerminal(int(f.Fd()))
+	}
+	return &hashProgress{w: w, verb: verb, enabled: on}
+}
+
+func (p *hashProgress) add(n int64)      { p.done.Add(n) }
+func (p *hashProgress) setTotal(n int64) { p.total.Store(n) }
+
+func (p *hashProgress) start() {
+	p.began = time.Now()
+	if !p.enabled {
+		return
+	}
+	p.quit = make(chan struct{})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.quit:
+				fmt.Fprint(p.w, "\r\033[K")
+				return
+			case <-t.C:
+				done, total := p.done.Load(), p.total.Load()
+				el := time.Since(p.began).Seconds()
+				rate := float64(done) / max(el, 1e-3)
+				line := fmt.Sprintf("%s: hashed %s", p.verb, humanBytes(done))
+				if total > 0 {
+					line += fmt.Sprintf(" of %s (%d%%)", humanBytes(total), done*100/total)
+				}
+				fmt.Fprintf(p.w, "\r\033[K%s, %s/s", line, humanBytes(int64(rate)))
+			}
+		}
+	}()
+}
+
+func (p *hashProgress) stop() {
+	if p.quit != nil {
+		close(p.quit)
+		p.wg.Wait()
+	}
+}
