@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -192,6 +193,11 @@ func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) (
 		switch {
 		case !listed && opts.IgnoreUnsignedFiles:
 			continue
+		case !listed && ser.Method == oms.MethodShards && f.Size == 0:
+			// Shard manifests leave out empty files (spec §6.3.2): there
+			// is nothing to compare, so neither their presence nor their
+			// absence can be verified.
+			file.Msg = "empty file: shard manifests do not list empty files"
 		case !listed:
 			file.Status, file.Rule = StatusExtra, RuleFileExtra
 			file.Msg = "file is not in the signed manifest (added after signing?)"
@@ -219,6 +225,9 @@ func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) (
 		msg := "signed file is missing"
 		if p := ignoredBy(name, ignore); p != "" {
 			msg = fmt.Sprintf("signed file is excluded by the ignore path %q", p)
+			if !opts.IncludeGitPaths && slices.Contains(oms.GitPaths, p) {
+				msg += " (a default git exclusion: verify with --ignore-git-paths=false)"
+			}
 		}
 		out = append(out, File{Name: name, Path: displayPath(root, model.Single, name), Status: StatusMissing, Rule: RuleFileMissing, Msg: msg})
 	}
