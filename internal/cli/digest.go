@@ -1,11 +1,9 @@
 package cli
 
 import (
+	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 
 	"github.com/spf13/cobra"
 
@@ -28,9 +26,9 @@ output is identical to Python's "model_signing digest".`,
   aigis digest --method shards --hash-algorithm blake3 model.safetensors`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			model := args[0]
-			if _, err := os.Stat(model); err != nil {
-				return withCode(ExitError, err)
+			model, err := modelArg(nil, args)
+			if err != nil {
+				return err
 			}
 			opts, err := sf.options(&mf, model)
 			if err != nil {
@@ -38,16 +36,15 @@ output is identical to Python's "model_signing digest".`,
 			}
 			prog := newHashProgress(env.Stderr, "digest", !mf.noProgress)
 			opts.Progress, opts.OnTotal = prog.add, prog.setTotal
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			prog.start()
-			m, err := oms.Build(ctx, model, opts)
-			prog.stop()
-			if err != nil {
-				if ctx.Err() != nil {
-					return withCode(ExitError, errors.New("interrupted"))
+			var m *oms.Manifest
+			err = prog.run(cmd, func(ctx context.Context) (err error) {
+				if m, err = oms.Build(ctx, model, opts); err != nil {
+					return withCode(ExitError, err)
 				}
-				return withCode(ExitError, err)
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			_, err = fmt.Fprintf(env.Stdout, "sha256:%s\n", hex.EncodeToString(m.RootDigest()))
 			return err

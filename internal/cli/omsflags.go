@@ -1,17 +1,18 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/aigis-dev/aigis/hashing"
 	"github.com/aigis-dev/aigis/oms"
@@ -109,62 +110,53 @@ func defaultSignature(model string) string {
 }
 
 // hashProgress shows bytes hashed on stderr, only when stderr is a
-// terminal, like the scan progress line.
+// terminal, with the scan progress display.
 type hashProgress struct {
-	w       io.Writer
-	verb    string
-	enabled bool
-	done    atomic.Int64
-	total   atomic.Int64
-	began   time.Time
-	quit    chan struct{}
-	wg      sync.WaitGroup
+	*progress
+	done  atomic.Int64
+	total atomic.Int64
 }
 
 func newHashProgress(w io.Writer, verb string, want bool) *hashProgress {
-	on := false
-	if f, ok := w.(*os.File); ok && want {
-		on = term.IsTerminal(int(f.Fd()))
+	h := &hashProgress{progress: newProgress(w, want)}
+	h.status = func(elapsed time.Duration) string {
+		done, total := h.done.Load(), h.total.Load()
+		line := fmt.Sprintf("%s: hashed %s", verb, humanBytes(done))
+		if total > 0 {
+			line += fmt.Sprintf(" of %s (%d%%)", humanBytes(total), done*100/total)
+		}
+		return fmt.Sprintf("%s, %s/s", line, humanBytes(int64(float64(done)/max(elapsed.Seconds(), 1e-3))))
 	}
-	return &hashProgress{w: w, verb: verb, enabled: on}
+	return h
 }
 
 func (p *hashProgress) add(n int64)      { p.done.Add(n) }
 func (p *hashProgress) setTotal(n int64) { p.total.Store(n) }
 
-func (p *hashProgress) start() {
-	p.began = time.Now()
-	if !p.enabled {
-		return
-	}
-	p.quit = make(chan struct{})
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.quit:
-				fmt.Fprint(p.w, "\r\033[K")
-				return
-			case <-t.C:
-				done, total := p.done.Load(), p.total.Load()
-				el := time.Since(p.began).Seconds()
-				rate := float64(done) / max(el, 1e-3)
-				line := fmt.Sprintf("%s: hashed %s", p.verb, humanBytes(done))
-				if total > 0 {
-					line += fmt.Sprintf(" of %s (%d%%)", humanBytes(total), done*100/total)
-				}
-				fmt.Fprintf(p.w, "\r\033[K%s, %s/s", line, humanBytes(int64(rate)))
-			}
+// modelArg checks the output flags (when the verb has them) and the MODEL
+// argument before any work starts.
+func modelArg(rf *reportFlags, args []string) (string, error) {
+	if rf != nil {
+		if err := rf.validate(); err != nil {
+			return "", err
 		}
-	}()
+	}
+	if _, err := os.Stat(args[0]); err != nil {
+		return "", withCode(ExitError, err)
+	}
+	return args[0], nil
 }
 
-func (p *hashProgress) stop() {
-	if p.quit != nil {
-		close(p.quit)
-		p.wg.Wait()
+// run runs work, which hashes a model, with a progress line and a
+// context that Ctrl-C cancels; an interrupted run is an error, exit 2.
+func (p *hashProgress) run(cmd *cobra.Command, work func(ctx context.Context) error) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	defer stop()
+	p.start()
+	err := work(ctx)
+	p.stop()
+	if err != nil && ctx.Err() != nil {
+		return withCode(ExitError, errors.New("interrupted"))
 	}
+	return err
 }

@@ -1,11 +1,11 @@
 package cli
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -46,12 +46,9 @@ one file is hashed on every core.`,
   aigis sign --private-key key.pem --method shards model.safetensors`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := rf.validate(); err != nil {
+			model, err := modelArg(&rf, args)
+			if err != nil {
 				return err
-			}
-			model := args[0]
-			if _, err := os.Stat(model); err != nil {
-				return withCode(ExitError, err)
 			}
 			if privateKey == "" {
 				return withCode(ExitError, errors.New("--private-key is required"))
@@ -69,16 +66,15 @@ one file is hashed on every core.`,
 			}
 			prog := newHashProgress(env.Stderr, "sign", !mf.noProgress)
 			opts.Progress, opts.OnTotal = prog.add, prog.setTotal
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			prog.start()
-			res, err := sign.Model(ctx, model, signer, sign.Options{Serialization: opts, Signature: signature})
-			prog.stop()
-			if err != nil {
-				if ctx.Err() != nil {
-					return withCode(ExitError, errors.New("interrupted"))
+			var res *sign.Result
+			err = prog.run(cmd, func(ctx context.Context) (err error) {
+				if res, err = sign.Model(ctx, model, signer, sign.Options{Serialization: opts, Signature: signature}); err != nil {
+					return withCode(ExitError, fmt.Errorf("signing %s: %w", model, err))
 				}
-				return withCode(ExitError, fmt.Errorf("signing %s: %w", model, err))
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			return emit(env, &rf, res.Report())
 		},

@@ -1,12 +1,12 @@
 package cli
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -49,12 +49,9 @@ Exit status: 0 verified, 1 verification failed (the report says what),
       --trusted-root trusted_root.json -o json ./bert`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := rf.validate(); err != nil {
+			model, err := modelArg(&rf, args)
+			if err != nil {
 				return err
-			}
-			model := args[0]
-			if _, err := os.Stat(model); err != nil {
-				return withCode(ExitError, err)
 			}
 			v, err := chooseVerifier(publicKey, certChain, identity, issuer, trustedRoot)
 			if err != nil {
@@ -82,16 +79,15 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 				Progress:            prog.add,
 				OnTotal:             prog.setTotal,
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			prog.start()
-			res, err := verify.Model(ctx, model, bundle, v, opts)
-			prog.stop()
-			if err != nil {
-				if ctx.Err() != nil {
-					return withCode(ExitError, errors.New("interrupted"))
+			var res *verify.Result
+			err = prog.run(cmd, func(ctx context.Context) (err error) {
+				if res, err = verify.Model(ctx, model, bundle, v, opts); err != nil {
+					return withCode(ExitError, err)
 				}
-				return withCode(ExitError, err)
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			return emit(env, &rf, res.Report())
 		},
