@@ -117,6 +117,15 @@ func Build(ctx context.Context, root string, opts Options) (*Manifest, error) {
 			IgnorePaths:   ignore,
 		},
 	}
+	if opts.Method == MethodShards {
+		var n int64
+		for _, f := range model.Files {
+			n += (f.Size + opts.ShardSize - 1) / opts.ShardSize
+		}
+		if n > MaxResources {
+			return nil, fmt.Errorf("shard size %d cuts this model into %d shards, more than the %d a manifest may list: use a larger --shard-size", opts.ShardSize, n, MaxResources)
+		}
+	}
 	jobs, names := Jobs(model, opts.Method, opts.ShardSize)
 	if opts.OnTotal != nil {
 		var total int64

@@ -5,7 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aigis-dev/aigis/hashing"
@@ -176,5 +179,16 @@ func TestValidName(t *testing.T) {
 func TestRootDigestOfEmptyManifestIsSHA256OfNothing(t *testing.T) {
 	if got := hex.EncodeToString((&Manifest{}).RootDigest()); got != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
 		t.Error(got)
+	}
+}
+
+func TestBuild_ShardCountIsBounded(t *testing.T) {
+	root := writeTree(t, "m", map[string]string{"f": ""})
+	if err := os.Truncate(filepath.Join(root, "f"), MaxResources+1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Build(context.Background(), root, Options{Method: MethodShards, ShardSize: 1})
+	if err == nil || !strings.Contains(err.Error(), "larger --shard-size") {
+		t.Fatalf("got %v", err)
 	}
 }

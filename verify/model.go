@@ -125,6 +125,11 @@ func Model(ctx context.Context, root string, bundle []byte, v Verifier, opts Opt
 	}
 	res.Manifest = m
 	files, err := compare(ctx, root, m, &opts)
+	var f *Failure
+	if errors.As(err, &f) {
+		res.Failure = f
+		return res, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -155,14 +160,17 @@ type expected struct {
 // against the manifest.
 func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) ([]File, error) {
 	ser := m.Serialization
-	ignore := ignoreSet(root, ser.IgnorePaths, opts)
+	ignore, err := ignoreSet(root, ser.IgnorePaths, opts)
+	if err != nil {
+		return nil, err
+	}
 	model, err := oms.Walk(root, oms.WalkOptions{AllowSymlinks: ser.AllowSymlinks || opts.AllowSymlinks, Ignore: ignore})
 	if err != nil {
 		return nil, err
 	}
 	want, err := expectations(m, model, root)
 	if err != nil {
-		return []File{{Name: ".", Path: root, Status: StatusModified, Rule: RuleBundleMalformed, Msg: err.Error()}}, nil
+		return nil, failf(RuleBundleMalformed, "%v", err)
 	}
 	var out []File
 	seen := map[string]bool{}
@@ -223,6 +231,9 @@ func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) (
 			continue
 		}
 		msg := "signed file is missing"
+		if name == "." && !model.Single {
+			msg = "the bundle signs a single-file model, but this model is a directory"
+		}
 		if p := ignoredBy(name, ignore); p != "" {
 			msg = fmt.Sprintf("signed file is excluded by the ignore path %q", p)
 			if !opts.IncludeGitPaths && slices.Contains(oms.GitPaths, p) {
@@ -319,15 +330,16 @@ func expectations(m *oms.Manifest, model *oms.Model, root string) (map[string]*e
 		e.shards[[2]int64{start, end}] = i
 		e.size = max(e.size, end)
 	}
-	if m.Serialization.Method == oms.MethodShards {
+	if size := m.Serialization.ShardSize; m.Serialization.Method == oms.MethodShards {
+		// Checked by arithmetic: a hostile manifest may claim a file of
+		// 2^62 bytes, whose layout must not be materialised.
 		for name, e := range want {
-			layout := oms.Shards(e.size, m.Serialization.ShardSize)
-			if len(layout) != len(e.shards) {
-				return nil, fmt.Errorf("the manifest's shards of %q do not cut the file into pieces of shard_size %d", name, m.Serialization.ShardSize)
+			if int64(len(e.shards)) != (e.size+size-1)/size {
+				return nil, fmt.Errorf("the manifest's shards of %q do not cut the file into pieces of shard_size %d", name, size)
 			}
-			for _, s := range layout {
-				if _, ok := e.shards[s]; !ok {
-					return nil, fmt.Errorf("the manifest's shards of %q do not cut the file into pieces of shard_size %d", name, m.Serialization.ShardSize)
+			for r := range e.shards {
+				if r[0]%size != 0 || r[1] != min(r[0]+size, e.size) {
+					return nil, fmt.Errorf("the manifest's shards of %q do not cut the file into pieces of shard_size %d", name, size)
 				}
 			}
 		}
@@ -338,7 +350,7 @@ func expectations(m *oms.Manifest, model *oms.Model, root string) (map[string]*e
 // ignoreSet is everything the verifier leaves out: the signer's recorded
 // ignore_paths, the default git paths, the caller's paths and the bundle
 // itself when it sits inside the model.
-func ignoreSet(root string, recorded []string, opts *Options) []string {
+func ignoreSet(root string, recorded []string, opts *Options) ([]string, error) {
 	var out []string
 	for _, p := range recorded {
 		// Entries that cannot name a path inside the model (absolute,
@@ -347,7 +359,13 @@ func ignoreSet(root string, recorded []string, opts *Options) []string {
 			out = append(out, c)
 		}
 	}
-	out = append(out, opts.IgnorePaths...)
+	for _, p := range opts.IgnorePaths {
+		c, err := oms.CleanIgnorePath(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
 	if !opts.IncludeGitPaths {
 		out = append(out, oms.GitPaths...)
 	}
@@ -356,7 +374,7 @@ func ignoreSet(root string, recorded []string, opts *Options) []string {
 			out = append(out, rel)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func ignoredBy(name string, ignore []string) string {

@@ -486,3 +486,51 @@ func TestModel_ReportShape(t *testing.T) {
 		t.Errorf("%+v", b)
 	}
 }
+
+// A signed manifest whose shards claim an enormous file, or do not tile
+// it, is refused without materialising the layout.
+func TestModel_ShardLayoutIsChecked(t *testing.T) {
+	k := newKey(t, elliptic.P256())
+	root := writeModel(t, map[string]string{"f": "0123456789"})
+	for name, resources := range map[string][]oms.Resource{
+		"huge file":   {{Name: "f:0:4"}, {Name: "f:4611686018427387900:4611686018427387904"}},
+		"gap":         {{Name: "f:0:4"}, {Name: "f:8:10"}},
+		"overlap":     {{Name: "f:0:4"}, {Name: "f:2:6"}, {Name: "f:6:10"}},
+		"short piece": {{Name: "f:0:3"}, {Name: "f:3:10"}},
+	} {
+		for i := range resources {
+			resources[i].Algorithm, resources[i].Digest = "sha256", make([]byte, 32)
+		}
+		m := &oms.Manifest{ModelName: "m", Resources: resources, Serialization: oms.Serialization{Method: oms.MethodShards, HashType: hashing.SHA256, ShardSize: 4}}
+		payload, _ := m.Statement()
+		sig := signManually(t, payload, k, oms.PAE(oms.PayloadType, payload), curveHash(k), withHint(k))
+		r := run(t, root, sig, keyVerifier(t, k), verify.Options{})
+		if r.Failure == nil || r.Failure.Rule != verify.RuleBundleMalformed || !strings.Contains(r.Failure.Msg, "shard_size 4") {
+			t.Errorf("%s: %+v %v", name, r.Failure, failures(r))
+		}
+	}
+}
+
+func TestModel_CallerIgnorePathsAreValidated(t *testing.T) {
+	k := newKey(t, elliptic.P256())
+	root := writeModel(t, sampleFiles)
+	sig := signModel(t, root, keySigner(t, k), oms.Options{})
+	data, _ := os.ReadFile(sig)
+	if _, err := verify.Model(context.Background(), root, data, keyVerifier(t, k), verify.Options{IgnorePaths: []string{"../outside"}}); err == nil {
+		t.Error("an ignore path outside the model was accepted")
+	}
+	if r := run(t, root, sig, keyVerifier(t, k), verify.Options{IgnorePaths: []string{"./tokenizer/"}}); failures(r)["tokenizer/vocab.json"] != "file-missing" {
+		t.Errorf("ignore paths are not cleaned: %v", failures(r))
+	}
+}
+
+func TestModel_SingleFileBundleAgainstADirectory(t *testing.T) {
+	k := newKey(t, elliptic.P256())
+	file := writeModel(t, map[string]string{"": "x"})
+	sig := signModel(t, file, keySigner(t, k), oms.Options{})
+	dir := writeModel(t, map[string]string{"x": "x"})
+	r := run(t, dir, sig, keyVerifier(t, k), verify.Options{})
+	if r.OK() || !strings.Contains(fmt.Sprint(r.Files), "this model is a directory") {
+		t.Errorf("%+v", r.Files)
+	}
+}
