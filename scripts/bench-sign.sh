@@ -63,12 +63,8 @@ measure() {
 	awk -v w="$wall" -v r="$rss" 'BEGIN { n = split(w, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.3f %d\n", s, r }'
 }
 
-# median CMD...: warm-up run, then RUNS runs; prints "seconds rss_kib" of
-# the median run.
-median() {
-	"$@" >/dev/null 2>&1 || true
-	for _ in $(seq "$RUNS"); do measure "$@"; done | sort -n | awk -v n="$RUNS" 'NR == int((n + 1) / 2)'
-}
+# median FILE: the median line ("seconds rss_kib") of FILE, by seconds.
+median() { sort -n "$1" | awk -v n="$RUNS" 'NR == int((n + 1) / 2)'; }
 
 check() { # the signed model must verify, or the numbers mean nothing
 	"$AIGIS" verify --public-key "$DIR/key.pub" "$1" >/dev/null || { echo "verification of $1 failed" >&2; exit 1; }
@@ -88,16 +84,33 @@ echo
 echo "| case                             | openssl   | sign      | ÷ssl   | verify    | ÷sign  | sign RSS  | verify RSS |"
 echo "|----------------------------------|-----------|-----------|--------|-----------|--------|-----------|------------|"
 
-"$AIGIS" sign --private-key "$DIR/key.pem" --method shards "$single" >/dev/null
-check "$single"
-row "1 file, shards (1 GB)" \
-	"$(median openssl dgst -sha256 "$single")" \
-	"$(median "$AIGIS" sign --no-progress --private-key "$DIR/key.pem" --method shards "$single")" \
-	"$(median "$AIGIS" verify --no-progress --public-key "$DIR/key.pub" "$single")"
+# bench NAME MODEL SIGN-FLAGS -- OPENSSL-FILES...: runs openssl, sign and
+# verify in turn RUNS times (after one warm-up each), so that any noise on
+# the machine hits all three alike, and prints the row of medians.
+bench() {
+	local name=$1 model=$2 flags=()
+	shift 2
+	while [ "$1" != -- ]; do flags+=("$1"); shift; done
+	shift
+	local sign=("$AIGIS" sign --no-progress --private-key "$DIR/key.pem" "${flags[@]}" "$model")
+	local verify=("$AIGIS" verify --no-progress --public-key "$DIR/key.pub" "$model")
+	local ssl=(openssl dgst -sha256 "$@")
+	"${sign[@]}" >/dev/null
+	check "$model"
+	"${ssl[@]}" >/dev/null
+	"${verify[@]}" >/dev/null
+	local o s v
+	o=$(mktemp) s=$(mktemp) v=$(mktemp)
+	for _ in $(seq "$RUNS"); do
+		measure "${ssl[@]}" >>"$o"
+		measure "${sign[@]}" >>"$s"
+		measure "${verify[@]}" >>"$v"
+	done
+	row "$name" "$(median "$o")" "$(median "$s")" "$(median "$v")"
+	rm -f "$o" "$s" "$v"
+}
 
-"$AIGIS" sign --private-key "$DIR/key.pem" "$DIR/dir" >/dev/null
-check "$DIR/dir"
-row "10 files, files method" \
-	"$(median openssl dgst -sha256 "${files[@]}")" \
-	"$(median "$AIGIS" sign --no-progress --private-key "$DIR/key.pem" "$DIR/dir")" \
-	"$(median "$AIGIS" verify --no-progress --public-key "$DIR/key.pub" "$DIR/dir")"
+bench "1 file, shards (1 GB)" "$single" --method shards -- "$single"
+bench "10 files, files method" "$DIR/dir" -- "${files[@]}"
+echo
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these cores)"
