@@ -33,6 +33,15 @@ type Analyzer interface {
 	Analyze(ctx context.Context, in *Input, out *Result) error
 }
 
+// TrailerMatcher is implemented by analysers whose format can also be
+// recognised from the end of the content (zip: its directory is at the
+// end). The engine runs them in addition to the analyser chosen by the
+// head, because loaders disagree about which end to read: a file can be a
+// pickle to torch.load and a zip to zipfile (a polyglot).
+type TrailerMatcher interface {
+	MatchTrailer(s *Sniff) bool
+}
+
 // Sniff is what Match sees.
 type Sniff struct {
 	// Head is the first bytes of the content (up to HeadSize).

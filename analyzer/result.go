@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 )
 
 // Dispatcher analyses an input with whichever analyser matches it. The
@@ -92,15 +93,28 @@ func joinLoc(prefix, name string) string {
 	return prefix + ">" + name
 }
 
-// Recurse analyses a nested input (an archive member, a decompressed
-// stream) with whichever analyser matches it.
-func (r *Result) Recurse(ctx context.Context, in *Input) error {
+// Child returns the Result for a nested input, for analysers that call a
+// known format's analysis directly instead of dispatching through Recurse.
+func (r *Result) Child(in *Input) *Result {
 	child := &Result{findings: r.findings, formats: r.formats, props: r.props, dispatch: r.dispatch}
 	if in.Name == "" {
 		child.prefix, child.base = r.prefix, r.base+in.Base
 	} else {
 		child.prefix = joinLoc(r.prefix, in.Name)
 	}
+	return child
+}
+
+// ForMember returns a Result whose locations are inside the named member,
+// for reporting on a member that could not be opened.
+func (r *Result) ForMember(name string) *Result {
+	return &Result{prefix: joinLoc(r.prefix, name), findings: r.findings, formats: r.formats, props: r.props, dispatch: r.dispatch}
+}
+
+// Recurse analyses a nested input (an archive member, a decompressed
+// stream) with whichever analyser matches it.
+func (r *Result) Recurse(ctx context.Context, in *Input) error {
+	child := r.Child(in)
 	err := r.dispatch(ctx, in, child)
 	if child.format != "" {
 		*r.formats = append(*r.formats, child.format)
@@ -118,20 +132,12 @@ func (r *Result) Problem(ctx context.Context, off int64, what string, err error)
 	}
 	switch {
 	case IsLimit(err):
-		r.Add(report.Finding{Rule: "limit-reached", Verdict: report.Inconclusive, Location: loc,
-			Message: fmt.Sprintf("%s: %v; analysis stopped, the rest is unchecked", what, err),
-			Reason:  "Budgets bound every parser so hostile files cannot hang or exhaust the scanner; content past a limit is not checked, so the file cannot be called clean."})
+		r.Add(rules.New("limit-reached", loc, fmt.Sprintf("%s: %v; analysis stopped, the rest is unchecked", what, err)))
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		r.Add(report.Finding{Rule: "limit-reached", Verdict: report.Inconclusive, Location: loc,
-			Message: fmt.Sprintf("%s: time budget exhausted; the rest is unchecked", what),
-			Reason:  "Budgets bound every parser so hostile files cannot hang the scanner; content past a limit is not checked, so the file cannot be called clean."})
+		r.Add(rules.New("limit-reached", loc, fmt.Sprintf("%s: time budget exhausted; the rest is unchecked", what)))
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		r.Add(report.Finding{Rule: "truncated", Verdict: report.Invalid, Location: loc,
-			Message: fmt.Sprintf("%s: data ends early (truncated)", what),
-			Reason:  "A truncated file is malformed; loaders may still have acted on the part before the cut."})
+		r.Add(rules.New("truncated", loc, fmt.Sprintf("%s: data ends early (truncated)", what)))
 	default:
-		r.Add(report.Finding{Rule: "malformed", Verdict: report.Invalid, Location: loc,
-			Message: fmt.Sprintf("%s: %s", what, strings.TrimSpace(err.Error())),
-			Reason:  "Content that does not follow its format cannot be checked completely and is never reported clean."})
+		r.Add(rules.New("malformed", loc, fmt.Sprintf("%s: %s", what, strings.TrimSpace(err.Error()))))
 	}
 }

@@ -25,6 +25,38 @@ var pickleYAML []byte
 //go:embed extensions.yaml
 var extensionsYAML []byte
 
+//go:embed findings.yaml
+var findingsYAML []byte
+
+var (
+	findingsOnce sync.Once
+	findings     map[string]Behaviour
+)
+
+// Findings returns the definitions of the non-pickle findings.
+func Findings() map[string]Behaviour {
+	findingsOnce.Do(func() {
+		if err := yaml.Unmarshal(findingsYAML, &findings); err != nil {
+			panic("rules: embedded findings.yaml: " + err.Error())
+		}
+	})
+	return findings
+}
+
+// New builds a finding from its definition in findings.yaml (or the
+// pickle behaviours). An unknown id is a programming error, caught by
+// tests: every rule aigis reports is documented.
+func New(id, location, message string) report.Finding {
+	b, ok := Findings()[id]
+	if !ok {
+		b, ok = Pickle().Findings[id]
+	}
+	if !ok {
+		panic("rules: no definition for finding " + id)
+	}
+	return report.Finding{Rule: id, Verdict: b.Verdict, Severity: b.Severity, Reason: b.Reason, Location: location, Message: message}
+}
+
 // Action is what a rule does with a matching import.
 type Action string
 
@@ -52,10 +84,46 @@ type pattern struct {
 
 // PicklePolicy is the compiled pickle.yaml.
 type PicklePolicy struct {
-	Aliases     map[string]string `yaml:"aliases"`
-	NameAliases map[string]string `yaml:"name_aliases"`
-	Rules       []*Rule           `yaml:"rules"`
+	Aliases     map[string]string    `yaml:"aliases"`
+	NameAliases map[string]string    `yaml:"name_aliases"`
+	Loaders     []Loader             `yaml:"loaders"`
+	Decoders    map[string]string    `yaml:"decoders"`
+	Findings    map[string]Behaviour `yaml:"findings"`
+	Rules       []*Rule              `yaml:"rules"`
+
+	loaders map[string]*Loader
 }
+
+// Behaviour describes a finding the pickle VM reports for what a stream
+// does (rather than what it imports).
+type Behaviour struct {
+	Verdict  report.Verdict  `yaml:"verdict"`
+	Severity report.Severity `yaml:"severity"`
+	Reason   string          `yaml:"reason"`
+}
+
+// Behaviour returns the definition of a VM finding id; unknown ids are a
+// programming error caught by tests.
+func (p *PicklePolicy) Behaviour(id string) Behaviour {
+	b, ok := p.Findings[id]
+	if !ok {
+		panic("rules: no finding definition for " + id)
+	}
+	return b
+}
+
+// Loader is a callable that deserialises its first argument.
+type Loader struct {
+	Global      string `yaml:"global"`
+	TrustNested bool   `yaml:"trust_nested"`
+}
+
+// Loader returns the loader rule for a normalised import, or nil.
+func (p *PicklePolicy) Loader(module, name string) *Loader { return p.loaders[module+":"+name] }
+
+// Decoder returns the codec name of a pure function aigis may evaluate on
+// constant arguments ("base64", "hex", ...), or "".
+func (p *PicklePolicy) Decoder(module, name string) string { return p.Decoders[module+":"+name] }
 
 var (
 	pickleOnce   sync.Once
@@ -78,6 +146,24 @@ func ParsePickle(b []byte) (*PicklePolicy, error) {
 	var p PicklePolicy
 	if err := yaml.Unmarshal(b, &p); err != nil {
 		return nil, err
+	}
+	p.loaders = map[string]*Loader{}
+	for i := range p.Loaders {
+		l := &p.Loaders[i]
+		if !strings.Contains(l.Global, ":") {
+			return nil, fmt.Errorf("loader %q: want module:name", l.Global)
+		}
+		p.loaders[l.Global] = l
+	}
+	for id, b := range p.Findings {
+		if b.Reason == "" {
+			return nil, fmt.Errorf("finding %s: every finding needs a reason", id)
+		}
+	}
+	for g := range p.Decoders {
+		if !strings.Contains(g, ":") {
+			return nil, fmt.Errorf("decoder %q: want module:name", g)
+		}
 	}
 	seen := map[string]bool{}
 	for _, r := range p.Rules {
@@ -202,6 +288,9 @@ func (p *PicklePolicy) Normalize(module, name string) (string, string) {
 	return module, name
 }
 
+// maxNameParts bounds the dotted names Classify re-roots.
+const maxNameParts = 32
+
 // Classify decides an import. Allow rules must match the import exactly;
 // deny rules are also tried against every re-rooting of a dotted name, so
 // ("pathlib", "os.system") is denied as os:system. The module string itself
@@ -226,6 +315,12 @@ func (p *PicklePolicy) Classify(module, name string) Decision {
 	// so every split of the name is a possible new root, and the module
 	// extended by a prefix of the name is one too (torch + hub.load).
 	np := strings.Split(name, ".")
+	if len(np) > maxNameParts {
+		// Real attribute paths are a few names deep; a long one is an
+		// evasion attempt, and re-rooting it would cost quadratic time.
+		d.Traversal = fmt.Sprintf("an attribute path of %d names", len(np))
+		return d
+	}
 	for k := 1; k < len(np); k++ {
 		m, n := p.Normalize(module+"."+strings.Join(np[:k], "."), strings.Join(np[k:], "."))
 		if r := p.deny(m, n); r != nil {

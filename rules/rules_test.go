@@ -2,8 +2,13 @@ package rules
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestClassify(t *testing.T) {
@@ -92,5 +97,77 @@ func TestExtensionHints(t *testing.T) {
 	}
 	if _, ok := h.Hint(".txt"); ok {
 		t.Error(".txt has a hint")
+	}
+}
+
+// TestPublishedGadgetsAreDenied pins every gadget that denylist-only
+// scanners were bypassed with (REFERENCE.md §2), as the pickler writes it.
+func TestPublishedGadgetsAreDenied(t *testing.T) {
+	for _, g := range [][2]string{
+		{"runpy", "_run_code"}, {"timeit", "timeit"}, {"cProfile", "run"}, {"code", "InteractiveInterpreter"},
+		{"pkgutil", "resolve_name"}, {"pydoc", "locate"}, {"importlib", "import_module"},
+		{"_operator", "methodcaller"}, {"_operator", "attrgetter"}, {"_functools", "partial"}, {"functools", "partial"},
+		{"pip", "main"}, {"pip._internal.cli.main", "main"}, {"ensurepip", "_run_pip"}, {"venv", "create"}, {"pty", "spawn"},
+		{"ctypes", "CDLL"}, {"_ctypes", "dlopen"}, {"_posixsubprocess", "fork_exec"}, {"asyncio.subprocess", "create_subprocess_exec"},
+		{"asyncio.unix_events", "_UnixSubprocessTransport"}, {"uuid", "_get_command_stdout"}, {"_osx_support", "_read_output"},
+		{"idlelib.pyshell", "ModifiedInterpreter"}, {"lib2to3.pgen2.grammar", "Grammar.loads"}, {"numpy.testing._private.utils", "runstring"},
+		{"numpy.f2py.crackfortran", "myeval"}, {"torch.jit.unsupported_tensor_ops", "execWrapper"},
+		{"torch._dynamo.guards", "GuardBuilder.get"}, {"torch.utils.collect_env", "run"}, {"torch._inductor.codecache", "compile_file"},
+		{"builtins", "open"}, {"_io", "FileIO"}, {"io", "open"}, {"logging", "FileHandler"}, {"shutil", "rmtree"},
+		{"webbrowser", "open"}, {"socket", "create_connection"}, {"ssl", "get_server_certificate"}, {"urllib.request", "urlopen"},
+		{"atexit", "register"}, {"weakref", "finalize"}, {"copyreg", "add_extension"}, {"posix", "system"}, {"nt", "system"},
+		{"subprocess", "run"}, {"os", "execvp"}, {"builtins", "getattr"}, {"builtins", "__import__"}, {"sys", "modules"},
+		{"pickle", "loads"}, {"_pickle", "loads"}, {"marshal", "loads"}, {"dill", "loads"}, {"torch", "load"},
+		{"torch.serialization", "load"}, {"numpy", "load"}, {"joblib", "load"}, {"types", "FunctionType"}, {"types", "CodeType"},
+		{"multiprocessing.util", "spawnv_passfds"}, {"signal", "signal"}, {"threading", "Thread"}, {"http.client", "HTTPConnection"},
+	} {
+		if d := Pickle().Classify(g[0], g[1]); d.Action != Deny {
+			t.Errorf("%s.%s is %q, want deny", g[0], g[1], d.Action)
+		}
+	}
+}
+
+func TestLongDottedNameIsTraversal(t *testing.T) {
+	name := strings.Repeat("a.", 5000) + "system"
+	start := time.Now()
+	d := Pickle().Classify("os", name)
+	if time.Since(start) > time.Second {
+		t.Fatalf("classification took %v", time.Since(start))
+	}
+	if d.Action != Deny && d.Traversal == "" {
+		t.Fatalf("%+v", d)
+	}
+	if d := Pickle().Classify("mylib", name); d.Traversal == "" {
+		t.Fatalf("long attribute path not flagged: %+v", d)
+	}
+}
+
+// TestEveryReportedRuleIsDefined finds every rules.New("id", ...) in the
+// code and checks the id has a definition (verdict, severity, reason), so
+// the catalogue documents everything aigis can report.
+func TestEveryReportedRuleIsDefined(t *testing.T) {
+	re := regexp.MustCompile(`rules\.New\("([a-z0-9-]+)"`)
+	var files []string
+	filepath.WalkDir("..", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	seen := 0
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, m := range re.FindAllSubmatch(b, -1) {
+			seen++
+			id := string(m[1])
+			if _, ok := Findings()[id]; !ok {
+				if _, ok := Pickle().Findings[id]; !ok {
+					t.Errorf("%s reports %q, which has no definition in rules/", f, id)
+				}
+			}
+		}
+	}
+	if seen < 20 {
+		t.Fatalf("only %d rules.New calls found; did the walk miss the tree?", seen)
 	}
 }

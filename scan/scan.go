@@ -7,9 +7,11 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -154,8 +156,7 @@ func (s *Scanner) walk(ctx context.Context, target string, jobs chan<- job) erro
 				return err
 			}
 			a := &report.Artifact{Path: p, Format: "unreadable"}
-			a.Add(report.Finding{Rule: "unreadable", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-				Message: fmt.Sprintf("cannot read: %v", err), Reason: "What cannot be read cannot be vouched for."})
+			a.Add(rules.New("unreadable", "", fmt.Sprintf("cannot read: %v", err)))
 			jobs <- job{special: a}
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
@@ -178,9 +179,7 @@ func (s *Scanner) walk(ctx context.Context, target string, jobs chan<- job) erro
 
 func specialArtifact(p string, m fs.FileMode) *report.Artifact {
 	a := &report.Artifact{Path: p, Format: "special"}
-	a.Add(report.Finding{Rule: "special-file", Severity: report.SeverityLow, Verdict: report.Unsupported,
-		Message: fmt.Sprintf("not a regular file (%s); not read", m.Type()),
-		Reason:  "Devices, pipes and sockets are never opened: reading them can block or have side effects."})
+	a.Add(rules.New("special-file", "", fmt.Sprintf("not a regular file (%s); not read", m.Type())))
 	return a
 }
 
@@ -194,20 +193,14 @@ func linkArtifact(root, p string) *report.Artifact {
 	resolved, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		if escapes(root, lexicalTarget(p, dest)) {
-			a.Add(report.Finding{Rule: "symlink-escape", Severity: report.SeverityHigh, Verdict: report.Suspicious,
-				Message: fmt.Sprintf("dangling link to %q points outside the scan root", dest),
-				Reason:  "A link out of a model directory makes loaders read or write files elsewhere on the host."})
+			a.Add(rules.New("symlink-escape", "", fmt.Sprintf("dangling link to %q points outside the scan root", dest)))
 			return a
 		}
-		a.Add(report.Finding{Rule: "symlink-dangling", Severity: report.SeverityLow, Verdict: report.Invalid,
-			Message: fmt.Sprintf("link to %q does not resolve: %v", dest, err),
-			Reason:  "A broken link cannot be checked; it may be meant to resolve on the machine that loads the model."})
+		a.Add(rules.New("symlink-dangling", "", fmt.Sprintf("link to %q does not resolve: %v", dest, err)))
 		return a
 	}
 	if escapes(root, resolved) {
-		a.Add(report.Finding{Rule: "symlink-escape", Severity: report.SeverityHigh, Verdict: report.Suspicious,
-			Message: fmt.Sprintf("link to %q resolves outside the scan root (%s); not followed", dest, resolved),
-			Reason:  "A link out of a model directory makes loaders read files elsewhere on the host. To scan such a target, scan the directory that contains it (for a Hugging Face cache, the models--* directory rather than a snapshot)."})
+		a.Add(rules.New("symlink-escape", "", fmt.Sprintf("link to %q resolves outside the scan root (%s); not followed", dest, resolved)))
 		return a
 	}
 	if rel, err := filepath.Rel(root, resolved); err == nil {
@@ -232,6 +225,9 @@ func escapes(root, target string) bool {
 	return rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel)
 }
 
+// smallFile is the size up to which a file is read whole before analysis.
+const smallFile = 128 << 10
+
 // ScanFile analyses one regular file. It never returns an error: every
 // problem becomes a finding, and a panic in an analyser becomes an
 // inconclusive verdict rather than a crash.
@@ -239,34 +235,46 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.
 	a = report.Artifact{Path: display, Format: "other"}
 	f, err := openNoFollow(path)
 	if err != nil {
-		a.Add(report.Finding{Rule: "unreadable", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-			Message: fmt.Sprintf("cannot open: %v", err), Reason: "What cannot be read cannot be vouched for."})
+		a.Add(rules.New("unreadable", "", fmt.Sprintf("cannot open: %v", err)))
 		return a
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
-		a.Add(report.Finding{Rule: "unreadable", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-			Message: "not a regular file when opened", Reason: "The file changed between listing and opening."})
+		a.Add(rules.New("unreadable", "", "not a regular file when opened"))
 		return a
 	}
-	a.Size = st.Size()
+	var ra io.ReaderAt = f
+	if st.Size() <= smallFile {
+		// One read instead of a handful of small ones: most files in a
+		// model tree are small, and syscalls dominate their cost.
+		buf := make([]byte, st.Size())
+		if _, err := io.ReadFull(f, buf); err == nil {
+			ra = bytes.NewReader(buf)
+		}
+	}
+	return s.ScanReaderAt(ctx, ra, st.Size(), display)
+}
+
+// ScanReaderAt analyses content that is already open or in memory (an
+// upload, a registry blob) as one artifact reported under display. Like
+// ScanFile it never returns an error and never panics.
+func (s *Scanner) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, display string) (a report.Artifact) {
+	a = report.Artifact{Path: display, Format: "other", Size: size}
 	budget := analyzer.NewBudget(s.opts.Limits)
 	defer budget.Done()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Limits.Timeout)
 	defer cancel()
 
 	res := analyzer.NewResult(s.Dispatch)
-	in := analyzer.NewFileInput("", f, st.Size(), budget)
-	in.Hint = filepath.Base(path)
+	in := analyzer.NewFileInput("", ra, size, budget)
+	in.Hint = filepath.Base(display)
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				res.Add(report.Finding{Rule: "internal-error", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-					Message: fmt.Sprintf("analyser failure: %v", r),
-					Reason:  "An analyser bug must never turn into a clean verdict. Please report it with the file."})
+				res.Add(rules.New("internal-error", "", fmt.Sprintf("analyser failure: %v", r)))
 				if os.Getenv("AIGIS_DEBUG") != "" {
-					fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", path, r, debug.Stack())
+					fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", display, r, debug.Stack())
 				}
 			}
 		}()
@@ -304,13 +312,33 @@ func dedupe(s []string) []string {
 	return out
 }
 
+// polyglot runs trailer-recognised formats (zip) over content whose head
+// chose a different analyser, and reports the second reading.
+func (s *Scanner) polyglot(ctx context.Context, primary analyzer.Analyzer, in *analyzer.Input, out *analyzer.Result) {
+	if !in.Seekable() {
+		return
+	}
+	sn := in.Sniff()
+	for _, a := range s.opts.Analyzers {
+		tm, ok := a.(analyzer.TrailerMatcher)
+		if !ok || primary != nil && a.Name() == primary.Name() || a.Match(sn) || !tm.MatchTrailer(sn) {
+			continue
+		}
+		first := out.Format()
+		out.Add(rules.New("polyglot", out.Here(), fmt.Sprintf("the content is %s from its start and %s from its end; each was analysed", first, a.Name())))
+		child := out.Child(in)
+		if err := a.Analyze(ctx, in, child); err != nil && !errors.Is(err, analyzer.ErrNotFormat) {
+			child.Problem(ctx, -1, a.Name(), err)
+		}
+		out.SetFormat(first)
+	}
+}
+
 // Dispatch analyses in with the first analyser whose Match accepts it. It
 // is the analyzer.Dispatcher that containers recurse through.
 func (s *Scanner) Dispatch(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
 	if in.Depth > in.Budget.MaxDepth {
-		out.Add(report.Finding{Rule: "limit-reached", Verdict: report.Inconclusive, Location: out.Here(),
-			Message: fmt.Sprintf("containers nested deeper than %d; not analysed", in.Budget.MaxDepth),
-			Reason:  "Budgets bound every parser so hostile files cannot hang or exhaust the scanner; content past a limit is not checked, so the file cannot be called clean."})
+		out.Add(rules.New("limit-reached", out.Here(), fmt.Sprintf("containers nested deeper than %d; not analysed", in.Budget.MaxDepth)))
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -331,16 +359,16 @@ func (s *Scanner) Dispatch(ctx context.Context, in *analyzer.Input, out *analyze
 		if err != nil {
 			out.Problem(ctx, -1, a.Name(), err)
 		}
+		s.polyglot(ctx, a, in, out)
 		return nil
 	}
 	out.SetFormat("other")
+	s.polyglot(ctx, nil, in, out)
 	if v, ok := rules.Extensions().Hint(filepath.Ext(sn.Name)); ok {
-		f := report.Finding{Rule: "unrecognised-model", Verdict: v, Location: out.Here(),
-			Message: fmt.Sprintf("the name says %s but the content matches no supported format", filepath.Ext(sn.Name)),
-			Reason:  "Content, never the extension, selects a parser; a file that claims to be a model but is not one is corrupt or disguised, so it is not called clean."}
+		f := rules.New("unrecognised-model", out.Here(), fmt.Sprintf("the name says %s but the content matches no supported format", filepath.Ext(sn.Name)))
 		if v == report.Unsupported {
+			f.Verdict, f.Severity = v, report.SeverityLow
 			f.Message = fmt.Sprintf("%s content is not analysed by this version", filepath.Ext(sn.Name))
-			f.Reason = "A model format aigis does not parse is not vouched for."
 		}
 		out.Add(f)
 	}

@@ -4,10 +4,26 @@ package list
 
 import (
 	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/analyzer/archive"
+	"github.com/aigis-dev/aigis/analyzer/compress"
+	"github.com/aigis-dev/aigis/analyzer/numpy"
+	"github.com/aigis-dev/aigis/analyzer/pickle"
+	"github.com/aigis-dev/aigis/analyzer/torch"
 )
 
 // All returns the analysers in the order the engine offers inputs to them:
-// specific magic numbers first, weak ones (protocol-0 pickle) last.
+// specific magic numbers first, weak ones (protocol-0 pickle, zlib) last.
 func All() []analyzer.Analyzer {
-	return []analyzer.Analyzer{}
+	return []analyzer.Analyzer{
+		torch.Legacy{},
+		numpy.NPY{},
+		archive.Zip{Layouts: []archive.ZipLayout{
+			torch.ZipLayout{},
+			numpy.NPZ{},
+		}},
+		archive.Tar{},
+		archive.SevenZip{},
+		pickle.Analyzer{},
+		compress.Analyzer{},
+	}
 }

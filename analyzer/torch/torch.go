@@ -1,0 +1,169 @@
+// Package torch analyses PyTorch checkpoints: the zip format torch.save
+// writes by default, TorchScript archives, torch.export .pt2 archives, and
+// the legacy format of consecutive pickles.
+//
+// Only pickle members are read; tensor storages are located but never
+// read, so a multi-gigabyte checkpoint costs a few small reads. Nothing is
+// ever loaded with torch or unpickled.
+package torch
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/analyzer/archive"
+	"github.com/aigis-dev/aigis/analyzer/pickle"
+	"github.com/aigis-dev/aigis/internal/zipr"
+	"github.com/aigis-dev/aigis/rules"
+)
+
+// legacyMagic is pickle PROTO 2, LONG1 of 10 bytes, then torch's magic
+// number 0x1950a86a20f9469cfc6c.
+var legacyMagic = []byte{0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19}
+
+// Legacy is torch.save(..., _use_new_zipfile_serialization=False): five
+// pickles (magic number, protocol version, sys info, the object, storage
+// keys) followed by raw storage bytes. torch.load unpickles all five, so
+// a payload in any of them runs.
+type Legacy struct{}
+
+func (Legacy) Name() string { return "pytorch-legacy" }
+
+func (Legacy) Match(s *analyzer.Sniff) bool { return bytes.HasPrefix(s.Head, legacyMagic) }
+
+func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
+	sum, err := pickle.Scan(ctx, in, out, pickle.Options{MaxStreams: 5})
+	if err != nil {
+		return err
+	}
+	if sum.Streams < 5 && !sum.Failed {
+		out.Add(rules.New("torch-legacy-incomplete", out.At(sum.End), fmt.Sprintf("legacy torch file holds %d of its 5 pickles", sum.Streams)))
+	}
+	return nil
+}
+
+// ZipLayout recognises torch.save zips, TorchScript and .pt2 archives.
+type ZipLayout struct{}
+
+func (ZipLayout) Name() string { return "pytorch-zip" }
+
+func (ZipLayout) MatchZip(z *zipr.Reader) bool {
+	for _, e := range z.Entries {
+		switch path.Base(e.Name) {
+		case "data.pkl", "constants.pkl", "archive_format":
+			return true
+		}
+	}
+	return false
+}
+
+// metadata members torch writes beside the pickles; tiny and inert.
+var metadata = map[string]bool{
+	"version": true, ".format_version": true, ".storage_alignment": true, "byteorder": true,
+	".data/serialization_id": true, ".data/version": true, "archive_format": true,
+}
+
+func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archive.Members, out *analyzer.Result) error {
+	// torch names the archive after the first record's top directory and
+	// reads "<prefix>/data.pkl" and "<prefix>/data/<key>" only.
+	prefix := ""
+	if len(z.Entries) > 0 {
+		if i := strings.IndexByte(z.Entries[0].Name, '/'); i >= 0 {
+			prefix = z.Entries[0].Name[:i+1]
+		}
+	}
+	format := "pytorch-zip"
+	switch {
+	case m.Entry(prefix+"constants.pkl") != nil || hasPrefix(z, prefix+"code/"):
+		format = "torchscript"
+	case m.Entry(prefix+"archive_format") != nil || hasPrefix(z, prefix+"models/"):
+		format = "pt2"
+	}
+	out.SetFormat(format)
+
+	loaded := map[string]bool{prefix + "data.pkl": true}
+	if format == "torchscript" {
+		loaded[prefix+"constants.pkl"] = true
+	}
+	keys := map[string]bool{}
+	isPickle := map[*zipr.Entry]bool{}
+	for _, e := range z.Entries {
+		if !strings.HasSuffix(e.Name, ".pkl") && !strings.HasSuffix(e.Name, ".debug_pkl") || e.IsDir() {
+			continue
+		}
+		isPickle[e] = true
+		child, err := m.Input(e)
+		if err != nil {
+			m.Recurse(ctx, e) // reports why it cannot be read
+			continue
+		}
+		sum, err := pickle.Scan(ctx, child, out.Child(child), pickle.Options{MaxStreams: 1, ReportTrailing: true})
+		if err != nil {
+			return err
+		}
+		for _, k := range sum.StorageKeys {
+			keys[k] = true
+		}
+		if !loaded[e.Name] && !(format == "torchscript" && strings.HasSuffix(e.Name, ".debug_pkl")) {
+			out.Add(rules.New("torch-extra-pickle", out.Member(e.Name), fmt.Sprintf("pickle member %q is not one torch.load reads (it reads %s)", e.Name, strings.Join(sortedKeys(loaded), ", "))))
+		}
+	}
+	main := prefix + "data.pkl"
+	if format != "pt2" && m.Entry(main) == nil {
+		out.Add(rules.New("torch-missing-member", out.Here(), fmt.Sprintf("the archive has no %s", main)))
+	}
+	dataDir := prefix + "data/"
+	present := map[string]bool{}
+	for _, e := range z.Entries {
+		if isPickle[e] || e.IsDir() {
+			continue
+		}
+		if strings.HasPrefix(e.Name, dataDir) && format != "pt2" {
+			key := strings.TrimPrefix(e.Name, dataDir)
+			present[key] = true
+			if keys[key] {
+				continue // a tensor storage: raw numbers, never unpickled
+			}
+		}
+		if metadata[strings.TrimPrefix(e.Name, prefix)] {
+			continue
+		}
+		if err := m.Recurse(ctx, e); err != nil {
+			return err
+		}
+	}
+	var missing []string
+	for k := range keys {
+		if !present[k] {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		out.Add(rules.New("torch-missing-member", out.Member(main), fmt.Sprintf("%d tensor storages referenced by the pickle are missing (first: %s%s)", len(missing), dataDir, missing[0])))
+	}
+	return nil
+}
+
+func hasPrefix(z *zipr.Reader, p string) bool {
+	for _, e := range z.Entries {
+		if strings.HasPrefix(e.Name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var s []string
+	for k := range m {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}

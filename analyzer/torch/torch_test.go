@@ -1,0 +1,80 @@
+package torch_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+
+	"github.com/aigis-dev/aigis/internal/testutil"
+	"github.com/aigis-dev/aigis/internal/testutil/pkl"
+	"github.com/aigis-dev/aigis/internal/testutil/scantest"
+	"github.com/aigis-dev/aigis/report"
+)
+
+var evilPkl = pkl.New(2).Global("posix", "system").Str("id").Tuple1().Reduce().Stop().Bytes()
+
+func legacyFile(pickles ...[]byte) []byte {
+	var b bytes.Buffer
+	for _, p := range pickles {
+		b.Write(p)
+	}
+	return b.Bytes()
+}
+
+var (
+	magicPkl = []byte{0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, '.'}
+	protoPkl = pkl.New(2).Int(1001).Stop().Bytes()
+	infoPkl  = pkl.New(2).EmptyDict().Str("little_endian").Raw(0x88).SetItem().Stop().Bytes()
+	keysPkl  = pkl.New(2).Mark().Str("0").Raw('l').Stop().Bytes()
+)
+
+func storage(numel int) []byte {
+	b := make([]byte, 8+4*numel)
+	binary.LittleEndian.PutUint64(b, uint64(numel))
+	return b
+}
+
+func TestTorchZip(t *testing.T) {
+	sd := testutil.TorchStateDict(3, 4)
+	scantest.Run(t, []scantest.Case{
+		{Name: "BenignStateDict", File: "model.pt", Data: testutil.TorchZip(t, "model", sd, 3, 4), Verdict: report.Clean, Format: "pytorch-zip"},
+		{Name: "PayloadInDataPkl", File: "model.bin", Data: testutil.TorchZip(t, "archive", evilPkl, 0, 0), Verdict: report.Malicious, Format: "pytorch-zip",
+			Rules: []string{"pickle-process-exec"}, InMsg: "archive/data.pkl@"},
+		{Name: "ExtraUnreferencedPickle", Data: testutil.TorchZip(t, "m", sd, 3, 4, testutil.ZipEntry{Name: "m/extra.pkl", Data: evilPkl}),
+			Verdict: report.Malicious, Rules: []string{"torch-extra-pickle", "pickle-process-exec"}},
+		{Name: "PickleOutsideArchivePrefix", Data: testutil.TorchZip(t, "m", sd, 3, 4, testutil.ZipEntry{Name: "other/data.pkl", Data: pkl.New(2).EmptyDict().Stop().Bytes()}),
+			Verdict: report.Suspicious, Rules: []string{"torch-extra-pickle"}},
+		{Name: "MissingStorage", Data: testutil.TorchZip(t, "m", sd, 2, 4), Verdict: report.Invalid, Rules: []string{"torch-missing-member"}, InMsg: "m/data/2"},
+		{Name: "DeflatedDataPkl", Data: testutil.Zip(t, testutil.ZipEntry{Name: "a/data.pkl", Data: evilPkl, Deflate: true}), Verdict: report.Malicious},
+		{Name: "CorruptDataPkl", Data: testutil.TorchZip(t, "m", []byte("\x80\x02garbage"), 0, 0), Verdict: report.Invalid},
+		{Name: "TorchScript", File: "scripted.pt", Data: testutil.Zip(t,
+			testutil.ZipEntry{Name: "s/data.pkl", Data: pkl.New(2).Global("__torch__", "Net").EmptyTuple().NewObj().Stop().Bytes()},
+			testutil.ZipEntry{Name: "s/constants.pkl", Data: pkl.New(2).EmptyTuple().Stop().Bytes()},
+			testutil.ZipEntry{Name: "s/code/__torch__.py", Data: []byte("class Net(Module):\n  pass\n")},
+			testutil.ZipEntry{Name: "s/code/__torch__.py.debug_pkl", Data: pkl.New(2).EmptyTuple().Stop().Bytes()},
+		), Verdict: report.Clean, Format: "torchscript"},
+		{Name: "TruncatedZip", Data: testutil.TorchZip(t, "m", sd, 3, 4)[:200], Verdict: report.Invalid, Format: "zip"},
+	})
+}
+
+// TestTorchZipPrependedData pins a polyglot: bytes in front of the zip.
+func TestTorchZipPrependedData(t *testing.T) {
+	z := testutil.TorchZip(t, "m", testutil.TorchStateDict(1, 2), 1, 2)
+	data := append([]byte("PK\x03\x04"+"junkjunkjunk"), z...)
+	a := scantest.Bytes(t, "x.pt", data)
+	if scantest.Has(a, "zip-anomaly") == nil || a.Verdict == report.Clean {
+		t.Errorf("prepended data not reported%s", scantest.Dump(a))
+	}
+}
+
+func TestTorchLegacy(t *testing.T) {
+	sd := testutil.TorchStateDict(1, 2)
+	scantest.Run(t, []scantest.Case{
+		{Name: "Benign", Data: legacyFile(magicPkl, protoPkl, infoPkl, sd, keysPkl, storage(2)), Verdict: report.Clean, Format: "pytorch-legacy"},
+		{Name: "PayloadInSysInfo", Data: legacyFile(magicPkl, protoPkl, evilPkl, sd, keysPkl, storage(2)), Verdict: report.Malicious, Rules: []string{"pickle-process-exec"}},
+		{Name: "PayloadInStorageKeys", Data: legacyFile(magicPkl, protoPkl, infoPkl, sd, evilPkl), Verdict: report.Malicious},
+		{Name: "PayloadInMagicPickle", Data: legacyFile(append(append([]byte{}, magicPkl[:14]...), 0x30, 'c', 'o', 's', '\n', 's', 'y', 's', 't', 'e', 'm', '\n', 'N', 'R', '.')), Verdict: report.Malicious},
+		{Name: "OnlyThreePickles", Data: legacyFile(magicPkl, protoPkl, infoPkl), Verdict: report.Invalid, Rules: []string{"torch-legacy-incomplete"}},
+		{Name: "TruncatedObjectPickle", Data: legacyFile(magicPkl, protoPkl, infoPkl, sd[:len(sd)/2]), Verdict: report.Invalid},
+	})
+}
