@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -39,13 +40,13 @@ type mappingData struct {
 	NativePrefixes []string          `yaml:"native_prefixes"`
 }
 
-var mapping = func() mappingData {
+var mapping = sync.OnceValue(func() mappingData {
 	var m mappingData
 	if err := yaml.Unmarshal(mappingYAML, &m); err != nil {
 		panic("conda: embedded mapping.yaml: " + err.Error())
 	}
 	return m
-}()
+})
 
 // IsEnvironmentFile reports whether a path is named like a conda
 // environment file (environment.yml, environment-gpu.yaml, conda.yml...).
@@ -260,15 +261,15 @@ func pinnedCondaVersion(rest string) string {
 // and reports whether it is a native (non-Python) package instead.
 func PyPIName(conda string) (name string, native bool) {
 	n := strings.ToLower(conda)
-	if p, ok := mapping.PyPI[n]; ok {
+	if p, ok := mapping().PyPI[n]; ok {
 		return p, false
 	}
-	for _, x := range mapping.Native {
+	for _, x := range mapping().Native {
 		if n == x {
 			return n, true
 		}
 	}
-	for _, pre := range mapping.NativePrefixes {
+	for _, pre := range mapping().NativePrefixes {
 		if strings.HasPrefix(n, pre) {
 			return n, true
 		}

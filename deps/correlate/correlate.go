@@ -12,6 +12,7 @@ import (
 	_ "embed"
 	"fmt"
 	"slices"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -35,7 +36,7 @@ type Rule struct {
 	affected   osvdb.Affected
 }
 
-var rules = func() []Rule {
+var rules = sync.OnceValue(func() []Rule {
 	var rs []Rule
 	if err := yaml.Unmarshal(correlationsYAML, &rs); err != nil {
 		panic("correlate: embedded correlations.yaml: " + err.Error())
@@ -52,10 +53,10 @@ var rules = func() []Rule {
 		}
 	}
 	return rs
-}()
+})
 
 // Rules returns the embedded rules.
-func Rules() []Rule { return slices.Clone(rules) }
+func Rules() []Rule { return slices.Clone(rules()) }
 
 // Hit is a rule that applies, with the model files that make it apply.
 type Hit struct {
@@ -67,7 +68,7 @@ type Hit struct {
 // given the model files of the tree by kind.
 func Find(name, version string, models map[modelfile.Kind][]string) []Hit {
 	var hits []Hit
-	for _, r := range rules {
+	for _, r := range rules() {
 		if !r.affected.Names("PyPI", name) {
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -37,7 +38,7 @@ type checker struct {
 	confOrder []string          // confusable keys, longest first
 }
 
-var rules = func() *checker {
+var rules = sync.OnceValue(func() *checker {
 	c := &checker{known: map[string]bool{}, skeletons: map[string]string{}}
 	if err := yaml.Unmarshal(namesYAML, &c.data); err != nil {
 		panic("typosquat: embedded names.yaml: " + err.Error())
@@ -61,7 +62,7 @@ var rules = func() *checker {
 		c.skeletons[c.skeleton(p)] = p
 	}
 	return c
-}()
+})
 
 func norm(n string) string { return osvdb.NormalizeName("PyPI", n) }
 
@@ -87,7 +88,7 @@ type Verdict struct {
 // Check judges a PyPI dependency name. ok is false for names that imitate
 // nothing known.
 func Check(name string) (v Verdict, ok bool) {
-	return rules.check(name)
+	return rules().check(name)
 }
 
 func (c *checker) check(name string) (Verdict, bool) {
