@@ -8,6 +8,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer/compress"
 	"github.com/aigis-dev/aigis/analyzer/numpy"
 	"github.com/aigis-dev/aigis/analyzer/pickle"
+	"github.com/aigis-dev/aigis/analyzer/safetensors"
 	"github.com/aigis-dev/aigis/analyzer/torch"
 )
 
@@ -17,6 +18,7 @@ func All() []analyzer.Analyzer {
 	return []analyzer.Analyzer{
 		torch.Legacy{},
 		numpy.NPY{},
+		safetensors.Analyzer{},
 		archive.Zip{Layouts: []archive.ZipLayout{
 			torch.ZipLayout{},
 			numpy.NPZ{},
@@ -26,4 +28,10 @@ func All() []analyzer.Analyzer {
 		pickle.Analyzer{},
 		compress.Analyzer{},
 	}
+}
+
+// Dirs returns the directory-layout analysers, offered every walked
+// directory.
+func Dirs() []analyzer.DirAnalyzer {
+	return []analyzer.DirAnalyzer{}
 }

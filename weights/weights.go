@@ -1,0 +1,341 @@
+// Package weights is weight forensics: it streams the tensor data of a
+// model (located by the format analysers) and looks for what a backdoored
+// or payload-carrying model shows: NaN and Inf values, extreme outliers,
+// executable or archive magic inside tensor bytes, and data hidden in the
+// low mantissa bits of float32 weights. Compare diffs two models tensor by
+// tensor.
+//
+// It reads tensor bytes as numbers only; it never interprets them as code
+// and never loads a framework. Work is chunked, bounded in memory
+// (a few MiB per worker) and checks the context between chunks.
+package weights
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/report"
+)
+
+// DType is the element type of a tensor, as far as forensics cares.
+type DType int
+
+const (
+	Other DType = iota // integers, quantised blocks: magic search only
+	F32
+	F16
+	BF16
+	F64
+)
+
+func (d DType) String() string {
+	return [...]string{"other", "f32", "f16", "bf16", "f64"}[d]
+}
+
+// Size is the element size in bytes (0 for Other).
+func (d DType) Size() int {
+	return [...]int{0, 4, 2, 2, 8}[d]
+}
+
+// Tensor locates one tensor's bytes in a file.
+type Tensor struct {
+	Name   string
+	DType  DType
+	Shape  []int64
+	Offset int64 // file offset of the first byte
+	Size   int64 // bytes
+}
+
+// chunkSize is the unit of work; a multiple of the LSB window.
+const chunkSize = 4 << 20
+
+// window is the number of float32 elements per LSB window (64 KiB).
+const window = 16384
+
+// Stats is what Scan learns about one tensor.
+type Stats struct {
+	Tensor            Tensor
+	N                 int64 // elements decoded
+	NaN, Inf, Zero    int64
+	Min, Max          float64
+	Sum, SumSq        float64
+	windows           []win
+	hits              []hit
+	lsbRuns           []run
+	lsbBaselineUsable float64
+}
+
+// Mean and Std over finite elements.
+func (s *Stats) Mean() float64 {
+	n := float64(s.N - s.NaN - s.Inf)
+	if n == 0 {
+		return 0
+	}
+	return s.Sum / n
+}
+
+func (s *Stats) Std() float64 {
+	n := float64(s.N - s.NaN - s.Inf)
+	if n < 2 {
+		return 0
+	}
+	m := s.Sum / n
+	v := s.SumSq/n - m*m
+	if v < 0 {
+		v = 0
+	}
+	return math.Sqrt(v)
+}
+
+// MaxZ is how many standard deviations the most extreme element lies from
+// the mean.
+func (s *Stats) MaxZ() float64 {
+	sd := s.Std()
+	if sd == 0 || s.N-s.NaN-s.Inf == 0 {
+		return 0
+	}
+	m := s.Mean()
+	return math.Max(math.Abs(s.Max-m), math.Abs(s.Min-m)) / sd
+}
+
+type task struct {
+	t     int   // tensor index
+	off   int64 // offset inside the tensor
+	n     int64
+	first int // index of the first window in the tensor
+}
+
+type part struct {
+	task
+	s   Stats
+	err error
+}
+
+// Workers is how many goroutines Scan and Compare use for one file.
+var Workers = runtime.GOMAXPROCS(0)
+
+// Scan reads every tensor and reports findings and properties to out.
+func Scan(ctx context.Context, ra io.ReaderAt, ts []Tensor, out *analyzer.Result) error {
+	stats, err := Measure(ctx, ra, ts)
+	if err != nil {
+		return err
+	}
+	Report(stats, out)
+	return nil
+}
+
+// Measure computes Stats for every tensor, in parallel over chunks.
+func Measure(ctx context.Context, ra io.ReaderAt, ts []Tensor) ([]*Stats, error) {
+	stats := make([]*Stats, len(ts))
+	var tasks []task
+	for i, t := range ts {
+		stats[i] = &Stats{Tensor: t, Min: math.Inf(1), Max: math.Inf(-1)}
+		for off := int64(0); off < t.Size; off += chunkSize {
+			n := min(int64(chunkSize), t.Size-off)
+			tasks = append(tasks, task{t: i, off: off, n: n, first: int(off / (window * 4))})
+		}
+	}
+	parts := make([]*part, len(tasks))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for w := 0; w < max(1, Workers); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, chunkSize+overlap)
+			var low []byte
+			for k := range next {
+				tk := tasks[k]
+				t := ts[tk.t]
+				// Read a few bytes past the chunk (within the tensor) so magic
+				// that straddles two chunks is still seen.
+				n := min(tk.n+overlap, t.Size-tk.off)
+				b := buf[:n]
+				if _, err := ra.ReadAt(b, t.Offset+tk.off); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					continue
+				}
+				p := &part{task: tk, s: Stats{Min: math.Inf(1), Max: math.Inf(-1)}}
+				low = measureChunk(&p.s, t.DType, b, tk.n, tk.off, low)
+				parts[k] = p
+			}
+		}()
+	}
+	for k := range tasks {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	for _, p := range parts {
+		s := stats[p.t]
+		s.merge(&p.s)
+	}
+	return stats, nil
+}
+
+// overlap is how far a chunk's magic search looks into the next chunk.
+const overlap = 64
+
+func (s *Stats) merge(o *Stats) {
+	s.N += o.N
+	s.NaN += o.NaN
+	s.Inf += o.Inf
+	s.Zero += o.Zero
+	s.Sum += o.Sum
+	s.SumSq += o.SumSq
+	s.Min = math.Min(s.Min, o.Min)
+	s.Max = math.Max(s.Max, o.Max)
+	s.windows = append(s.windows, o.windows...)
+	s.hits = append(s.hits, o.hits...)
+}
+
+// measureChunk decodes one chunk of elements. low is scratch space for the
+// low-byte stream of float32 windows.
+func measureChunk(s *Stats, d DType, full []byte, n, base int64, low []byte) []byte {
+	b := full[:n]
+	switch d {
+	case F32:
+		return measureF32(s, b, full, base, low)
+	case F16, BF16:
+		tab := f16
+		if d == BF16 {
+			tab = nil
+		}
+		for i := 0; i+2 <= len(b); i += 2 {
+			u := binary.LittleEndian.Uint16(b[i:])
+			var f float64
+			if tab == nil {
+				f = float64(math.Float32frombits(uint32(u) << 16))
+			} else {
+				f = float64(tab[u])
+			}
+			s.add(f)
+		}
+	case F64:
+		for i := 0; i+8 <= len(b); i += 8 {
+			s.add(math.Float64frombits(binary.LittleEndian.Uint64(b[i:])))
+		}
+	}
+	findMagic(s, full, n, base, false)
+	return low
+}
+
+func (s *Stats) add(f float64) {
+	s.N++
+	switch {
+	case math.IsNaN(f):
+		s.NaN++
+		return
+	case math.IsInf(f, 0):
+		s.Inf++
+		return
+	case f == 0:
+		s.Zero++
+	}
+	s.Sum += f
+	s.SumSq += f * f
+	if f < s.Min {
+		s.Min = f
+	}
+	if f > s.Max {
+		s.Max = f
+	}
+}
+
+// f16 maps every half-precision bit pattern to its value.
+var f16 = func() []float32 {
+	t := make([]float32, 1<<16)
+	for u := range t {
+		sign := uint32(u>>15) << 31
+		exp := (u >> 10) & 0x1f
+		man := uint32(u & 0x3ff)
+		var bits uint32
+		switch {
+		case exp == 0x1f:
+			bits = sign | 0x7f800000 | man<<13
+		case exp == 0 && man == 0:
+			bits = sign
+		case exp == 0:
+			e := uint32(127 - 15 + 1)
+			for man&0x400 == 0 {
+				man <<= 1
+				e--
+			}
+			bits = sign | e<<23 | (man&0x3ff)<<13
+		default:
+			bits = sign | uint32(exp+127-15)<<23 | man<<13
+		}
+		t[u] = math.Float32frombits(bits)
+	}
+	return t
+}()
+
+// Report turns Stats into findings and properties.
+func Report(stats []*Stats, out *analyzer.Result) {
+	var bytes, elems, nan, inf int64
+	worstZ, worstZName := 0.0, ""
+	var nanNames []string
+	analyseLSB(stats)
+	for _, s := range stats {
+		bytes += s.Tensor.Size
+		elems += s.N
+		nan += s.NaN
+		inf += s.Inf
+		if s.NaN+s.Inf > 0 && len(nanNames) < 5 {
+			nanNames = append(nanNames, fmt.Sprintf("%s (%d NaN, %d Inf)", s.Tensor.Name, s.NaN, s.Inf))
+		}
+		if z := s.MaxZ(); z > worstZ {
+			worstZ, worstZName = z, s.Tensor.Name
+		}
+		if z := s.MaxZ(); z > outlierZ && s.N >= 1024 || math.Max(math.Abs(s.Max), math.Abs(s.Min)) > outlierAbs {
+			out.Add(report.Finding{Rule: "weights-extreme-outlier", Severity: report.SeverityMedium, Verdict: report.Suspicious, Location: out.Here(),
+				Message: fmt.Sprintf("tensor %s: an element lies %.0f standard deviations from the mean (min %g, max %g, mean %g, std %g)", s.Tensor.Name, z, s.Min, s.Max, s.Mean(), s.Std()),
+				Reason:  "Trained weights are smooth; a handful of absurd values is how weight-poisoning and sabotage edits show, and they overflow in half precision."})
+		}
+		reportHits(s, out)
+		reportLSB(s, out)
+	}
+	if nan+inf > 0 {
+		out.Add(report.Finding{Rule: "weights-nan-inf", Severity: report.SeverityMedium, Verdict: report.Suspicious, Location: out.Here(),
+			Message: fmt.Sprintf("%d NaN and %d Inf values in the weights: %s", nan, inf, strings.Join(nanNames, ", ")),
+			Reason:  "A trained model has finite weights; NaN or Inf values make every output NaN (sabotage) or mark tampered tensors."})
+	}
+	out.SetProperty("weights.tensors", fmt.Sprint(len(stats)))
+	out.SetProperty("weights.bytes", fmt.Sprint(bytes))
+	out.SetProperty("weights.elements", fmt.Sprint(elems))
+	out.SetProperty("weights.nan", fmt.Sprint(nan))
+	out.SetProperty("weights.inf", fmt.Sprint(inf))
+	if worstZName != "" {
+		out.SetProperty("weights.max_z", fmt.Sprintf("%.1f (%s)", worstZ, worstZName))
+	}
+}
+
+// Outlier thresholds: far beyond anything seen in trained weights (the
+// "super weights" of large language models are a few hundred standard
+// deviations out), so only deliberate edits cross them.
+const (
+	outlierZ   = 5000
+	outlierAbs = 1e20
+)
