@@ -87,8 +87,8 @@ func TestExtensionHints(t *testing.T) {
 	if v, ok := h.Hint(".PT"); !ok || v.String() != "invalid" {
 		t.Errorf(".PT: %v %v", v, ok)
 	}
-	if v, ok := h.Hint(".gguf"); !ok || v.String() != "unsupported" {
-		t.Errorf(".gguf: %v %v", v, ok)
+	if v, ok := h.Hint(".mlmodel"); !ok || v.String() != "unsupported" {
+		t.Errorf(".mlmodel: %v %v", v, ok)
 	}
 	if _, ok := h.Hint(".txt"); ok {
 		t.Error(".txt has a hint")

@@ -6,6 +6,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/archive"
 	"github.com/aigis-dev/aigis/analyzer/compress"
+	"github.com/aigis-dev/aigis/analyzer/gguf"
 	"github.com/aigis-dev/aigis/analyzer/numpy"
 	"github.com/aigis-dev/aigis/analyzer/pickle"
 	"github.com/aigis-dev/aigis/analyzer/safetensors"
@@ -19,6 +20,7 @@ func All() []analyzer.Analyzer {
 		torch.Legacy{},
 		numpy.NPY{},
 		safetensors.Analyzer{},
+		gguf.Analyzer{},
 		archive.Zip{Layouts: []archive.ZipLayout{
 			torch.ZipLayout{},
 			numpy.NPZ{},
