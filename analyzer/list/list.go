@@ -8,6 +8,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer/compress"
 	"github.com/aigis-dev/aigis/analyzer/gguf"
 	"github.com/aigis-dev/aigis/analyzer/numpy"
+	"github.com/aigis-dev/aigis/analyzer/onnx"
 	"github.com/aigis-dev/aigis/analyzer/pickle"
 	"github.com/aigis-dev/aigis/analyzer/safetensors"
 	"github.com/aigis-dev/aigis/analyzer/torch"
@@ -21,6 +22,7 @@ func All() []analyzer.Analyzer {
 		numpy.NPY{},
 		safetensors.Analyzer{},
 		gguf.Analyzer{},
+		onnx.Analyzer{},
 		archive.Zip{Layouts: []archive.ZipLayout{
 			torch.ZipLayout{},
 			numpy.NPZ{},
