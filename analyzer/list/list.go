@@ -7,6 +7,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer/archive"
 	"github.com/aigis-dev/aigis/analyzer/compress"
 	"github.com/aigis-dev/aigis/analyzer/gguf"
+	"github.com/aigis-dev/aigis/analyzer/keras"
 	"github.com/aigis-dev/aigis/analyzer/numpy"
 	"github.com/aigis-dev/aigis/analyzer/onnx"
 	"github.com/aigis-dev/aigis/analyzer/pickle"
@@ -23,9 +24,11 @@ func All() []analyzer.Analyzer {
 		safetensors.Analyzer{},
 		gguf.Analyzer{},
 		onnx.Analyzer{},
+		keras.H5{},
 		archive.Zip{Layouts: []archive.ZipLayout{
 			torch.ZipLayout{},
 			numpy.NPZ{},
+			keras.Zip{},
 		}},
 		archive.Tar{},
 		archive.SevenZip{},

@@ -135,3 +135,115 @@ func GGUF(kvs []GGUFKV, tensors []GGUFTensor, data []byte) []byte {
 	}
 	return append(b, data...)
 }
+
+// HDF5Attr is one root attribute for HDF5: a string stored as
+// fixed-length data, or in the global heap when VarLen is set (as h5py
+// stores Python str).
+type HDF5Attr struct {
+	Name, Value string
+	VarLen      bool
+}
+
+// HDF5 assembles a minimal HDF5 file (superblock 0, version-1 root object
+// header) whose root group carries these attributes.
+func HDF5(attrs ...HDF5Attr) []byte {
+	le := binary.LittleEndian
+	pad := func(b []byte) []byte {
+		for len(b)%8 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	const ohdr = 96
+	// Messages first, to know where the global heap goes.
+	var msgs [][]byte
+	var heap []byte // objects of the global heap collection
+	heapIdx := uint16(0)
+	heapRefs := map[int]int{} // message -> offset in msg data of the address
+	for _, a := range attrs {
+		name := pad(append([]byte(a.Name), 0))
+		var dt, data []byte
+		if a.VarLen {
+			dt = []byte{0x19, 0x01, 0x01, 0x00}
+			dt = le.AppendUint32(dt, 16)
+			dt = append(dt, 0x10, 0, 0, 0)
+			dt = le.AppendUint32(dt, 1)
+			dt = le.AppendUint16(dt, 0)
+			dt = le.AppendUint16(dt, 8)
+			heapIdx++
+			obj := le.AppendUint16(nil, heapIdx)
+			obj = le.AppendUint16(obj, 0)
+			obj = append(obj, 0, 0, 0, 0)
+			obj = le.AppendUint64(obj, uint64(len(a.Value)))
+			heap = append(heap, pad(append(obj, a.Value...))...)
+			data = le.AppendUint32(nil, uint32(len(a.Value)))
+			data = le.AppendUint64(data, 0) // patched below
+			data = le.AppendUint32(data, uint32(heapIdx))
+		} else {
+			dt = []byte{0x13, 0, 0, 0}
+			dt = le.AppendUint32(dt, uint32(len(a.Value)))
+			data = []byte(a.Value)
+		}
+		dtLen := len(dt)
+		dt = pad(dt)
+		ds := []byte{1, 0, 0, 0, 0, 0, 0, 0}
+		m := []byte{1, 0}
+		m = le.AppendUint16(m, uint16(len(a.Name)+1))
+		m = le.AppendUint16(m, uint16(dtLen))
+		m = le.AppendUint16(m, uint16(len(ds)))
+		m = append(m, name...)
+		m = append(m, dt...)
+		m = append(m, ds...)
+		if a.VarLen {
+			heapRefs[len(msgs)] = len(m) + 4
+		}
+		m = pad(append(m, data...))
+		msgs = append(msgs, m)
+	}
+	var body []byte
+	var refAt []int
+	for i, m := range msgs {
+		h := le.AppendUint16(nil, 0x0c)
+		h = le.AppendUint16(h, uint16(len(m)))
+		h = append(h, 0, 0, 0, 0)
+		if off, ok := heapRefs[i]; ok {
+			refAt = append(refAt, len(body)+8+off)
+		}
+		body = append(body, append(h, m...)...)
+	}
+	gcol := ohdr + 16 + len(body)
+	b := append([]byte{}, "\x89HDF\r\n\x1a\n"...)
+	b = append(b, 0, 0, 0, 0, 0, 8, 8, 0)
+	b = le.AppendUint16(b, 4)
+	b = le.AppendUint16(b, 16)
+	b = le.AppendUint32(b, 0)
+	b = le.AppendUint64(b, 0)
+	b = le.AppendUint64(b, ^uint64(0))
+	b = le.AppendUint64(b, 0) // EOF, patched
+	b = le.AppendUint64(b, ^uint64(0))
+	b = le.AppendUint64(b, 0)
+	b = le.AppendUint64(b, ohdr)
+	b = le.AppendUint32(b, 0)
+	b = le.AppendUint32(b, 0)
+	b = append(b, make([]byte, 16)...)
+	b = append(b, 1, 0)
+	b = le.AppendUint16(b, uint16(len(msgs)))
+	b = le.AppendUint32(b, 1)
+	b = le.AppendUint32(b, uint32(len(body)))
+	b = append(b, 0, 0, 0, 0)
+	for _, r := range refAt {
+		le.PutUint64(body[r:], uint64(gcol))
+	}
+	b = append(b, body...)
+	if len(heap) > 0 {
+		size := 16 + len(heap) + 16
+		size = max(size, 4096)
+		g := append([]byte("GCOL"), 1, 0, 0, 0)
+		g = le.AppendUint64(g, uint64(size))
+		g = append(g, heap...)
+		g = append(g, make([]byte, size-len(g))...)
+		b = append(b, g...)
+	}
+	le.PutUint64(b[40:], uint64(len(b)))
+	return b
+}
