@@ -12,6 +12,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer/onnx"
 	"github.com/aigis-dev/aigis/analyzer/pickle"
 	"github.com/aigis-dev/aigis/analyzer/safetensors"
+	"github.com/aigis-dev/aigis/analyzer/tensorflow"
 	"github.com/aigis-dev/aigis/analyzer/torch"
 )
 
@@ -25,6 +26,8 @@ func All() []analyzer.Analyzer {
 		gguf.Analyzer{},
 		onnx.Analyzer{},
 		keras.H5{},
+		tensorflow.TFLite{},
+		tensorflow.SavedModel{},
 		archive.Zip{Layouts: []archive.ZipLayout{
 			torch.ZipLayout{},
 			numpy.NPZ{},

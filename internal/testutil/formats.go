@@ -247,3 +247,63 @@ func HDF5(attrs ...HDF5Attr) []byte {
 	le.PutUint64(b[40:], uint64(len(b)))
 	return b
 }
+
+// TFLite assembles a minimal TFLite flatbuffer whose operator codes are
+// builtins ("" entries) or custom codes ("FlexWriteFile", "MyOp").
+func TFLite(codes ...string) []byte {
+	le := binary.LittleEndian
+	b := make([]byte, 8)
+	copy(b[4:], "TFL3")
+	// Model vtable (fields 0 version, 1 operator_codes) and table.
+	vt := len(b)
+	b = le.AppendUint16(b, 8)
+	b = le.AppendUint16(b, 12)
+	b = le.AppendUint16(b, 4)
+	b = le.AppendUint16(b, 8)
+	root := len(b)
+	le.PutUint32(b[0:], uint32(root))
+	b = le.AppendUint32(b, uint32(root-vt))
+	b = le.AppendUint32(b, 3) // version
+	vecRef := len(b)
+	b = le.AppendUint32(b, 0) // patched: offset to the vector
+	vec := len(b)
+	le.PutUint32(b[vecRef:], uint32(vec-vecRef))
+	b = le.AppendUint32(b, uint32(len(codes)))
+	refs := len(b)
+	b = append(b, make([]byte, 4*len(codes))...)
+	for i, c := range codes {
+		// OperatorCode vtable: fields 0..3; custom_code at 4, builtin at 8.
+		ovt := len(b)
+		b = le.AppendUint16(b, 12)
+		b = le.AppendUint16(b, 12)
+		b = le.AppendUint16(b, 0)
+		if c != "" {
+			b = le.AppendUint16(b, 4)
+		} else {
+			b = le.AppendUint16(b, 0)
+		}
+		b = le.AppendUint16(b, 0)
+		b = le.AppendUint16(b, 8)
+		t := len(b)
+		le.PutUint32(b[refs+4*i:], uint32(t-(refs+4*i)))
+		b = le.AppendUint32(b, uint32(t-ovt))
+		sref := len(b)
+		b = le.AppendUint32(b, 0)
+		builtin := uint32(3)
+		if c != "" {
+			builtin = 32
+		}
+		b = le.AppendUint32(b, builtin)
+		if c != "" {
+			s := len(b)
+			le.PutUint32(b[sref:], uint32(s-sref))
+			b = le.AppendUint32(b, uint32(len(c)))
+			b = append(b, c...)
+			b = append(b, 0)
+			for len(b)%4 != 0 {
+				b = append(b, 0)
+			}
+		}
+	}
+	return b
+}
