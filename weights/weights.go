@@ -51,6 +51,16 @@ type Tensor struct {
 	Shape  []int64
 	Offset int64 // file offset of the first byte
 	Size   int64 // bytes
+	// RA, when set, is where this tensor's bytes are read from (an archive
+	// member) instead of the file given to Scan.
+	RA io.ReaderAt
+}
+
+func (t *Tensor) reader(ra io.ReaderAt) io.ReaderAt {
+	if t.RA != nil {
+		return t.RA
+	}
+	return ra
 }
 
 // chunkSize is the unit of work; a multiple of the LSB window.
@@ -160,7 +170,7 @@ func Measure(ctx context.Context, ra io.ReaderAt, ts []Tensor) ([]*Stats, error)
 				// that straddles two chunks is still seen.
 				n := min(tk.n+overlap, t.Size-tk.off)
 				b := buf[:n]
-				if _, err := ra.ReadAt(b, t.Offset+tk.off); err != nil {
+				if _, err := t.reader(ra).ReadAt(b, t.Offset+tk.off); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err

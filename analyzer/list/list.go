@@ -7,6 +7,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer/archive"
 	"github.com/aigis-dev/aigis/analyzer/compress"
 	"github.com/aigis-dev/aigis/analyzer/gguf"
+	"github.com/aigis-dev/aigis/analyzer/hfrepo"
 	"github.com/aigis-dev/aigis/analyzer/keras"
 	"github.com/aigis-dev/aigis/analyzer/numpy"
 	"github.com/aigis-dev/aigis/analyzer/onnx"
@@ -37,11 +38,12 @@ func All() []analyzer.Analyzer {
 		archive.SevenZip{},
 		pickle.Analyzer{},
 		compress.Analyzer{},
+		hfrepo.Config{}, // any text: last
 	}
 }
 
 // Dirs returns the directory-layout analysers, offered every walked
 // directory.
 func Dirs() []analyzer.DirAnalyzer {
-	return []analyzer.DirAnalyzer{}
+	return []analyzer.DirAnalyzer{hfrepo.Repo{}}
 }

@@ -152,7 +152,6 @@ type opCode struct {
 	off    int
 }
 
-
 func operatorCodes(f *fb) ([]opCode, error) {
 	root, err := f.deref(0)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer/pickle"
 	"github.com/aigis-dev/aigis/internal/zipr"
 	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/weights"
 )
 
 // legacyMagic is pickle PROTO 2, LONG1 of 10 bytes, then torch's magic
@@ -93,6 +94,7 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 		loaded[prefix+"constants.pkl"] = true
 	}
 	keys := map[string]bool{}
+	types := map[string]string{}
 	isPickle := map[*zipr.Entry]bool{}
 	for _, e := range z.Entries {
 		if !strings.HasSuffix(e.Name, ".pkl") && !strings.HasSuffix(e.Name, ".debug_pkl") || e.IsDir() {
@@ -108,8 +110,11 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 		if err != nil {
 			return err
 		}
-		for _, k := range sum.StorageKeys {
+		for i, k := range sum.StorageKeys {
 			keys[k] = true
+			if i < len(sum.StorageTypes) && e.Name == main0(prefix) {
+				types[k] = sum.StorageTypes[i]
+			}
 		}
 		if !loaded[e.Name] && !(format == "torchscript" && strings.HasSuffix(e.Name, ".debug_pkl")) {
 			out.Add(report.Finding{Rule: "torch-extra-pickle", Severity: report.SeverityMedium, Verdict: report.Suspicious,
@@ -154,7 +159,51 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 			Message: fmt.Sprintf("%d tensor storages referenced by the pickle are missing (first: %s%s)", len(missing), dataDir, missing[0]),
 			Reason:  "torch.load fails on a checkpoint whose storages are missing; the file is truncated or was edited."})
 	}
+	if in.Budget.Weights && format == "pytorch-zip" {
+		return weights.Scan(ctx, nil, Storages(m, prefix, types), out)
+	}
 	return nil
+}
+
+func main0(prefix string) string { return prefix + "data.pkl" }
+
+// Storages locates the tensor storages of a torch zip for weight
+// forensics, one tensor per storage (named data/<key>), typed by the
+// storage class the pickle names. Compressed members are skipped: torch
+// always stores storages uncompressed.
+func Storages(m *archive.Members, prefix string, types map[string]string) []weights.Tensor {
+	var ts []weights.Tensor
+	keys := make([]string, 0, len(types))
+	for k := range types {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		e := m.Entry(prefix + "data/" + k)
+		if e == nil || !e.Stored() {
+			continue
+		}
+		sec, err := e.Section()
+		if err != nil {
+			continue
+		}
+		ts = append(ts, weights.Tensor{Name: "data/" + k, DType: storageDType(types[k]), Offset: 0, Size: sec.Size(), RA: sec})
+	}
+	return ts
+}
+
+func storageDType(class string) weights.DType {
+	switch class {
+	case "FloatStorage":
+		return weights.F32
+	case "HalfStorage":
+		return weights.F16
+	case "BFloat16Storage":
+		return weights.BF16
+	case "DoubleStorage":
+		return weights.F64
+	}
+	return weights.Other
 }
 
 func hasPrefix(z *zipr.Reader, p string) bool {
@@ -173,4 +222,35 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(s)
 	return s
+}
+
+// TensorsOf lists the storages of a torch zip checkpoint for weight
+// comparison: data.pkl is scanned (never unpickled) for its storage keys
+// and classes.
+func TensorsOf(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archive.Members) ([]weights.Tensor, error) {
+	prefix := ""
+	if len(z.Entries) > 0 {
+		if i := strings.IndexByte(z.Entries[0].Name, '/'); i >= 0 {
+			prefix = z.Entries[0].Name[:i+1]
+		}
+	}
+	e := m.Entry(main0(prefix))
+	if e == nil {
+		return nil, fmt.Errorf("not a torch checkpoint: no %s", main0(prefix))
+	}
+	child, err := m.Input(e)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := pickle.Scan(ctx, child, analyzer.NewResult(nil).Child(child), pickle.Options{MaxStreams: 1})
+	if err != nil {
+		return nil, err
+	}
+	types := map[string]string{}
+	for i, k := range sum.StorageKeys {
+		if i < len(sum.StorageTypes) {
+			types[k] = sum.StorageTypes[i]
+		}
+	}
+	return Storages(m, prefix, types), nil
 }
