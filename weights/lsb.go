@@ -65,7 +65,7 @@ func measureF32(s *Stats, b, full []byte, base int64, low []byte) []byte {
 	var acc winAcc
 	for w0 := 0; w0 < nf; w0 += window {
 		w1 := min(w0+window, nf)
-		acc = winAcc{mn: float32(math.Inf(1)), mx: float32(math.Inf(-1))}
+		acc = winAcc{}
 		lb := low[:w1-w0]
 		acc.run(words[w0:w1], lb)
 		s.N += int64(w1 - w0)
@@ -74,8 +74,11 @@ func measureF32(s *Stats, b, full []byte, base int64, low []byte) []byte {
 		s.Zero += int64(acc.zero)
 		s.Sum += acc.sum
 		s.SumSq += acc.sumsq
-		s.Min = math.Min(s.Min, float64(acc.mn))
-		s.Max = math.Max(s.Max, float64(acc.mx))
+		// Float32 windows track the largest magnitude only (cheaper than
+		// min and max); it bounds both.
+		s.Min = math.Min(s.Min, -acc.maxAbs)
+		s.Max = math.Max(s.Max, acc.maxAbs)
+		s.absOnly = true
 		if n := w1 - w0; n >= minWindow {
 			wn := win{index: -1, n: n, nz: acc.nz, usable: acc.usable, zero: acc.zero}
 			wn.chi, wn.bitZ = histStats(&acc.hist, int64(acc.usable))
@@ -100,68 +103,72 @@ type winAcc struct {
 	hk                               [3][256]uint32
 	nan, inf, zero, nz, usable, wild int
 	sum, sumsq                       float64
-	mn, mx                           float32
+	maxAbs                           float64
 }
 
 func (a *winAcc) run(ws []uint32, lb []byte) {
-	// Locals, not fields: the loop below is the hot path of --weights.
-	var nan, inf, zero, nz, usable, wild int
-	sum, sumsq := 0.0, 0.0
-	mn, mx := a.mn, a.mx
+	// Locals, not fields, and float32 accumulators within a window: this
+	// loop is the hot path of --weights.
+	var nan, inf, zero, usable, wild int
+	var sum, sumsq float32
+	var maxAbs uint32
 	hist := &a.hist
 	h1, h2, h4 := &a.hk[0], &a.hk[1], &a.hk[2]
-	n8 := len(ws) &^ 7
-	for g := 0; g < len(ws); g += 8 {
-		w := ws[g:min(g+8, len(ws))]
-		if g < n8 {
-			// Bytes re-assembled from the 1, 2 and 4 lowest bits of
-			// consecutive elements.
-			w := w[:8:8]
-			h1[byte(w[0]&1<<7|w[1]&1<<6|w[2]&1<<5|w[3]&1<<4|w[4]&1<<3|w[5]&1<<2|w[6]&1<<1|w[7]&1)]++
-			h2[byte(w[0]&3<<6|w[1]&3<<4|w[2]&3<<2|w[3]&3)]++
-			h2[byte(w[4]&3<<6|w[5]&3<<4|w[6]&3<<2|w[7]&3)]++
-			h4[byte(w[0]&15<<4|w[1]&15)]++
-			h4[byte(w[2]&15<<4|w[3]&15)]++
-			h4[byte(w[4]&15<<4|w[5]&15)]++
-			h4[byte(w[6]&15<<4|w[7]&15)]++
+	elem := func(u uint32) {
+		abs := u & 0x7fffffff
+		if abs >= 0x7f800000 {
+			if abs > 0x7f800000 {
+				nan++
+			} else {
+				inf++
+			}
+			return
 		}
-		l := lb[g : g+len(w)]
-		for k, u := range w {
-			l[k] = byte(u)
-			if u&0x7f800000 == 0x7f800000 {
-				if u&0x7fffff != 0 {
-					nan++
-				} else {
-					inf++
-				}
-				continue
-			}
-			f := math.Float32frombits(u)
-			d := float64(f)
-			sum += d
-			sumsq += d * d
-			if f < mn {
-				mn = f
-			}
-			if f > mx {
-				mx = f
-			}
-			if u&0x7fffffff == 0 {
-				zero++
-				continue
-			}
-			nz++
-			if (u>>23&0xff)-wildLo > wildSpan {
-				wild++
-			}
-			if u&0xfff != 0 {
-				usable++
-				hist[u&0xff]++
-			}
+		f := math.Float32frombits(u)
+		sum += f
+		sumsq += f * f
+		if abs > maxAbs {
+			maxAbs = abs
+		}
+		if abs == 0 {
+			zero++
+			return
+		}
+		if (abs>>23)-wildLo > wildSpan {
+			wild++
+		}
+		if u&0xfff != 0 {
+			usable++
+			hist[u&0xff]++
 		}
 	}
-	a.nan, a.inf, a.zero, a.nz, a.usable, a.wild = nan, inf, zero, nz, usable, wild
-	a.sum, a.sumsq, a.mn, a.mx = sum, sumsq, mn, mx
+	g := 0
+	for ; g+8 <= len(ws); g += 8 {
+		w := (*[8]uint32)(ws[g : g+8])
+		l := (*[8]byte)(lb[g : g+8])
+		// Bytes re-assembled from the 1, 2 and 4 lowest bits of
+		// consecutive elements.
+		h1[byte(w[0]&1<<7|w[1]&1<<6|w[2]&1<<5|w[3]&1<<4|w[4]&1<<3|w[5]&1<<2|w[6]&1<<1|w[7]&1)]++
+		h2[byte(w[0]&3<<6|w[1]&3<<4|w[2]&3<<2|w[3]&3)]++
+		h2[byte(w[4]&3<<6|w[5]&3<<4|w[6]&3<<2|w[7]&3)]++
+		h4[byte(w[0]&15<<4|w[1]&15)]++
+		h4[byte(w[2]&15<<4|w[3]&15)]++
+		h4[byte(w[4]&15<<4|w[5]&15)]++
+		h4[byte(w[6]&15<<4|w[7]&15)]++
+		for k := 0; k < 8; k++ {
+			u := w[k]
+			l[k] = byte(u)
+			elem(u)
+		}
+	}
+	for ; g < len(ws); g++ {
+		lb[g] = byte(ws[g])
+		elem(ws[g])
+	}
+	a.nan, a.inf, a.zero, a.usable, a.wild = nan, inf, zero, usable, wild
+	a.nz = len(ws) - nan - inf - zero
+	a.sum, a.sumsq = float64(sum), float64(sumsq)
+	a.maxAbs = float64(math.Float32frombits(maxAbs))
 }
 
 // Exponent fields of plausible weights: 2^-60 <= |x| < 2^31. Random bytes

@@ -24,6 +24,9 @@ type sig struct {
 	kind  string
 	magic []byte
 	check func(b []byte) bool // b starts at the magic
+	// lsb: also searched in the low-byte stream of float32 tensors
+	// (executables and containers, the usual payload wrappers).
+	lsb bool
 }
 
 // signatures are file formats that have no business inside weights. Each
@@ -32,17 +35,17 @@ type sig struct {
 var signatures = []sig{
 	{"ELF executable", []byte("\x7fELF"), func(b []byte) bool {
 		return len(b) >= 7 && (b[4] == 1 || b[4] == 2) && (b[5] == 1 || b[5] == 2) && b[6] == 1
-	}},
+	}, true},
 	{"PE executable", []byte("MZ"), func(b []byte) bool {
 		if len(b) < 0x40 {
 			return false
 		}
 		off := int(binary.LittleEndian.Uint32(b[0x3c:]))
 		return off >= 0x40 && off+4 <= len(b) && bytes.Equal(b[off:off+4], []byte("PE\x00\x00"))
-	}},
+	}, true},
 	{"Mach-O executable", []byte("\xcf\xfa\xed\xfe"), func(b []byte) bool {
 		return len(b) >= 8 && b[5] == 0 && b[6] == 0 && (b[4] == 7 || b[4] == 12)
-	}},
+	}, false},
 	{"zip archive", []byte("PK\x03\x04"), func(b []byte) bool {
 		if len(b) < 30 {
 			return false
@@ -50,19 +53,19 @@ var signatures = []sig{
 		method := binary.LittleEndian.Uint16(b[8:])
 		nameLen := binary.LittleEndian.Uint16(b[26:])
 		return b[4] <= 63 && b[5] == 0 && (method == 0 || method == 8 || method == 12 || method == 14 || method == 93) && nameLen > 0 && nameLen < 1024
-	}},
+	}, true},
 	{"gzip stream", []byte("\x1f\x8b\x08"), func(b []byte) bool {
 		return len(b) >= 10 && b[3] < 32 && (b[8] == 0 || b[8] == 2 || b[8] == 4) && b[9] <= 13
-	}},
-	{"7z archive", []byte("7z\xbc\xaf\x27\x1c"), func(b []byte) bool { return true }},
+	}, true},
+	{"7z archive", []byte("7z\xbc\xaf\x27\x1c"), func(b []byte) bool { return true }, true},
 	{"shell script", []byte("#!/"), func(b []byte) bool {
 		return len(b) >= 8 && (bytes.HasPrefix(b[2:], []byte("/bin/")) || bytes.HasPrefix(b[2:], []byte("/usr/")))
-	}},
+	}, false},
 }
 
 func init() {
 	for v := byte(2); v <= 5; v++ {
-		signatures = append(signatures, sig{"pickle", []byte{0x80, v}, isPickle})
+		signatures = append(signatures, sig{"pickle", []byte{0x80, v}, isPickle, false})
 	}
 }
 
@@ -131,6 +134,9 @@ func findMagic(s *Stats, b []byte, limit int64, base int64, lsb bool) {
 		return
 	}
 	for _, sg := range signatures {
+		if lsb && !sg.lsb {
+			continue
+		}
 		from := 0
 		for from < int(limit) {
 			i := bytes.Index(b[from:], sg.magic)

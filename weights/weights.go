@@ -80,6 +80,7 @@ type Stats struct {
 	hits              []hit
 	lsbRuns           []run
 	lsbBaselineUsable float64
+	absOnly           bool // Min/Max are -max|x| and max|x|
 }
 
 // Mean and Std over finite elements.
@@ -112,6 +113,9 @@ func (s *Stats) MaxZ() float64 {
 		return 0
 	}
 	m := s.Mean()
+	if s.absOnly {
+		return (s.Max + math.Abs(m)) / sd
+	}
 	return math.Max(math.Abs(s.Max-m), math.Abs(s.Min-m)) / sd
 }
 
@@ -218,6 +222,7 @@ func (s *Stats) merge(o *Stats) {
 	s.Min = math.Min(s.Min, o.Min)
 	s.Max = math.Max(s.Max, o.Max)
 	s.windows = append(s.windows, o.windows...)
+	s.absOnly = s.absOnly || o.absOnly
 	s.hits = append(s.hits, o.hits...)
 }
 

