@@ -129,6 +129,18 @@ func (in *Input) Open() (io.Reader, error) {
 	return in.br, nil
 }
 
+// Drain reads whatever the analyser left of a stream input, so that a
+// corrupt or truncated compressed stream is noticed even when the content
+// it carries did not need to be read to the end. It returns the first read
+// error, or nil at a clean end. Random-access inputs need no draining.
+func (in *Input) Drain() error {
+	if in.br == nil {
+		return nil
+	}
+	_, err := io.Copy(io.Discard, in.br)
+	return err
+}
+
 // ReaderAt returns random access to the content. A stream is read in
 // full: into memory up to Budget.MaxMemory, then into a temporary file
 // that is removed when the walked file is done.

@@ -104,6 +104,12 @@ func (r *Result) Child(in *Input) *Result {
 	return child
 }
 
+// ForMember returns a Result whose locations are inside the named member,
+// for reporting on a member that could not be opened.
+func (r *Result) ForMember(name string) *Result {
+	return &Result{prefix: joinLoc(r.prefix, name), findings: r.findings, formats: r.formats, props: r.props, dispatch: r.dispatch}
+}
+
 // Recurse analyses a nested input (an archive member, a decompressed
 // stream) with whichever analyser matches it.
 func (r *Result) Recurse(ctx context.Context, in *Input) error {

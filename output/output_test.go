@@ -15,7 +15,10 @@ func sample() *report.Report {
 	a.Add(report.Finding{Rule: "pickle-process-exec", Severity: report.SeverityCritical, Verdict: report.Malicious,
 		Message: "imports os.system\nand calls it", Location: "x/data.pkl@57", Reason: "Runs commands."})
 	a.Add(report.Finding{Rule: "truncated", Severity: report.SeverityMedium, Verdict: report.Invalid, Location: "@99"})
-	r.Artifacts = append(r.Artifacts, a, report.Artifact{Path: "models/clean.pt", Format: "pytorch-zip"})
+	d := report.Artifact{Path: "proj/requirements.txt", Format: "python/requirements"}
+	d.Add(report.Finding{Rule: "PYSEC-1", Severity: report.SeverityHigh, Verdict: report.Suspicious, Location: "requirements.txt:12"})
+	d.Add(report.Finding{Rule: "MAL-1", Severity: report.SeverityCritical, Verdict: report.Malicious, Location: "x@2"})
+	r.Artifacts = append(r.Artifacts, a, d, report.Artifact{Path: "models/clean.pt", Format: "pytorch-zip"})
 	r.Finish()
 	return r
 }
@@ -26,7 +29,7 @@ func TestTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"models/x y.pt", "MALICIOUS", "pickle-process-exec at x/data.pkl@57", "imports os.system and calls it", "2 artifacts: 1 malicious, 1 clean"} {
+	for _, want := range []string{"models/x y.pt", "MALICIOUS", "pickle-process-exec at x/data.pkl@57", "imports os.system and calls it", "3 artifacts: 2 malicious, 1 clean"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -63,6 +66,7 @@ func TestSARIFStructure(t *testing.T) {
 						} `json:"artifactLocation"`
 						Region *struct {
 							ByteOffset int64 `json:"byteOffset"`
+							StartLine  int   `json:"startLine"`
 						} `json:"region"`
 					} `json:"physicalLocation"`
 				} `json:"locations"`
@@ -76,22 +80,28 @@ func TestSARIFStructure(t *testing.T) {
 		t.Fatalf("header: %+v", log)
 	}
 	run := log.Runs[0]
-	if len(run.Results) != 2 || len(run.Tool.Driver.Rules) != 2 {
+	if len(run.Results) != 4 || len(run.Tool.Driver.Rules) != 4 {
 		t.Fatalf("results %d rules %d", len(run.Results), len(run.Tool.Driver.Rules))
 	}
 	for _, res := range run.Results {
 		if run.Tool.Driver.Rules[res.RuleIndex].ID != res.RuleID {
 			t.Errorf("ruleIndex %d does not point at %s", res.RuleIndex, res.RuleID)
 		}
-		if u := res.Locations[0].PhysicalLocation.ArtifactLocation.URI; u != "models/x%20y.pt" {
-			t.Errorf("uri %q", u)
-		}
+	}
+	if u := run.Results[0].Locations[0].PhysicalLocation.ArtifactLocation.URI; u != "models/x%20y.pt" {
+		t.Errorf("uri %q", u)
 	}
 	if run.Results[0].Level != "error" {
 		t.Errorf("critical should be error, got %s", run.Results[0].Level)
 	}
 	if r := run.Results[1].Locations[0].PhysicalLocation.Region; r == nil || r.ByteOffset != 99 {
 		t.Errorf("top-level offset should become a region: %+v", r)
+	}
+	if r := run.Results[2].Locations[0].PhysicalLocation.Region; r == nil || r.StartLine != 12 {
+		t.Errorf("file:line should become a startLine: %+v", r)
+	}
+	if r := run.Results[3].Locations[0].PhysicalLocation.Region; r != nil {
+		t.Errorf("pkg@version is neither an offset nor a line: %+v", r)
 	}
 }
 

@@ -75,7 +75,8 @@ type sarifArtifactLocation struct {
 }
 
 type sarifRegion struct {
-	ByteOffset int64 `json:"byteOffset"`
+	ByteOffset *int64 `json:"byteOffset,omitempty"`
+	StartLine  int    `json:"startLine,omitempty"`
 }
 
 type sarifLogical struct {
@@ -153,8 +154,11 @@ func SARIF(w io.Writer, r *report.Report) error {
 		for _, f := range a.Findings {
 			loc := sarifLocation{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifactLocation{URI: fileURI(a.Path)}}}
 			member, off, hasOff := splitLocation(f.Location)
-			if member == "" && hasOff {
-				loc.PhysicalLocation.Region = &sarifRegion{ByteOffset: off}
+			switch line, ok := lineOf(f.Location, a.Path); {
+			case member == "" && hasOff:
+				loc.PhysicalLocation.Region = &sarifRegion{ByteOffset: &off}
+			case ok:
+				loc.PhysicalLocation.Region = &sarifRegion{StartLine: line}
 			}
 			if f.Location != "" {
 				loc.LogicalLocations = []sarifLogical{{FullyQualifiedName: f.Location, Kind: "member"}}
@@ -196,6 +200,20 @@ func splitLocation(loc string) (member string, off int64, ok bool) {
 		return loc, 0, false
 	}
 	return loc[:i], n, true
+}
+
+// lineOf reads "<file>:<line>" locations (manifests) that name the
+// artifact's own file.
+func lineOf(loc, artifact string) (int, bool) {
+	i := strings.LastIndexByte(loc, ':')
+	if i <= 0 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(loc[i+1:])
+	if err != nil || n < 1 || filepath.Base(loc[:i]) != filepath.Base(artifact) {
+		return 0, false
+	}
+	return n, true
 }
 
 // fileURI turns a walked path into a URI reference: relative paths stay

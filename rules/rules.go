@@ -256,6 +256,9 @@ func (p *PicklePolicy) Normalize(module, name string) (string, string) {
 	return module, name
 }
 
+// maxNameParts bounds the dotted names Classify re-roots.
+const maxNameParts = 32
+
 // Classify decides an import. Allow rules must match the import exactly;
 // deny rules are also tried against every re-rooting of a dotted name, so
 // ("pathlib", "os.system") is denied as os:system. The module string itself
@@ -280,6 +283,12 @@ func (p *PicklePolicy) Classify(module, name string) Decision {
 	// so every split of the name is a possible new root, and the module
 	// extended by a prefix of the name is one too (torch + hub.load).
 	np := strings.Split(name, ".")
+	if len(np) > maxNameParts {
+		// Real attribute paths are a few names deep; a long one is an
+		// evasion attempt, and re-rooting it would cost quadratic time.
+		d.Traversal = fmt.Sprintf("an attribute path of %d names", len(np))
+		return d
+	}
 	for k := 1; k < len(np); k++ {
 		m, n := p.Normalize(module+"."+strings.Join(np[:k], "."), strings.Join(np[k:], "."))
 		if r := p.deny(m, n); r != nil {

@@ -3,7 +3,9 @@ package rules
 import (
 	"bytes"
 	"os"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestClassify(t *testing.T) {
@@ -92,5 +94,47 @@ func TestExtensionHints(t *testing.T) {
 	}
 	if _, ok := h.Hint(".txt"); ok {
 		t.Error(".txt has a hint")
+	}
+}
+
+// TestPublishedGadgetsAreDenied pins every gadget that denylist-only
+// scanners were bypassed with (REFERENCE.md §2), as the pickler writes it.
+func TestPublishedGadgetsAreDenied(t *testing.T) {
+	for _, g := range [][2]string{
+		{"runpy", "_run_code"}, {"timeit", "timeit"}, {"cProfile", "run"}, {"code", "InteractiveInterpreter"},
+		{"pkgutil", "resolve_name"}, {"pydoc", "locate"}, {"importlib", "import_module"},
+		{"_operator", "methodcaller"}, {"_operator", "attrgetter"}, {"_functools", "partial"}, {"functools", "partial"},
+		{"pip", "main"}, {"pip._internal.cli.main", "main"}, {"ensurepip", "_run_pip"}, {"venv", "create"}, {"pty", "spawn"},
+		{"ctypes", "CDLL"}, {"_ctypes", "dlopen"}, {"_posixsubprocess", "fork_exec"}, {"asyncio.subprocess", "create_subprocess_exec"},
+		{"asyncio.unix_events", "_UnixSubprocessTransport"}, {"uuid", "_get_command_stdout"}, {"_osx_support", "_read_output"},
+		{"idlelib.pyshell", "ModifiedInterpreter"}, {"lib2to3.pgen2.grammar", "Grammar.loads"}, {"numpy.testing._private.utils", "runstring"},
+		{"numpy.f2py.crackfortran", "myeval"}, {"torch.jit.unsupported_tensor_ops", "execWrapper"},
+		{"torch._dynamo.guards", "GuardBuilder.get"}, {"torch.utils.collect_env", "run"}, {"torch._inductor.codecache", "compile_file"},
+		{"builtins", "open"}, {"_io", "FileIO"}, {"io", "open"}, {"logging", "FileHandler"}, {"shutil", "rmtree"},
+		{"webbrowser", "open"}, {"socket", "create_connection"}, {"ssl", "get_server_certificate"}, {"urllib.request", "urlopen"},
+		{"atexit", "register"}, {"weakref", "finalize"}, {"copyreg", "add_extension"}, {"posix", "system"}, {"nt", "system"},
+		{"subprocess", "run"}, {"os", "execvp"}, {"builtins", "getattr"}, {"builtins", "__import__"}, {"sys", "modules"},
+		{"pickle", "loads"}, {"_pickle", "loads"}, {"marshal", "loads"}, {"dill", "loads"}, {"torch", "load"},
+		{"torch.serialization", "load"}, {"numpy", "load"}, {"joblib", "load"}, {"types", "FunctionType"}, {"types", "CodeType"},
+		{"multiprocessing.util", "spawnv_passfds"}, {"signal", "signal"}, {"threading", "Thread"}, {"http.client", "HTTPConnection"},
+	} {
+		if d := Pickle().Classify(g[0], g[1]); d.Action != Deny {
+			t.Errorf("%s.%s is %q, want deny", g[0], g[1], d.Action)
+		}
+	}
+}
+
+func TestLongDottedNameIsTraversal(t *testing.T) {
+	name := strings.Repeat("a.", 5000) + "system"
+	start := time.Now()
+	d := Pickle().Classify("os", name)
+	if time.Since(start) > time.Second {
+		t.Fatalf("classification took %v", time.Since(start))
+	}
+	if d.Action != Deny && d.Traversal == "" {
+		t.Fatalf("%+v", d)
+	}
+	if d := Pickle().Classify("mylib", name); d.Traversal == "" {
+		t.Fatalf("long attribute path not flagged: %+v", d)
 	}
 }

@@ -57,3 +57,13 @@ func TestTar(t *testing.T) {
 		{Name: "Truncated", Data: tarball[:700], Verdict: report.Invalid},
 	})
 }
+
+func TestZipDamagedDirectory(t *testing.T) {
+	z := testutil.Zip(t, testutil.ZipEntry{Name: "a.pkl", Data: benign}, testutil.ZipEntry{Name: "b.pkl", Data: benign})
+	i := bytes.LastIndex(z, []byte("PK\x01\x02"))
+	z[i+3] = 0x09 // break the second central-directory signature
+	a := scantest.Bytes(t, "x.zip", z)
+	if a.Verdict != report.Invalid || scantest.Has(a, "malformed") == nil {
+		t.Fatalf("%s", scantest.Dump(a))
+	}
+}

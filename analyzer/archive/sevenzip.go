@@ -167,7 +167,7 @@ func (SevenZip) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		}
 		r, err := f.Open()
 		if err != nil {
-			out.Child(in.ChildStream(f.Name, bytes.NewReader(nil), 0)).Problem(ctx, -1, "7z member", err)
+			out.ForMember(f.Name).Problem(ctx, -1, "7z member", err)
 			continue
 		}
 		if mode&fs.ModeSymlink != 0 { // a link's content is its target

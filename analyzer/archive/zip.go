@@ -61,6 +61,10 @@ func (z Zip) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Resu
 		out.Add(report.Finding{Rule: "zip-anomaly", Severity: report.SeverityLow, Verdict: report.Suspicious, Location: out.Here(),
 			Message: a, Reason: "Structural oddities that lenient loaders accept are how polyglot and scanner-evasion archives are built."})
 	}
+	for _, d := range zr.Damage {
+		out.Add(report.Finding{Rule: "malformed", Severity: report.SeverityMedium, Verdict: report.Invalid, Location: out.Here(),
+			Message: "zip: " + d, Reason: "Content that does not follow its format cannot be checked completely and is never reported clean."})
+	}
 	m := &Members{in: in, out: out, z: zr}
 	m.checkAll(ctx)
 	for _, l := range z.Layouts {
@@ -169,7 +173,13 @@ func (m *Members) Recurse(ctx context.Context, e *zipr.Entry) error {
 		m.problem(ctx, e, err)
 		return nil
 	}
-	return m.out.Recurse(ctx, child)
+	if err := m.out.Recurse(ctx, child); err != nil {
+		return err
+	}
+	if err := child.Drain(); err != nil {
+		m.out.Child(child).Problem(ctx, -1, "zip member", err)
+	}
+	return nil
 }
 
 func (m *Members) problem(ctx context.Context, e *zipr.Entry, err error) {
@@ -180,7 +190,7 @@ func (m *Members) problem(ctx context.Context, e *zipr.Entry, err error) {
 			Reason: "A member aigis cannot decompress is not vouched for."})
 		return
 	}
-	m.out.Child(analyzer.NewFileInput(e.Name, nil, 0, nil)).Problem(ctx, -1, "zip member", err)
+	m.out.ForMember(e.Name).Problem(ctx, -1, "zip member", err)
 }
 
 // Entry returns the member with this exact name, or nil.

@@ -26,6 +26,7 @@ import (
 	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/report"
 )
 
 // MaxWindow bounds decoder dictionaries and windows (xz, lzma, zstd).
@@ -98,6 +99,13 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 	child := in.ChildStream("["+c.name+"]", in.Budget.Expand(dec, cnt), -1)
 	if err := out.Recurse(ctx, child); err != nil {
 		return err
+	}
+	if out.Verdict() == report.Clean {
+		// The content did not need reading to the end; the stream must
+		// still decompress cleanly to be vouched for.
+		if err := child.Drain(); err != nil {
+			out.Child(child).Problem(ctx, -1, c.name+" stream", err)
+		}
 	}
 	if nf := out.NestedFormats(); len(nf) > 0 {
 		if inner := nf[len(nf)-1]; inner != "other" {

@@ -103,3 +103,13 @@ func TestDecompressionBomb(t *testing.T) {
 		t.Fatalf("bomb not stopped by the ratio limit%s", scantest.Dump(a))
 	}
 }
+
+func TestCorruptStreamOfUnknownContentIsNotClean(t *testing.T) {
+	text := bytes.Repeat([]byte("just some text, not a model\n"), 2000)
+	g := enc(t, "gzip", text)
+	g[len(g)/2] ^= 0xff // corrupt the deflate data
+	scantest.Run(t, []scantest.Case{
+		{Name: "CorruptGzipOfText", File: "notes.txt.gz", Data: g, Verdict: report.Invalid},
+		{Name: "IntactGzipOfText", File: "notes.txt.gz", Data: enc(t, "gzip", text), Verdict: report.Clean, Format: "gzip"},
+	})
+}

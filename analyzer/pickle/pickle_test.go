@@ -1,28 +1,24 @@
 package pickle_test
 
 import (
-	"context"
 	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/testutil/pkl"
+	"github.com/aigis-dev/aigis/internal/testutil/scantest"
 	"github.com/aigis-dev/aigis/report"
-	"github.com/aigis-dev/aigis/scan"
 )
 
-// scanBytes runs the full engine over data written to a temporary file.
 func scanBytes(t testing.TB, name string, data []byte) report.Artifact {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return scan.New(scan.Options{Analyzers: list.All()}).ScanFile(context.Background(), p, name)
+	return scantest.Bytes(t, name, data)
 }
+
+func has(a report.Artifact, rule string) *report.Finding { return scantest.Has(a, rule) }
+
+func dump(a report.Artifact) string { return scantest.Dump(a) }
 
 func rules(a report.Artifact) []string {
 	var r []string
@@ -30,23 +26,6 @@ func rules(a report.Artifact) []string {
 		r = append(r, f.Rule)
 	}
 	return r
-}
-
-func has(a report.Artifact, rule string) *report.Finding {
-	for i := range a.Findings {
-		if a.Findings[i].Rule == rule {
-			return &a.Findings[i]
-		}
-	}
-	return nil
-}
-
-func dump(a report.Artifact) string {
-	var b strings.Builder
-	for _, f := range a.Findings {
-		b.WriteString("\n  " + f.Severity.String() + " " + f.Rule + " " + f.Location + ": " + f.Message)
-	}
-	return b.String()
 }
 
 type attack struct {
@@ -292,5 +271,32 @@ func TestPickle_SniffRejectsText(t *testing.T) {
 		if a.Format != "other" || a.Verdict != report.Clean {
 			t.Errorf("%q: %s %s%s", text, a.Format, a.Verdict, dump(a))
 		}
+	}
+}
+
+// TestPickle_RepeatedNestedPayloadsAreBounded: the same payload loaded
+// thousands of times is scanned a bounded number of times, and the rest is
+// reported rather than silently dropped.
+func TestPickle_RepeatedNestedPayloadsAreBounded(t *testing.T) {
+	inner := pkl.New(2).EmptyDict().Stop().Bytes()
+	b := pkl.New(2).Global("torch.storage", "_load_from_bytes").Put(0).Pop().BinBytes(inner).Put(1).Pop()
+	for i := 0; i < 5000; i++ {
+		b.Get(0).Get(1).Tuple1().Reduce().Pop()
+	}
+	a := scanBytes(t, "x.pkl", b.None().Stop().Bytes())
+	if a.Verdict != report.Inconclusive || has(a, "limit-reached") == nil {
+		t.Fatalf("verdict %s%s", a.Verdict, dump(a))
+	}
+}
+
+func TestPickle_LatentPayloads(t *testing.T) {
+	inner := pkl.New(4).Call("os", "system", "id").Stop().Bytes()
+	harmless := pkl.New(4).EmptyDict().Stop().Bytes()
+	for _, c := range []attack{
+		{"RawBytesConstant", pkl.New(4).EmptyDict().Str("blob").BinBytes(inner).SetItem().Stop().Bytes(), report.Suspicious, []string{"pickle-latent-payload"}, "os.system"},
+		{"Base64StringConstant", pkl.New(4).EmptyDict().Str("blob").Str(base64.StdEncoding.EncodeToString(inner)).SetItem().Stop().Bytes(), report.Suspicious, []string{"pickle-latent-payload"}, "base64"},
+		{"HarmlessEmbeddedPickle", pkl.New(4).EmptyDict().Str("blob").BinBytes(harmless).SetItem().Stop().Bytes(), report.Clean, nil, ""},
+	} {
+		check(t, c)
 	}
 }

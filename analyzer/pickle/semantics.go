@@ -287,14 +287,24 @@ func (m *machine) loadNested(g *global, args val) {
 	}
 }
 
-// maxDecoded bounds what a decoder evaluation may produce.
-const maxDecoded = 16 << 20
+// maxDecoded bounds what one decoder evaluation may produce, and
+// maxDecodedTotal what all of a stream's evaluations may.
+const (
+	maxDecoded      = 16 << 20
+	maxDecodedTotal = 64 << 20
+)
 
 // decode evaluates a pure decoder on constant arguments, so that
 // payloads hidden as base64, hex or compressed bytes are still reached.
 func (m *machine) decode(g *global, args val) (val, bool) {
 	codec := m.pol.Decoder(g.dec.Module, g.dec.Name)
 	if codec == "" || args.k != kTuple {
+		return val{}, false
+	}
+	// Every evaluation is bounded, and so is their sum: a stream that
+	// calls zlib.decompress on a bomb ten thousand times gets opaque
+	// results (and loaders of them are reported) after the first few.
+	if m.decoded >= maxDecodedTotal {
 		return val{}, false
 	}
 	items, complete := m.items(args)
@@ -320,6 +330,7 @@ func (m *machine) decode(g *global, args val) (val, bool) {
 	}
 	str := func(b []byte) (val, bool) { return m.newStr(b, true), true }
 	byt := func(b []byte, err error) (val, bool) {
+		m.decoded += len(b)
 		if err != nil || len(b) > maxDecoded {
 			return val{}, false
 		}

@@ -27,6 +27,7 @@ const (
 	anomBuffer       = "pickle-out-of-band-buffer"
 	anomExternal     = "pickle-external-array"
 	anomTrailing     = "pickle-trailing-data"
+	anomLatent       = "pickle-latent-payload"
 )
 
 // sink gathers what the machines of one input observe and turns it into
@@ -45,7 +46,18 @@ type sink struct {
 	stypes  []string
 	joblib  bool
 	streams int
+
+	latentN     int   // constants checked as latent pickles
+	nestedN     int   // nested payloads scanned
+	nestedBytes int64 // and their total size
 }
+
+// Nested payload scans per input are bounded in number and bytes, so a
+// stream cannot make the scanner re-scan one payload ten thousand times.
+const (
+	maxNested      = 64
+	maxNestedBytes = 1 << 30
+)
 
 type importObs struct {
 	g            global
@@ -111,6 +123,12 @@ func (s *sink) flush(m *machine) {
 // nested scans a loader's constant payload as a file of its own. Either
 // r holds the bytes, or off locates them in the input being scanned.
 func (s *sink) nested(g *global, callOff int64, r io.ReaderAt, n, off int64) {
+	if s.nestedN >= maxNested || s.nestedBytes+n > maxNestedBytes {
+		s.lostValue(callOff, fmt.Sprintf("more than %d nested payloads (or %d bytes of them); the rest were not scanned", maxNested, maxNestedBytes))
+		return
+	}
+	s.nestedN++
+	s.nestedBytes += n
 	name := fmt.Sprintf("[%s.%s@%d]", g.dec.Module, g.dec.Name, callOff)
 	if r == nil {
 		ra, _, err := s.in.ReaderAt()

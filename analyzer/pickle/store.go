@@ -125,7 +125,7 @@ type memo struct {
 	n       int // entries present
 }
 
-const denseLimit = 1 << 22
+const denseLimit = 1 << 21
 
 func (mm *memo) get(i uint32) (val, bool) {
 	p := int(i >> pageBits)

@@ -37,10 +37,10 @@ func DefaultLimits() Limits {
 	return Limits{
 		MaxStack:      1 << 22,
 		MaxMarks:      1 << 16,
-		MaxMemoIndex:  1 << 26,
+		MaxMemoIndex:  1 << 25,
 		MaxOps:        1 << 32,
 		MaxLine:       1 << 16,
-		MaxArena:      24 << 20,
+		MaxArena:      16 << 20,
 		MaxStrKeep:    4 << 10,
 		MaxBytesKeep:  1 << 20,
 		MaxItems:      32,
@@ -90,6 +90,7 @@ type machine struct {
 	ext    map[int32]uint32 // copyreg extension codes registered in-stream
 
 	seekable bool
+	decoded  int // bytes produced by decoder evaluations
 	depth    int // joblib sub-stream depth
 	imports  int
 	effects  bool // an import or call happened
@@ -220,16 +221,18 @@ func (m *machine) readBytes(n uint64) (val, error) {
 		if err != nil {
 			return val{}, err
 		}
+		m.latent(p, start, int64(n))
 		return m.newBytes(p), nil
 	}
 	keep := m.lim.MaxBytesKeep
 	if m.seekable {
-		keep = 0
+		keep = len(pickleHeader) // enough to tell whether it is a pickle
 	}
 	p, err := m.rd.read(int64(n), keep)
 	if err != nil {
 		return val{}, err
 	}
+	m.latent(p, start, int64(n))
 	if uint64(len(p)) == n {
 		return m.newBytes(p), nil
 	}
@@ -261,6 +264,7 @@ func (m *machine) readText(n uint64, utf bool) (val, error) {
 	if utf && !utf8.Valid(p) && !validSurrogatePass(p) {
 		return val{}, m.fail("invalid UTF-8 in string")
 	}
+	m.latentBase64(p)
 	return m.newStr(p, false), nil
 }
 
@@ -464,24 +468,13 @@ func (m *machine) exec(op byte) error {
 			return err
 		}
 		return m.push(v)
-	case 'J': // BININT
-		b, err := rd.take(4)
+	case 'J', 'K', 'M': // BININT, BININT1, BININT2
+		n, err := m.uarg(op)
 		if err != nil {
 			return err
 		}
-		return m.push(val{k: kInt, ref: binary.LittleEndian.Uint32(b)})
-	case 'K': // BININT1
-		b, err := rd.byte()
-		if err != nil {
-			return err
-		}
-		return m.push(val{k: kInt, ref: uint32(b)})
-	case 'M': // BININT2
-		b, err := rd.take(2)
-		if err != nil {
-			return err
-		}
-		return m.push(val{k: kInt, ref: uint32(binary.LittleEndian.Uint16(b))})
+		// kInt holds the int32 bits; BININT is signed, the others fit.
+		return m.push(val{k: kInt, ref: uint32(n)})
 	case 0x8a: // LONG1
 		n, err := rd.byte()
 		if err != nil {
@@ -559,62 +552,22 @@ func (m *machine) exec(op byte) error {
 			return m.fail("UNICODE argument: %v", err)
 		}
 		return m.push(m.newStr(s, false))
-	case 'X': // BINUNICODE
-		b, err := rd.take(4)
+	case 'X', 0x8c, 0x8d: // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
+		n, err := m.uarg(op)
 		if err != nil {
 			return err
 		}
-		v, err := m.readText(uint64(binary.LittleEndian.Uint32(b)), true)
-		if err != nil {
-			return err
-		}
-		return m.push(v)
-	case 0x8c: // SHORT_BINUNICODE
-		n, err := rd.byte()
-		if err != nil {
-			return err
-		}
-		v, err := m.readText(uint64(n), true)
+		v, err := m.readText(n, true)
 		if err != nil {
 			return err
 		}
 		return m.push(v)
-	case 0x8d: // BINUNICODE8
-		b, err := rd.take(8)
+	case 'B', 'C', 0x8e, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
+		n, err := m.uarg(op)
 		if err != nil {
 			return err
 		}
-		v, err := m.readText(binary.LittleEndian.Uint64(b), true)
-		if err != nil {
-			return err
-		}
-		return m.push(v)
-	case 'B': // BINBYTES
-		b, err := rd.take(4)
-		if err != nil {
-			return err
-		}
-		v, err := m.readBytes(uint64(binary.LittleEndian.Uint32(b)))
-		if err != nil {
-			return err
-		}
-		return m.push(v)
-	case 'C': // SHORT_BINBYTES
-		n, err := rd.byte()
-		if err != nil {
-			return err
-		}
-		v, err := m.readBytes(uint64(n))
-		if err != nil {
-			return err
-		}
-		return m.push(v)
-	case 0x8e, 0x96: // BINBYTES8, BYTEARRAY8
-		b, err := rd.take(8)
-		if err != nil {
-			return err
-		}
-		v, err := m.readBytes(binary.LittleEndian.Uint64(b))
+		v, err := m.readBytes(n)
 		if err != nil {
 			return err
 		}
@@ -717,22 +670,12 @@ func (m *machine) exec(op byte) error {
 			return err
 		}
 		return m.push(v)
-	case 'h': // BINGET
-		b, err := rd.byte()
+	case 'h', 'j': // BINGET, LONG_BINGET
+		n, err := m.uarg(op)
 		if err != nil {
 			return err
 		}
-		v, err := m.memoGet(uint32(b))
-		if err != nil {
-			return err
-		}
-		return m.push(v)
-	case 'j': // LONG_BINGET
-		b, err := rd.take(4)
-		if err != nil {
-			return err
-		}
-		v, err := m.memoGet(binary.LittleEndian.Uint32(b))
+		v, err := m.memoGet(uint32(n))
 		if err != nil {
 			return err
 		}
@@ -747,34 +690,20 @@ func (m *machine) exec(op byte) error {
 			return m.fail("PUT: %v", err)
 		}
 		return m.put(i)
-	case 'q': // BINPUT
-		b, err := rd.byte()
+	case 'q', 'r': // BINPUT, LONG_BINPUT
+		n, err := m.uarg(op)
 		if err != nil {
 			return err
 		}
-		return m.put(uint32(b))
-	case 'r': // LONG_BINPUT
-		b, err := rd.take(4)
-		if err != nil {
-			return err
-		}
-		return m.put(binary.LittleEndian.Uint32(b))
+		return m.put(uint32(n))
 	case 0x94: // MEMOIZE
 		return m.put(uint32(m.memo.n))
 	case 'c': // GLOBAL
-		mod, err := rd.line(m.lim.MaxLine)
+		module, name, err := m.globalLines()
 		if err != nil {
 			return err
 		}
-		module := string(mod)
-		name, err := rd.line(m.lim.MaxLine)
-		if err != nil {
-			return err
-		}
-		if !utf8.ValidString(module) || !utf8.Valid(name) {
-			return m.fail("GLOBAL names are not UTF-8")
-		}
-		return m.push(m.importGlobal(module, string(name), "GLOBAL"))
+		return m.push(m.importGlobal(module, name, "GLOBAL"))
 	case 0x93: // STACK_GLOBAL
 		name, err := m.pop()
 		if err != nil {
@@ -795,19 +724,11 @@ func (m *machine) exec(op byte) error {
 			return err
 		}
 		args := m.newCtr(kTuple, items)
-		mod, err := rd.line(m.lim.MaxLine)
+		module, name, err := m.globalLines()
 		if err != nil {
 			return err
 		}
-		module := string(mod)
-		name, err := rd.line(m.lim.MaxLine)
-		if err != nil {
-			return err
-		}
-		if !utf8.ValidString(module) || !utf8.Valid(name) {
-			return m.fail("INST names are not UTF-8")
-		}
-		fn := m.importGlobal(module, string(name), "INST")
+		fn := m.importGlobal(module, name, "INST")
 		return m.push(m.invoke(op, fn, args))
 	case 'o': // OBJ: cls and args from the mark
 		items, err := m.popMark()
@@ -878,27 +799,11 @@ func (m *machine) exec(op byte) error {
 		m.persistent(pid)
 		return m.push(val{k: kPersistent})
 	case 0x82, 0x83, 0x84: // EXT1, EXT2, EXT4
-		var code int32
-		switch op {
-		case 0x82:
-			b, err := rd.byte()
-			if err != nil {
-				return err
-			}
-			code = int32(b)
-		case 0x83:
-			b, err := rd.take(2)
-			if err != nil {
-				return err
-			}
-			code = int32(binary.LittleEndian.Uint16(b))
-		default:
-			b, err := rd.take(4)
-			if err != nil {
-				return err
-			}
-			code = int32(binary.LittleEndian.Uint32(b))
+		n, err := m.uarg(op)
+		if err != nil {
+			return err
 		}
+		code := int32(n)
 		if code <= 0 {
 			return m.fail("EXT specifies code <= 0")
 		}
@@ -937,6 +842,44 @@ func (m *machine) exec(op byte) error {
 		return m.fail("invalid load key, 0x%02x", op)
 	}
 	return nil
+}
+
+// argWidth is the byte width of the little-endian integer argument of
+// binary opcodes.
+var argWidth = [256]uint8{
+	'J': 4, 'K': 1, 'M': 2, 'X': 4, 0x8c: 1, 0x8d: 8, 'B': 4, 'C': 1, 0x8e: 8, 0x96: 8,
+	'h': 1, 'j': 4, 'q': 1, 'r': 4, 0x82: 1, 0x83: 2, 0x84: 4,
+}
+
+// uarg reads the integer argument of op.
+func (m *machine) uarg(op byte) (uint64, error) {
+	w := int(argWidth[op])
+	b, err := m.rd.take(w)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for i := w - 1; i >= 0; i-- {
+		n = n<<8 | uint64(b[i])
+	}
+	return n, nil
+}
+
+// globalLines reads the module and name lines of GLOBAL and INST.
+func (m *machine) globalLines() (string, string, error) {
+	mod, err := m.rd.line(m.lim.MaxLine)
+	if err != nil {
+		return "", "", err
+	}
+	module := string(mod)
+	name, err := m.rd.line(m.lim.MaxLine)
+	if err != nil {
+		return "", "", err
+	}
+	if !utf8.ValidString(module) || !utf8.Valid(name) {
+		return "", "", m.fail("import names are not UTF-8")
+	}
+	return module, string(name), nil
 }
 
 func (m *machine) put(i uint32) error {

@@ -102,6 +102,9 @@ type Reader struct {
 	Comment string
 	// Anomalies lists structural oddities that loaders tolerate.
 	Anomalies []string
+	// Damage lists structural errors that make strict loaders (torch's
+	// miniz) refuse the archive; the readable entries are still listed.
+	Damage []string
 }
 
 // Limits bound parsing.
@@ -206,7 +209,7 @@ func Open(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 		z.Entries = append(z.Entries, e)
 	}
 	if uint64(len(z.Entries)) != count && count != 0xffff {
-		z.Anomalies = append(z.Anomalies, fmt.Sprintf("end record counts %d entries, central directory holds %d", count, len(z.Entries)))
+		z.Damage = append(z.Damage, fmt.Sprintf("end record counts %d entries, central directory holds %d", count, len(z.Entries)))
 	}
 	return z, nil
 }

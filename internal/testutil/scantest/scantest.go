@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/report"
@@ -93,12 +94,17 @@ func Memory(data []byte, name string) report.Artifact {
 var engine = scan.New(scan.Options{Analyzers: list.All(), Workers: 1})
 
 // Fuzz is the invariant every analyser's fuzz target checks: whatever the
-// bytes, the scan finishes without an analyser panic (which ScanReaderAt
-// turns into an internal-error finding).
+// bytes, the scan finishes quickly and without an analyser panic (which
+// ScanReaderAt turns into an internal-error finding).
 func Fuzz(t *testing.T, data []byte, name string) report.Artifact {
+	start := time.Now()
 	a := Memory(data, name)
 	if f := Has(a, "internal-error"); f != nil {
 		t.Fatalf("analyser panic on %d bytes: %s", len(data), f.Message)
+	}
+	// Inputs are small (a few KiB): anything slow is a complexity bug.
+	if d := time.Since(start); d > 2*time.Second && len(data) < 1<<20 {
+		t.Fatalf("%d bytes took %v%s", len(data), d, Dump(a))
 	}
 	return a
 }

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aigis-dev/aigis/deps"
+	"github.com/aigis-dev/aigis/osvdb"
+)
+
+func init() { register(newDepsCmd) }
+
+// staleAfter is when deps warns that the database is old: new malicious
+// packages are published every day.
+const staleAfter = 7 * 24 * time.Hour
+
+func newDepsCmd(env *Env) *cobra.Command {
+	var rf reportFlags
+	var db string
+	var skipVulns, noProgress bool
+	cmd := &cobra.Command{
+		Use:   "deps [flags] PATH...",
+		Short: "Find known-vulnerable, malicious and typosquatted dependencies of ML projects",
+		Long: `Find the manifests and lockfiles under each PATH (requirements, poetry, uv,
+Pipfile, pdm, pylock, pyproject, conda environment.yml, go.mod, package-lock,
+Cargo.lock, ...) and check every dependency:
+
+  - locked versions against the offline OSV database (aigis db import/update),
+    grouped by alias, with severity and fixed versions; MAL- records are
+    malicious packages (critical);
+  - names that imitate popular ML packages (typosquats, impersonation);
+  - extra package indexes that allow dependency confusion;
+  - requirements that are not locked (reported as such, not as a false
+    vulnerability of their lowest allowed version);
+  - advisories that the model files in the same tree exercise (torch below
+    2.6 with pickle checkpoints, llama-cpp-python with GGUF chat templates,
+    Keras below 3.9 with .keras files, onnx below 1.16 with external data).
+
+Nothing is installed, resolved or fetched; no model is loaded.`,
+		Example: `  aigis db import ~/osv && aigis deps .
+  aigis deps -o json ./project > deps.json
+  aigis deps --fail-on high -o sarif . > deps.sarif
+  aigis deps --skip-vulns .          # name, index and model checks only, no database`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := rf.validate(); err != nil {
+				return err
+			}
+			opt := deps.Options{}
+			if !skipVulns {
+				p, err := dbPath(db)
+				if err != nil {
+					return err
+				}
+				d, err := osvdb.Open(p)
+				if err != nil {
+					return withCode(ExitError, fmt.Errorf("%w (or pass --skip-vulns to run only the checks that need no database)", err))
+				}
+				defer d.Close()
+				warnStale(env, d)
+				opt.DB = d
+			}
+			prog := newProgress(env.Stderr, !noProgress)
+			opt.OnArtifact = prog.artifact
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			prog.start()
+			rep, err := deps.Scan(ctx, args, opt)
+			prog.stop()
+			if err != nil {
+				if ctx.Err() != nil {
+					return withCode(ExitError, fmt.Errorf("interrupted"))
+				}
+				return withCode(ExitError, err)
+			}
+			return emit(env, &rf, rep)
+		},
+	}
+	addReportFlags(cmd, &rf, "medium")
+	addDBFlag(cmd, &db)
+	cmd.Flags().BoolVar(&skipVulns, "skip-vulns", false, "do not match against the vulnerability database (no database needed)")
+	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "never show progress on stderr")
+	return cmd
+}
+
+func warnStale(env *Env, d *osvdb.DB) {
+	st, err := d.Status()
+	if err != nil {
+		return
+	}
+	for _, s := range st {
+		if age := time.Since(s.Imported); age > staleAfter {
+			fmt.Fprintf(env.Stderr, "aigis: warning: the %s advisories were imported %d days ago; run 'aigis db update'\n", s.Ecosystem, int(age.Hours()/24))
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"archive/zip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aigis-dev/aigis/report"
+)
+
+// exportDir writes DIR/osv-scanner/PyPI/all.zip with one MAL record.
+func exportDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "osv-scanner", "PyPI", "all.zip")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, _ := zw.Create("MAL-2026-2144.json")
+	w.Write([]byte(`{"id":"MAL-2026-2144","summary":"Malicious code in litellm (PyPI)","affected":[{"package":{"ecosystem":"PyPI","name":"litellm"},"versions":["1.82.7"]}]}`))
+	w, _ = zw.Create("bad.json")
+	w.Write([]byte(`{"id":`))
+	zw.Close()
+	f.Close()
+	return dir
+}
+
+func project(t *testing.T, req string) string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte(req), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestDBAndDeps_EndToEnd(t *testing.T) {
+	dbp := filepath.Join(t.TempDir(), "osv.db")
+	r := runCLI(t, nil, "db", "import", "--db", dbp, exportDir(t))
+	if r.code != ExitOK || !strings.Contains(r.stdout, "PyPI") || !strings.Contains(r.stderr, "bad.json") {
+		t.Fatalf("import: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// AIGIS_DB selects the database like --db.
+	env := map[string]string{"AIGIS_DB": dbp}
+	if r := runCLI(t, env, "db", "status"); r.code != ExitOK || !strings.Contains(r.stdout, "PyPI       1") {
+		t.Errorf("status: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	bad := project(t, "litellm==1.82.7\n")
+	r = runCLI(t, env, "deps", "-o", "json", bad)
+	if r.code != ExitFindings {
+		t.Fatalf("malicious dependency: exit %d\n%s", r.code, r.stderr)
+	}
+	rep, err := report.Decode([]byte(r.stdout))
+	if err != nil || len(rep.Artifacts) != 1 || rep.Artifacts[0].Findings[0].Rule != "MAL-2026-2144" || rep.Artifacts[0].Verdict != report.Malicious {
+		t.Fatalf("%v %s", err, r.stdout)
+	}
+	if r := runCLI(t, env, "deps", "--fail-on", "none", bad); r.code != ExitOK {
+		t.Errorf("--fail-on none: %d", r.code)
+	}
+	if r := runCLI(t, env, "deps", "-o", "sarif", bad); r.code != ExitFindings || !strings.Contains(r.stdout, `"ruleId": "MAL-2026-2144"`) {
+		t.Errorf("sarif: %d %s", r.code, r.stdout)
+	}
+	if r := runCLI(t, env, "deps", project(t, "litellm==1.82.6\n")); r.code != ExitOK {
+		t.Errorf("clean project: exit %d %s", r.code, r.stdout)
+	}
+}
+
+func TestDeps_MissingDatabaseIsAUsageError(t *testing.T) {
+	env := map[string]string{"AIGIS_DB": filepath.Join(t.TempDir(), "none.db")}
+	dir := project(t, "pytorch-mutex==1.0\n")
+	r := runCLI(t, env, "deps", dir)
+	if r.code != ExitError || !strings.Contains(r.stderr, "aigis db import") || !strings.Contains(r.stderr, "--skip-vulns") {
+		t.Errorf("%d %s", r.code, r.stderr)
+	}
+	// --skip-vulns is the named way to run without one; the typosquat
+	// check still fails the build.
+	r = runCLI(t, env, "deps", "--skip-vulns", dir)
+	if r.code != ExitFindings || !strings.Contains(r.stdout, "deps-impersonation") {
+		t.Errorf("--skip-vulns: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, env, "db", "status"); r.code != ExitError {
+		t.Errorf("status of a missing db: %d", r.code)
+	}
+}
+
+func TestDBUpdate_OfflineFailsClearly(t *testing.T) {
+	dbp := filepath.Join(t.TempDir(), "osv.db")
+	r := runCLI(t, nil, "db", "update", "--db", dbp, "--url", "http://127.0.0.1:1", "--ecosystem", "PyPI", "--timeout", "5s")
+	if r.code != ExitError || !strings.Contains(r.stderr, "cannot be reached") {
+		t.Errorf("%d %s", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,31 @@
+package osvdb
+
+import (
+	"testing"
+)
+
+// FuzzParseRecord feeds arbitrary bytes to the record parser and, when a
+// record parses, matches arbitrary versions against it and scores it:
+// none of it may panic or hang.
+func FuzzParseRecord(f *testing.F) {
+	for _, s := range fixtureExport {
+		f.Add([]byte(s), "1.0")
+	}
+	f.Add([]byte(`{"id":"X","severity":[{"type":"CVSS_V4","score":"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"}],"affected":[{"package":{"ecosystem":"PyPI","name":"p"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"last_affected":"1.0"},{"limit":"*"}]},{"type":"SEMVER","events":[{"introduced":"1.0.0-rc.1"},{"fixed":"1.0.1"}]}],"versions":["1.0+local"]}]}`), "1.0+cu121")
+	f.Add([]byte(`{"id":"X","affected":[{"package":{"ecosystem":"Go","name":"m"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"v1.2.3"}]}]}]}`), "v1.2.2")
+	f.Add([]byte(`{"id":"X","affected":[{"package":{"ecosystem":"npm","name":"m"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.2.3"}]}]}]}`), "1.2.3-beta")
+	f.Fuzz(func(t *testing.T, b []byte, version string) {
+		r, err := ParseRecord(b)
+		if err != nil {
+			return
+		}
+		ScoreOf(r, nil)
+		for i := range r.Affected {
+			a := &r.Affected[i]
+			a.Affects(version)
+			a.FixedVersions()
+			ScoreOf(r, a)
+			r.Match(a.Ecosystem, a.Name, version)
+		}
+	})
+}
