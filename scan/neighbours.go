@@ -104,17 +104,3 @@ func (r rootFS) ReadDir(n string) ([]fs.DirEntry, error) {
 	sort.Slice(es, func(a, b int) bool { return es[a].Name() < es[b].Name() })
 	return es, err
 }
-
-// relTo is p relative to root, slash-separated, or false when p is not
-// inside root.
-func relTo(root, p string) (string, bool) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", false
-	}
-	rel, err := filepath.Rel(root, abs)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", false
-	}
-	return filepath.ToSlash(rel), true
-}

@@ -82,18 +82,16 @@ func (Config) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 	}
 	out.SetFormat(format)
 	for _, f := range c.findings {
-		out.Add(f.f)
+		out.Add(f)
 	}
 	return nil
 }
-
-type pending struct{ f report.Finding }
 
 type cfg struct {
 	out      *analyzer.Result
 	rs       *rules.Set
 	relevant bool
-	findings []pending
+	findings []report.Finding
 }
 
 const maxCfgDepth = 128
@@ -138,7 +136,7 @@ func (c *cfg) templates(v any, at string) {
 		c.relevant = true
 		for _, is := range jinja.Analyze(x) {
 			is.Msg = at + ": " + is.Msg
-			c.findings = append(c.findings, pending{is.Finding(c.out.Here())})
+			c.findings = append(c.findings, is.Finding(c.out.Here()))
 		}
 	case []any:
 		for i, e := range x {
@@ -164,8 +162,8 @@ func (c *cfg) target(s, at string) {
 	}
 	d := rules.Pickle().Classify(mod, name)
 	if d.Action == rules.Deny {
-		c.findings = append(c.findings, pending{c.rs.Finding("hydra-dangerous-target", c.out.Here(), fmt.Sprintf("%s: _target_ %q (%s)", at, s, d.Rule.ID))})
+		c.findings = append(c.findings, c.rs.Finding("hydra-dangerous-target", c.out.Here(), fmt.Sprintf("%s: _target_ %q (%s)", at, s, d.Rule.ID)))
 		return
 	}
-	c.findings = append(c.findings, pending{c.rs.Finding("hydra-unknown-target", c.out.Here(), fmt.Sprintf("%s: _target_ %q", at, s))})
+	c.findings = append(c.findings, c.rs.Finding("hydra-unknown-target", c.out.Here(), fmt.Sprintf("%s: _target_ %q", at, s)))
 }
