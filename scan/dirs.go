@@ -3,9 +3,7 @@ package scan
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -44,30 +42,9 @@ func (s *Scanner) scanDir(ctx context.Context, j job) (a report.Artifact) {
 	defer cancel()
 	res := analyzer.NewResult(s.Dispatch)
 	res.SetFormat(j.dirA.Name())
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				res.Add(report.Finding{Rule: "internal-error", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-					Message: fmt.Sprintf("directory analyser failure: %v", r),
-					Reason:  "An analyser bug must never turn into a clean verdict. Please report it with the directory."})
-				if os.Getenv("AIGIS_DEBUG") != "" {
-					fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", j.display, r, debug.Stack())
-				}
-			}
-		}()
-		if err := j.dirA.AnalyzeDir(ctx, j.dir, res); err != nil {
-			res.Problem(ctx, -1, "reading directory", err)
-		}
-	}()
-	if f := res.Format(); f != "" {
-		a.Format = f
-	}
-	for _, fd := range res.Findings() {
-		a.Add(fd)
-	}
-	if props := res.Properties(); len(props) > 0 {
-		a.Properties = props
-	}
+	guard(res, j.display, "directory analyser", "directory", func() error { return j.dirA.AnalyzeDir(ctx, j.dir, res) },
+		func(err error) { res.Problem(ctx, -1, "reading directory", err) })
+	fill(&a, res)
 	return a
 }
 

@@ -345,21 +345,37 @@ func (s *Scanner) scanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 	in := analyzer.NewFileInput("", ra, size, budget)
 	in.Hint = filepath.Base(display)
 	in.Neighbours = nb
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				res.Add(report.Finding{Rule: "internal-error", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-					Message: fmt.Sprintf("analyser failure: %v", r),
-					Reason:  "An analyser bug must never turn into a clean verdict. Please report it with the file."})
-				if os.Getenv("AIGIS_DEBUG") != "" {
-					fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", display, r, debug.Stack())
-				}
+	guard(res, display, "analyser", "file", func() error { return s.Dispatch(ctx, in, res) }, func(err error) { res.Problem(ctx, -1, "reading file", err) })
+	fill(&a, res)
+	if nf := res.NestedFormats(); len(nf) > 0 {
+		if a.Properties == nil {
+			a.Properties = map[string]string{}
+		}
+		a.Properties["contains"] = strings.Join(dedupe(nf), ",")
+	}
+	return a
+}
+
+// guard runs fn, turning a panic into an inconclusive finding (an analyser
+// bug must never look clean) and an error into onErr.
+func guard(res *analyzer.Result, display, who, what string, fn func() error, onErr func(error)) {
+	defer func() {
+		if r := recover(); r != nil {
+			res.Add(report.Finding{Rule: "internal-error", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
+				Message: fmt.Sprintf("%s failure: %v", who, r),
+				Reason:  "An analyser bug must never turn into a clean verdict. Please report it with the " + what + "."})
+			if os.Getenv("AIGIS_DEBUG") != "" {
+				fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", display, r, debug.Stack())
 			}
-		}()
-		if err := s.Dispatch(ctx, in, res); err != nil {
-			res.Problem(ctx, -1, "reading file", err)
 		}
 	}()
+	if err := fn(); err != nil {
+		onErr(err)
+	}
+}
+
+// fill copies what a Result collected into the artifact.
+func fill(a *report.Artifact, res *analyzer.Result) {
 	if f := res.Format(); f != "" {
 		a.Format = f
 	}
@@ -369,13 +385,6 @@ func (s *Scanner) scanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 	if props := res.Properties(); len(props) > 0 {
 		a.Properties = props
 	}
-	if nf := res.NestedFormats(); len(nf) > 0 {
-		if a.Properties == nil {
-			a.Properties = map[string]string{}
-		}
-		a.Properties["contains"] = strings.Join(dedupe(nf), ",")
-	}
-	return a
 }
 
 func dedupe(s []string) []string {

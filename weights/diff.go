@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"sort"
-	"sync"
 
 	"github.com/aigis-dev/aigis/report"
 )
@@ -81,42 +80,21 @@ func Compare(ctx context.Context, a, b Source) (*Diff, error) {
 			tasks = append(tasks, &task{p: p, off: off, n: min(int64(chunkSize), p.x.Size-off)})
 		}
 	}
-	next := make(chan *task)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	for w := 0; w < max(1, Workers); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ba, bb := make([]byte, chunkSize), make([]byte, chunkSize)
-			for tk := range next {
-				x, y := ba[:tk.n], bb[:tk.n]
-				_, e1 := tk.p.x.reader(a.RA).ReadAt(x, tk.p.x.Offset+tk.off)
-				_, e2 := tk.p.y.reader(b.RA).ReadAt(y, tk.p.y.Offset+tk.off)
-				if e1 != nil || e2 != nil {
-					mu.Lock()
-					firstErr = fmt.Errorf("reading tensor %s: %v %v", tk.p.x.Name, e1, e2)
-					mu.Unlock()
-					continue
-				}
-				compareChunk(&tk.partial, tk.p.x.DType, x, y)
-			}
-		}()
-	}
-	for _, tk := range tasks {
-		if ctx.Err() != nil {
-			break
+	type scratch struct{ x, y []byte }
+	err := parallel(ctx, len(tasks), func() *scratch { return &scratch{make([]byte, chunkSize), make([]byte, chunkSize)} }, func(k int, sc *scratch) error {
+		tk := tasks[k]
+		x, y := sc.x[:tk.n], sc.y[:tk.n]
+		if _, err := tk.p.x.reader(a.RA).ReadAt(x, tk.p.x.Offset+tk.off); err != nil {
+			return fmt.Errorf("reading tensor %s: %w", tk.p.x.Name, err)
 		}
-		next <- tk
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+		if _, err := tk.p.y.reader(b.RA).ReadAt(y, tk.p.y.Offset+tk.off); err != nil {
+			return fmt.Errorf("reading tensor %s: %w", tk.p.y.Name, err)
+		}
+		compareChunk(&tk.partial, tk.p.x.DType, x, y)
+		return nil
+	})
+	if err != nil {
 		return nil, err
-	}
-	if firstErr != nil {
-		return nil, firstErr
 	}
 	for _, tk := range tasks {
 		td := &d.Tensors[tk.p.i]

@@ -18,14 +18,7 @@ import (
 	"github.com/aigis-dev/aigis/weights/tensorfile"
 )
 
-func gauss(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 2))
-	b := make([]byte, 4*n)
-	for i := 0; i < n; i++ {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(r.NormFloat64()*0.05)))
-	}
-	return b
-}
+var gauss = testutil.GaussF32
 
 func scanWeights(t *testing.T, name string, data []byte) report.Artifact {
 	p := filepath.Join(t.TempDir(), name)

@@ -157,56 +157,65 @@ func Measure(ctx context.Context, ra io.ReaderAt, ts []Tensor) ([]*Stats, error)
 		}
 	}
 	parts := make([]*part, len(tasks))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	for w := 0; w < max(1, Workers); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, chunkSize+overlap)
-			var low []byte
-			for k := range next {
-				tk := tasks[k]
-				t := ts[tk.t]
-				// Read a few bytes past the chunk (within the tensor) so magic
-				// that straddles two chunks is still seen.
-				n := min(tk.n+overlap, t.Size-tk.off)
-				b := buf[:n]
-				if _, err := t.reader(ra).ReadAt(b, t.Offset+tk.off); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					continue
-				}
-				p := &part{task: tk, s: Stats{Min: math.Inf(1), Max: math.Inf(-1)}}
-				low = measureChunk(&p.s, t.DType, b, tk.n, tk.off, low)
-				parts[k] = p
-			}
-		}()
-	}
-	for k := range tasks {
-		if ctx.Err() != nil {
-			break
+	type scratch struct{ buf, low []byte }
+	err := parallel(ctx, len(tasks), func() *scratch { return &scratch{buf: make([]byte, chunkSize+overlap)} }, func(k int, sc *scratch) error {
+		tk := tasks[k]
+		t := ts[tk.t]
+		// Read a few bytes past the chunk (within the tensor) so magic
+		// that straddles two chunks is still seen.
+		n := min(tk.n+overlap, t.Size-tk.off)
+		b := sc.buf[:n]
+		if _, err := t.reader(ra).ReadAt(b, t.Offset+tk.off); err != nil {
+			return fmt.Errorf("reading tensor %s: %w", t.Name, err)
 		}
-		next <- k
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+		p := &part{task: tk, s: Stats{Min: math.Inf(1), Max: math.Inf(-1)}}
+		sc.low = measureChunk(&p.s, t.DType, b, tk.n, tk.off, sc.low)
+		parts[k] = p
+		return nil
+	})
+	if err != nil {
 		return nil, err
-	}
-	if firstErr != nil {
-		return nil, firstErr
 	}
 	for _, p := range parts {
 		s := stats[p.t]
 		s.merge(&p.s)
 	}
 	return stats, nil
+}
+
+// parallel runs work(k) for every k in [0, n) on Workers goroutines, each
+// with its own state, stopping early when ctx is done. It returns the
+// context's error or the first error of work.
+func parallel[S any](ctx context.Context, n int, state func() S, work func(k int, st S) error) error {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for w := 0; w < max(1, Workers); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := state()
+			for k := range next {
+				if err := work(k, st); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for k := 0; k < n && ctx.Err() == nil; k++ {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return first
 }
 
 // overlap is how far a chunk's magic search looks into the next chunk.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/aigis-dev/aigis/internal/pystr"
 	"github.com/aigis-dev/aigis/report"
 	"github.com/aigis-dev/aigis/rules"
 )
@@ -211,7 +212,7 @@ func (a *analysis) fold(s string, off int, what string) {
 		return
 	}
 	low := strings.ToLower(s)
-	rev := reverse(low)
+	rev := pystr.Reverse(low)
 	if m := dunder.FindString(s); m != "" {
 		a.add("jinja-dunder-access", off, fmt.Sprintf("%s join into %q", what, clip(m)))
 		return
@@ -226,14 +227,6 @@ func (a *analysis) fold(s string, off int, what string) {
 			return
 		}
 	}
-}
-
-func reverse(s string) string {
-	r := []rune(s)
-	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
-		r[i], r[j] = r[j], r[i]
-	}
-	return string(r)
 }
 
 func clip(s string) string {

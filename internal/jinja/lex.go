@@ -3,8 +3,9 @@ package jinja
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
+
+	"github.com/aigis-dev/aigis/internal/pystr"
 )
 
 var rawEnd = regexp.MustCompile(`\{%[-+]?\s*endraw\s*[-+]?%\}`)
@@ -128,7 +129,7 @@ func lex(code string, off int) ([]token, *parseError) {
 			if j < 0 {
 				return toks, &parseError{off + i, fmt.Sprintf("string literal at offset %d is never closed", off+i)}
 			}
-			toks = append(toks, token{tString, unescape(code[i+1 : j-1]), off + i})
+			toks = append(toks, token{tString, pystr.Unescape(code[i+1:j-1], false), off + i})
 			i = j
 		default:
 			n := 1
@@ -140,50 +141,4 @@ func lex(code string, off int) ([]token, *parseError) {
 		}
 	}
 	return toks, nil
-}
-
-// unescape decodes Python string escapes (\x5f, \u005f, \N is left as is,
-// octal \137); undecodable escapes are kept literally.
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 >= len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		i++
-		switch c := s[i]; c {
-		case 'n':
-			b.WriteByte('\n')
-		case 't':
-			b.WriteByte('\t')
-		case 'r':
-			b.WriteByte('\r')
-		case 'x', 'u', 'U':
-			n := map[byte]int{'x': 2, 'u': 4, 'U': 8}[c]
-			if i+1+n <= len(s) {
-				if v, err := strconv.ParseUint(s[i+1:i+1+n], 16, 32); err == nil {
-					b.WriteRune(rune(v))
-					i += n
-					continue
-				}
-			}
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '0', '1', '2', '3', '4', '5', '6', '7':
-			j := i
-			for j < len(s) && j < i+3 && s[j] >= '0' && s[j] <= '7' {
-				j++
-			}
-			v, _ := strconv.ParseUint(s[i:j], 8, 32)
-			b.WriteRune(rune(v))
-			i = j - 1
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }

@@ -2,8 +2,9 @@ package pysrc
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/aigis-dev/aigis/internal/pystr"
 )
 
 type kind int
@@ -199,58 +200,9 @@ func lexString(src string, i, line int) (int, token, *lexError) {
 	}
 	v := body
 	if !raw {
-		v = unescape(body)
+		v = pystr.Unescape(body, isBytes)
 	}
 	return end, token{k: tString, s: v, line: line, bytes: isBytes}, nil
-}
-
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 >= len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		i++
-		switch c := s[i]; c {
-		case 'n':
-			b.WriteByte('\n')
-		case 't':
-			b.WriteByte('\t')
-		case 'r':
-			b.WriteByte('\r')
-		case '\n':
-		case 'x', 'u', 'U':
-			n := map[byte]int{'x': 2, 'u': 4, 'U': 8}[c]
-			if i+1+n <= len(s) {
-				if v, err := strconv.ParseUint(s[i+1:i+1+n], 16, 32); err == nil {
-					if c == 'x' {
-						b.WriteByte(byte(v))
-					} else {
-						b.WriteRune(rune(v))
-					}
-					i += n
-					continue
-				}
-			}
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '0', '1', '2', '3', '4', '5', '6', '7':
-			j := i
-			for j < len(s) && j < i+3 && s[j] >= '0' && s[j] <= '7' {
-				j++
-			}
-			v, _ := strconv.ParseUint(s[i:j], 8, 32)
-			b.WriteByte(byte(v))
-			i = j - 1
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
 
 func (e *lexError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ulikunitz/xz"
 
+	"github.com/aigis-dev/aigis/internal/pystr"
 	"github.com/aigis-dev/aigis/report"
 	"github.com/aigis-dev/aigis/rules"
 )
@@ -348,7 +349,7 @@ func (a *analysis) literal(tk token, t []token, i int) {
 	}
 	// "metsys"[::-1]
 	if i+6 < len(t) && t[i+1].s == "[" && t[i+2].s == ":" && t[i+3].s == ":" && t[i+4].s == "-" && t[i+5].s == "1" {
-		a.obfuscated(reverse(tk.s), tk.line, "a reversed string")
+		a.obfuscated(pystr.Reverse(tk.s), tk.line, "a reversed string")
 	}
 	if decoded, how := decode(tk); decoded != nil {
 		a.payload(decoded, how, tk.line)
@@ -475,12 +476,4 @@ func (a *analysis) obfuscated(s string, line int, how string) {
 			return
 		}
 	}
-}
-
-func reverse(s string) string {
-	r := []rune(s)
-	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
-		r[i], r[j] = r[j], r[i]
-	}
-	return string(r)
 }
