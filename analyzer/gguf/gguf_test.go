@@ -53,6 +53,7 @@ func TestGGUF(t *testing.T) {
 		{Name: "TensorsOverlap", Data: testutil.GGUF(nil, []testutil.GGUFTensor{{Name: "a", Dims: []uint64{16}}, {Name: "b", Dims: []uint64{16}, Offset: 32}}, make([]byte, 128)), Verdict: report.Invalid, InMsg: "overlap"},
 		{Name: "MisalignedOffset", Data: testutil.GGUF(nil, []testutil.GGUFTensor{{Name: "a", Dims: []uint64{4}, Offset: 4}}, make([]byte, 64)), Verdict: report.Invalid, InMsg: "alignment"},
 		{Name: "DimsOverflow", Data: testutil.GGUF(nil, []testutil.GGUFTensor{{Name: "a", Dims: []uint64{1 << 40, 1 << 40}}}, nil), Verdict: report.Invalid, InMsg: "overflow"},
+		{Name: "ScalarTensor", Data: testutil.GGUF(nil, []testutil.GGUFTensor{{Name: "s", Dims: nil}}, make([]byte, 32)), Verdict: report.Clean},
 		{Name: "TooManyDims", Data: testutil.GGUF(nil, []testutil.GGUFTensor{{Name: "a", Dims: []uint64{1, 1, 1, 1, 1}}}, make([]byte, 32)), Verdict: report.Invalid},
 		{Name: "DuplicateKey", Data: model(benignTemplate, testutil.GGUFKV{Key: "general.architecture", Value: "x"}), Verdict: report.Invalid, InMsg: "twice"},
 		{Name: "BadAlignment", Data: testutil.GGUF([]testutil.GGUFKV{{Key: "general.alignment", Value: uint32(3)}}, nil, nil), Verdict: report.Invalid, InMsg: "power of two"},

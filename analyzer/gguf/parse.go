@@ -359,8 +359,8 @@ func (r *reader) tensor() (TensorInfo, error) {
 	if err != nil {
 		return t, err
 	}
-	if nd == 0 || nd > maxDims {
-		return t, &Error{Off: at, Msg: fmt.Sprintf("tensor %q has %d dimensions (1 to %d allowed)", name, nd, maxDims)}
+	if nd > maxDims {
+		return t, &Error{Off: at, Msg: fmt.Sprintf("tensor %q has %d dimensions (at most %d allowed)", name, nd, maxDims)}
 	}
 	n := uint64(1)
 	for i := uint32(0); i < nd; i++ {
@@ -382,8 +382,8 @@ func (r *reader) tensor() (TensorInfo, error) {
 	gt, ok := ggmlTypes[t.Type]
 	if ok {
 		t.TName = gt.name
-		if t.Dims[0]%uint64(gt.block) != 0 {
-			return t, &Error{Off: at, Msg: fmt.Sprintf("tensor %q: row of %d elements is not a whole number of %s blocks of %d", name, t.Dims[0], gt.name, gt.block)}
+		if row := rowLen(t.Dims); row%uint64(gt.block) != 0 {
+			return t, &Error{Off: at, Msg: fmt.Sprintf("tensor %q: row of %d elements is not a whole number of %s blocks of %d", name, row, gt.name, gt.block)}
 		}
 		t.Size = int64(n/uint64(gt.block)) * gt.size
 	} else {
@@ -433,4 +433,12 @@ func (f *File) layout(size int64) error {
 		f.DataEnd = min(f.DataStart, size)
 	}
 	return nil
+}
+
+// rowLen is the length of a tensor's first dimension (1 for a scalar).
+func rowLen(dims []uint64) uint64 {
+	if len(dims) == 0 {
+		return 1
+	}
+	return dims[0]
 }

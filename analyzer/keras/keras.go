@@ -74,7 +74,9 @@ type Zip struct{}
 
 func (Zip) Name() string { return "keras" }
 
-// MatchZip wants config.json beside metadata.json or model.weights.h5.
+// MatchZip wants config.json beside metadata.json or the weights file,
+// or alone (Keras reads config.json first; a stripped archive still
+// deserialises it).
 func (Zip) MatchZip(z *zipr.Reader) bool {
 	var cfg, other bool
 	for _, e := range z.Entries {
@@ -85,7 +87,7 @@ func (Zip) MatchZip(z *zipr.Reader) bool {
 			other = true
 		}
 	}
-	return cfg && other
+	return cfg && (other || len(z.Entries) == 1)
 }
 
 func (Zip) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archive.Members, out *analyzer.Result) error {

@@ -48,6 +48,7 @@ func TestKerasV3(t *testing.T) {
 		{Name: "ThirdPartyModule", File: "m.keras", Data: kerasZip(t, v3(`{"module": "mylib.layers", "class_name": "Fancy", "config": {}, "registered_name": "mylib>Fancy"}`)), Verdict: report.Suspicious, Rules: []string{"keras-external-module"}},
 		{Name: "CustomObject", File: "m.keras", Data: kerasZip(t, v3(`{"module": "keras.layers", "class_name": "Fancy", "config": {}, "registered_name": "Custom>Fancy"}`)), Verdict: report.Suspicious, Rules: []string{"keras-custom-object"}},
 		{Name: "ConfigNotJSON", File: "m.keras", Data: kerasZip(t, "{"), Verdict: report.Invalid},
+		{Name: "LambdaInStrippedArchive", File: "m.keras", Data: testutil.Zip(t, testutil.ZipEntry{Name: "config.json", Data: []byte(v3(`{"module": "keras.layers", "class_name": "Lambda", "config": {"name": "l", "function": {"class_name": "__lambda__", "config": {"code": "YWJj"}}}}`))}), Verdict: report.Malicious},
 	})
 }
 

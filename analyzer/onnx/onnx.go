@@ -338,6 +338,10 @@ func (w *walker) externals() {
 	need := map[string]*fileUse{}
 	for _, e := range w.ext {
 		loc := w.out.At(e.off)
+		if e.location == "" {
+			w.out.Add(w.rs.Finding("onnx-external-data-missing", loc, fmt.Sprintf("tensor %q is stored externally but names no location", e.tensor)))
+			continue
+		}
 		if why := escapes(e.location); why != "" {
 			w.out.Add(w.rs.Finding("onnx-external-data-traversal", loc,
 				fmt.Sprintf("tensor %q keeps its data at %q, which %s", e.tensor, e.location, why)))
@@ -387,8 +391,6 @@ func (w *walker) externals() {
 func escapes(loc string) string {
 	l := strings.ReplaceAll(loc, "\\", "/")
 	switch {
-	case loc == "":
-		return "is empty"
 	case strings.ContainsRune(loc, 0):
 		return "contains a NUL byte"
 	case strings.HasPrefix(l, "/") || len(l) >= 2 && l[1] == ':':

@@ -35,6 +35,7 @@ func TestONNX(t *testing.T) {
 		{Name: "TraversalAbsolute", File: "m.onnx", Data: testutil.ONNXModel([]PB{relu}, []PB{testutil.ONNXExternalTensor("w", "/etc/shadow", 0, 16)}), Verdict: report.Malicious},
 		{Name: "TraversalWindows", File: "m.onnx", Data: testutil.ONNXModel([]PB{relu}, []PB{testutil.ONNXExternalTensor("w", `..\..\secret`, 0, 16)}), Verdict: report.Malicious},
 		{Name: "TraversalInSubgraphAttributeTensor", File: "m.onnx", Data: testutil.ONNXModel([]PB{testutil.ONNXNode("Constant", "", PB(nil).String(1, "value").Msg(5, testutil.ONNXExternalTensor("c", "a/../../x", 0, 4)))}, nil), Verdict: report.Malicious},
+		{Name: "ExternalWithoutLocation", File: "m.onnx", Data: testutil.ONNXModel([]PB{relu}, []PB{PB(nil).Varint(1, 4).Varint(2, 1).String(8, "w").Varint(14, 1)}), Verdict: report.Invalid},
 		{Name: "ExternalMissing", File: "m.onnx", Data: testutil.ONNXModel([]PB{relu}, []PB{testutil.ONNXExternalTensor("w", "weights.bin", 0, 16)}), Verdict: report.Invalid, Rules: []string{"onnx-external-data-missing"}},
 		{Name: "TruncatedGraph", File: "m.onnx", Data: testutil.ONNXModel([]PB{relu}, nil)[:20], Verdict: report.Invalid},
 		{Name: "GarbageNamedOnnx", File: "m.onnx", Data: []byte("garbage garbage"), Verdict: report.Invalid},
