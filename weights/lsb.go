@@ -32,18 +32,20 @@ import (
 // the magic search over the low-byte stream still finds a container
 // header at its start.
 
+// win summarises one window; 40 bytes, so that a 100 GB model's windows
+// fit in about 60 MB.
 type win struct {
-	index  int     // window number inside the tensor
-	n      int     // elements
-	nz     int     // non-zero finite elements
-	usable int     // non-zero elements whose low 12 bits are not all zero
+	index  int32   // window number inside the tensor
+	n      int32   // elements (0: window not measured, e.g. a short tail)
+	nz     int32   // non-zero finite elements
+	usable int32   // non-zero elements whose low 12 bits are not all zero
+	zero   int32   // zero elements
 	chi    float32 // chi-square of the low-byte histogram vs uniform, / 255
 	bitZ   float32 // largest |z| of the frequency of one of the low 8 bits
 	// chiK is the same chi-square for bytes assembled from the k lowest
 	// bits of consecutive elements (k = 1, 2, 4): a payload spread one
 	// bit per weight is only visible once its bits are put back together.
 	chiK [3]float32
-	zero int
 }
 
 type run struct {
@@ -56,7 +58,7 @@ const minWindow = window / 4
 
 // measureF32 measures b, the first bytes of full; base is b's offset in
 // the tensor (for magic locations).
-func measureF32(s *Stats, b, full []byte, base int64, low []byte) []byte {
+func measureF32(s *Stats, wins []win, b, full []byte, base int64, low []byte) []byte {
 	if cap(low) < window {
 		low = make([]byte, window)
 	}
@@ -79,13 +81,13 @@ func measureF32(s *Stats, b, full []byte, base int64, low []byte) []byte {
 		s.Min = math.Min(s.Min, -acc.maxAbs)
 		s.Max = math.Max(s.Max, acc.maxAbs)
 		s.absOnly = true
-		if n := w1 - w0; n >= minWindow {
-			wn := win{index: -1, n: n, nz: acc.nz, usable: acc.usable, zero: acc.zero}
+		if n := w1 - w0; n >= minWindow && w0/window < len(wins) {
+			wn := win{n: int32(n), nz: int32(acc.nz), usable: int32(acc.usable), zero: int32(acc.zero)}
 			wn.chi, wn.bitZ = histStats(&acc.hist, int64(acc.usable))
 			for k, per := range [3]int{8, 4, 2} {
 				wn.chiK[k], _ = histStats(&acc.hk[k], int64(n/per))
 			}
-			s.windows = append(s.windows, wn)
+			wins[w0/window] = wn
 		}
 		findMagic(s, lb, int64(len(lb)), int64(w0), true)
 		if acc.wild+acc.nan+acc.inf > 0 {
@@ -216,7 +218,7 @@ const (
 )
 
 func usableShare(w win) (float64, bool) {
-	if w.nz < w.n/10 {
+	if w.nz < w.n/10 || w.nz == 0 {
 		return 0, false // mostly zeros: says nothing
 	}
 	return float64(w.usable) / float64(w.nz), true
@@ -226,17 +228,25 @@ func usableShare(w win) (float64, bool) {
 // against its own median window (or, for tensors too small for one, the
 // median over all float32 windows of the model).
 func analyseLSB(stats []*Stats) {
-	var all []win
+	// The model-wide baseline is taken from a sample of at most
+	// maxSample windows, to bound memory on very large models.
+	const maxSample = 1 << 17
+	total := 0
 	for _, s := range stats {
-		all = append(all, s.windows...)
+		s.windows = measured(s.windows)
+		total += len(s.windows)
 	}
-	global := baseline(all)
+	step := max(1, total/maxSample)
+	var sample []win
+	for _, s := range stats {
+		for i := 0; i < len(s.windows); i += step {
+			sample = append(sample, s.windows[i])
+		}
+	}
+	global := baseline(sample)
 	for _, s := range stats {
 		if len(s.windows) == 0 {
 			continue
-		}
-		for i := range s.windows {
-			s.windows[i].index = i
 		}
 		b := global
 		if len(s.windows) >= minWindows {
@@ -253,14 +263,26 @@ func analyseLSB(stats []*Stats) {
 				cur = nil
 				continue
 			}
-			if cur != nil && cur.last == w.index-1 && cur.kind == kind {
-				cur.last = w.index
+			if cur != nil && cur.last == int(w.index)-1 && cur.kind == kind {
+				cur.last = int(w.index)
 				continue
 			}
-			s.lsbRuns = append(s.lsbRuns, run{first: w.index, last: w.index, kind: kind})
+			s.lsbRuns = append(s.lsbRuns, run{first: int(w.index), last: int(w.index), kind: kind})
 			cur = &s.lsbRuns[len(s.lsbRuns)-1]
 		}
 	}
+}
+
+// measured keeps the windows that were measured, numbering them.
+func measured(ws []win) []win {
+	out := ws[:0]
+	for i, w := range ws {
+		if w.n > 0 {
+			w.index = int32(i)
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 type base struct {

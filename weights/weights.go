@@ -151,6 +151,10 @@ func Measure(ctx context.Context, ra io.ReaderAt, ts []Tensor) ([]*Stats, error)
 	var tasks []task
 	for i, t := range ts {
 		stats[i] = &Stats{Tensor: t, Min: math.Inf(1), Max: math.Inf(-1)}
+		if t.DType == F32 {
+			// Windows are written in place by the chunks that measure them.
+			stats[i].windows = make([]win, (t.Size/4+window-1)/window)
+		}
 		for off := int64(0); off < t.Size; off += chunkSize {
 			n := min(int64(chunkSize), t.Size-off)
 			tasks = append(tasks, task{t: i, off: off, n: n, first: int(off / (window * 4))})
@@ -169,7 +173,11 @@ func Measure(ctx context.Context, ra io.ReaderAt, ts []Tensor) ([]*Stats, error)
 			return fmt.Errorf("reading tensor %s: %w", t.Name, err)
 		}
 		p := &part{task: tk, s: Stats{Min: math.Inf(1), Max: math.Inf(-1)}}
-		sc.low = measureChunk(&p.s, t.DType, b, tk.n, tk.off, sc.low)
+		var wins []win
+		if ws := stats[tk.t].windows; tk.first < len(ws) {
+			wins = ws[tk.first:]
+		}
+		sc.low = measureChunk(&p.s, wins, t.DType, b, tk.n, tk.off, sc.low)
 		parts[k] = p
 		return nil
 	})
@@ -230,18 +238,17 @@ func (s *Stats) merge(o *Stats) {
 	s.SumSq += o.SumSq
 	s.Min = math.Min(s.Min, o.Min)
 	s.Max = math.Max(s.Max, o.Max)
-	s.windows = append(s.windows, o.windows...)
 	s.absOnly = s.absOnly || o.absOnly
 	s.hits = append(s.hits, o.hits...)
 }
 
 // measureChunk decodes one chunk of elements. low is scratch space for the
 // low-byte stream of float32 windows.
-func measureChunk(s *Stats, d DType, full []byte, n, base int64, low []byte) []byte {
+func measureChunk(s *Stats, wins []win, d DType, full []byte, n, base int64, low []byte) []byte {
 	b := full[:n]
 	switch d {
 	case F32:
-		return measureF32(s, b, full, base, low)
+		return measureF32(s, wins, b, full, base, low)
 	case F16, BF16:
 		tab := f16
 		if d == BF16 {

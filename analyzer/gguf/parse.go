@@ -167,7 +167,7 @@ func (r *reader) str(max, keep int64) (string, bool, error) {
 		return "", false, &Error{Off: at, Msg: fmt.Sprintf("string length %d runs past the end of the file", n)}
 	}
 	if int64(n) > keep {
-		return "", false, r.skip(int64(n))
+		return "", n == 0, r.skip(int64(n))
 	}
 	b := make([]byte, n)
 	if err := r.read(b); err != nil {
@@ -267,10 +267,13 @@ func (r *reader) value(kv *KV, t uint32, depth int) error {
 	case t >= nTypes:
 		return r.fail("metadata %q has unknown value type %d", kv.Key, t)
 	case t == tString:
-		s, kept, err := r.str(maxStringLen, keepString)
-		if depth == 0 {
-			kv.Str, kv.Big = s, !kept
+		if depth > 0 {
+			// Array elements (vocabularies) are skipped, not kept.
+			_, _, err := r.str(maxStringLen, 0)
+			return err
 		}
+		s, kept, err := r.str(maxStringLen, keepString)
+		kv.Str, kv.Big = s, !kept
 		return err
 	case t == tArray:
 		if depth >= maxArrayNest {

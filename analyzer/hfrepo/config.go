@@ -24,9 +24,10 @@ type Config struct{}
 
 func (Config) Name() string { return "config" }
 
-// maxConfigFile bounds the configuration files read; larger text is not a
+// maxConfigFile bounds the configuration files read and parsed (a parsed
+// document costs about ten times its size); larger text is not a
 // configuration (datasets, vocabularies).
-const maxConfigFile = 16 << 20
+const maxConfigFile = 4 << 20
 
 // Match accepts text: no NUL byte and valid UTF-8 in the head.
 func (Config) Match(s *analyzer.Sniff) bool {

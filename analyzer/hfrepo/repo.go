@@ -52,7 +52,7 @@ func (Repo) MatchDir(d *analyzer.Dir) bool {
 
 // Bounds on what a repository analysis reads.
 const (
-	maxConfig  = 16 << 20
+	maxConfig  = 4 << 20
 	maxPyFiles = 256
 )
 

@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/report"
 	"github.com/aigis-dev/aigis/rules"
 )
 
-// maxConfig bounds the configuration read into memory.
-const maxConfig = 64 << 20
+// maxConfig bounds the configuration parsed (decoded JSON costs about ten
+// times its size); real configurations are at most a few MB.
+const maxConfig = 8 << 20
 
 // maxDepth bounds the walk of nested configurations.
 const maxDepth = 256
@@ -19,6 +21,12 @@ const maxDepth = 256
 // would do. loc locates the configuration in the file.
 func checkConfig(cfg []byte, loc string, out *analyzer.Result) {
 	rs := rules.Format("keras")
+	if len(cfg) > maxConfig {
+		out.Add(report.Finding{Rule: "limit-reached", Verdict: report.Inconclusive, Severity: report.SeverityMedium, Location: loc,
+			Message: fmt.Sprintf("model configuration of %d bytes exceeds the %d-byte budget; not checked", len(cfg), maxConfig),
+			Reason:  "Budgets bound every parser so hostile files cannot exhaust the scanner; content past a limit is not checked, so the file cannot be called clean."})
+		return
+	}
 	var v any
 	if err := json.Unmarshal(cfg, &v); err != nil {
 		out.Add(rs.Finding("keras-bad-config", loc, fmt.Sprintf("model configuration is not JSON: %v", err)))

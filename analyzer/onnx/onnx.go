@@ -84,6 +84,10 @@ const (
 	trainAlgo = 2
 
 	maxNodes = 10_000_000
+	// Bounds on what is remembered while walking.
+	maxExternal = 1 << 20
+	maxDomains  = 1 << 12
+	maxOpsets   = 1 << 10
 )
 
 type walker struct {
@@ -145,7 +149,9 @@ func (w *walker) model() error {
 			return w.r.Walk(f.Off, f.Off+f.Len, 1, func(g pb.Field) error {
 				if g.Num == 1 {
 					d, err := w.r.String(g, 4096)
-					w.opsets = append(w.opsets, d)
+					if len(w.opsets) < maxOpsets {
+						w.opsets = append(w.opsets, d)
+					}
 					return err
 				}
 				return nil
@@ -225,8 +231,10 @@ func (w *walker) node(f pb.Field, depth int) error {
 	})
 	if u := w.domains[domain]; u != nil {
 		u.count++
-	} else {
+	} else if len(w.domains) < maxDomains {
 		w.domains[domain] = &use{op: op, count: 1, off: f.Off}
+	} else if err == nil {
+		err = &analyzer.LimitError{What: "onnx operator domains", Limit: maxDomains}
 	}
 	return err
 }
@@ -293,6 +301,9 @@ func (w *walker) tensor(f pb.Field, depth int) error {
 		return nil
 	})
 	if isExternal || e.location != "" {
+		if len(w.ext) >= maxExternal {
+			return &analyzer.LimitError{What: "onnx external tensors", Limit: maxExternal}
+		}
 		w.ext = append(w.ext, e)
 	}
 	return err

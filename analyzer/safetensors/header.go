@@ -30,6 +30,12 @@ import (
 // MaxHeader is the reference loader's cap on the header length.
 const MaxHeader = 100_000_000
 
+// maxParsed is the largest header parsed in memory. Real headers are a
+// few MB at most (100k tensors); a header between this and MaxHeader is
+// legal for the reference loader but not checked (inconclusive), which
+// keeps a hostile file from costing hundreds of MB.
+const maxParsed = 16 << 20
+
 // maxTensors and maxRank bound the parsed header.
 const (
 	maxTensors = 1 << 20
@@ -100,6 +106,9 @@ func ParseHeader(ra io.ReaderAt, size int64) (*Header, error) {
 	}
 	if n < 2 {
 		return nil, bad(0, "header length %d is too short for a JSON object", n)
+	}
+	if n > maxParsed {
+		return nil, &analyzer.LimitError{What: "safetensors header bytes", Limit: maxParsed}
 	}
 	hb := make([]byte, n)
 	if _, err := ra.ReadAt(hb, 8); err != nil {

@@ -3,6 +3,7 @@ package safetensors_test
 import (
 	"bytes"
 	"encoding/binary"
+	"strings"
 	"testing"
 
 	"github.com/aigis-dev/aigis/analyzer/safetensors"
@@ -75,4 +76,28 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("accepted spans outside the file: %+v", h)
 		}
 	})
+}
+
+// zeros is a ReaderAt of n bytes: the 8-byte prefix, then zeros.
+type zeros struct{ prefix []byte }
+
+func (z zeros) ReadAt(p []byte, off int64) (int, error) {
+	for i := range p {
+		p[i] = 0
+		if o := off + int64(i); o < int64(len(z.prefix)) {
+			p[i] = z.prefix[o]
+		}
+	}
+	return len(p), nil
+}
+
+// A header the reference loader would accept by length but that is too
+// large to parse cheaply is inconclusive, and costs nothing.
+func TestParseHeaderBoundsMemory(t *testing.T) {
+	pre := make([]byte, 8)
+	binary.LittleEndian.PutUint64(pre, 90_000_000)
+	_, err := safetensors.ParseHeader(zeros{pre}, 1<<30)
+	if err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("want a limit error, got %v", err)
+	}
 }

@@ -77,14 +77,23 @@ type ops struct {
 	count map[string]int
 	first map[string]int64
 	n     int
+	lost  int // operations not recorded (over maxDistinctOps)
 }
 
+// maxDistinctOps bounds the operation names remembered; real graphs use a
+// few hundred.
+const maxDistinctOps = 1 << 14
+
 func (o *ops) add(op string, off int64) {
+	o.n++
 	if _, ok := o.count[op]; !ok {
+		if len(o.count) >= maxDistinctOps {
+			o.lost++
+			return
+		}
 		o.first[op] = off
 	}
 	o.count[op]++
-	o.n++
 }
 
 const maxOps = 10_000_000
@@ -168,6 +177,9 @@ func (SavedModel) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer
 		default:
 			return err
 		}
+	}
+	if o.lost > 0 {
+		out.Problem(ctx, 0, "tensorflow graph", &analyzer.LimitError{What: "distinct operation names", Limit: maxDistinctOps})
 	}
 	judge(o, "", out)
 	return nil

@@ -23,8 +23,8 @@ var Signature = []byte("\x89HDF\r\n\x1a\n")
 const (
 	maxMessages     = 1 << 16
 	maxContinuation = 1 << 12
-	maxAttrData     = 64 << 20
-	maxHeaderBlock  = 64 << 20
+	maxAttrData     = 16 << 20
+	maxHeaderBlock  = 16 << 20
 )
 
 // Attribute is one root attribute. Value is set for string attributes
