@@ -37,14 +37,46 @@ var modelSpec = map[protowire.Number]protowire.Type{
 	14: protowire.BytesType, 20: protowire.BytesType, 25: protowire.BytesType,
 }
 
-// Match accepts a ModelProto that starts with a plausible ir_version
-// (3 and up; TensorFlow's SavedModel starts the same way with version 1).
+// Match accepts a ModelProto: leading fields of ModelProto's numbers and
+// wire types, starting with a plausible ir_version (3 and up; TensorFlow's
+// SavedModel starts the same way with version 1) or, for hand-assembled
+// files in another field order, holding a graph.
 func (Analyzer) Match(s *analyzer.Sniff) bool {
-	if len(s.Head) < 4 || s.Head[0] != 0x08 {
+	h := s.Head
+	if len(h) < 4 || !pb.Looks(h, modelSpec, 0) {
 		return false
 	}
-	v, n := protowire.ConsumeVarint(s.Head[1:])
-	return n > 0 && v >= 3 && v <= 64 && pb.Looks(s.Head, modelSpec, 1)
+	if h[0] == 0x08 {
+		v, n := protowire.ConsumeVarint(h[1:])
+		return n > 0 && v >= 3 && v <= 64
+	}
+	return hasGraph(h)
+}
+
+// hasGraph reports whether the head's top-level fields include a graph
+// (field 7) and no implausible ir_version.
+func hasGraph(b []byte) bool {
+	graph := false
+	for len(b) > 0 {
+		num, typ, k := protowire.ConsumeTag(b)
+		if k < 0 {
+			return graph
+		}
+		if num == modelGraph {
+			graph = true
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[k:])
+		if num == 1 && typ == protowire.VarintType && m > 0 {
+			if v, _ := protowire.ConsumeVarint(b[k:]); v < 3 || v > 64 {
+				return false
+			}
+		}
+		if m < 0 {
+			return graph
+		}
+		b = b[k+m:]
+	}
+	return graph
 }
 
 // Field numbers from onnx.proto.

@@ -36,6 +36,7 @@ func TestONNX(t *testing.T) {
 		{Name: "TraversalWindows", File: "m.onnx", Data: testutil.ONNXModel([]PB{relu}, []PB{testutil.ONNXExternalTensor("w", `..\..\secret`, 0, 16)}), Verdict: report.Malicious},
 		{Name: "TraversalInSubgraphAttributeTensor", File: "m.onnx", Data: testutil.ONNXModel([]PB{testutil.ONNXNode("Constant", "", PB(nil).String(1, "value").Msg(5, testutil.ONNXExternalTensor("c", "a/../../x", 0, 4)))}, nil), Verdict: report.Malicious},
 		{Name: "ExternalWithoutLocation", File: "m.onnx", Data: testutil.ONNXModel([]PB{relu}, []PB{PB(nil).Varint(1, 4).Varint(2, 1).String(8, "w").Varint(14, 1)}), Verdict: report.Invalid},
+		{Name: "TraversalGraphFirst", File: "m.onnx", Data: PB(nil).Msg(7, PB(nil).Msg(5, testutil.ONNXExternalTensor("w", "/etc/passwd", 0, 16))).Varint(1, 8), Verdict: report.Malicious},
 		{Name: "ExternalMissing", File: "m.onnx", Data: testutil.ONNXModel([]PB{relu}, []PB{testutil.ONNXExternalTensor("w", "weights.bin", 0, 16)}), Verdict: report.Invalid, Rules: []string{"onnx-external-data-missing"}},
 		{Name: "TruncatedGraph", File: "m.onnx", Data: testutil.ONNXModel([]PB{relu}, nil)[:20], Verdict: report.Invalid},
 		{Name: "GarbageNamedOnnx", File: "m.onnx", Data: []byte("garbage garbage"), Verdict: report.Invalid},
