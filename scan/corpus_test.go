@@ -36,6 +36,7 @@ func TestCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := scan.New(scan.Options{Analyzers: list.All(), DirAnalyzers: list.Dirs()})
+	withWeights := scan.New(scan.Options{Analyzers: list.All(), Weights: true})
 	var paths []string
 	for p := range labels {
 		paths = append(paths, p)
@@ -84,6 +85,14 @@ func TestCorpus(t *testing.T) {
 			}
 			if !ok {
 				t.Errorf("%s (%s): label %s, got %s (%s): %+v", p, l.Technique, l.Verdict, a.Verdict, a.Format, a.Findings)
+			}
+			// Weight forensics must not flag benign models either.
+			if l.Verdict == "benign" {
+				if st, err := os.Stat(full); err == nil && !st.IsDir() {
+					if w := withWeights.ScanFile(context.Background(), full, p); w.Verdict != report.Clean {
+						t.Errorf("%s with --weights: %s %+v", p, w.Verdict, w.Findings)
+					}
+				}
 			}
 		})
 	}

@@ -340,7 +340,9 @@ func Report(stats []*Stats, out *analyzer.Result) {
 		if z := s.MaxZ(); z > worstZ {
 			worstZ, worstZName = z, s.Tensor.Name
 		}
-		if z := s.MaxZ(); z > outlierZ && s.N >= 1024 || math.Max(math.Abs(s.Max), math.Abs(s.Min)) > outlierAbs {
+		finite := s.N - s.NaN - s.Inf
+		if finite > 0 && (s.MaxZ() > outlierZ && finite >= 1024 || math.Max(math.Abs(s.Max), math.Abs(s.Min)) > outlierAbs) {
+			z := s.MaxZ()
 			out.Add(report.Finding{Rule: "weights-extreme-outlier", Severity: report.SeverityMedium, Verdict: report.Suspicious, Location: out.Here(),
 				Message: fmt.Sprintf("tensor %s: an element lies %.0f standard deviations from the mean (min %g, max %g, mean %g, std %g)", s.Tensor.Name, z, s.Min, s.Max, s.Mean(), s.Std()),
 				Reason:  "Trained weights are smooth; a handful of absurd values is how weight-poisoning and sabotage edits show, and they overflow in half precision."})
