@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 )
 
 // Dispatcher analyses an input with whichever analyser matches it. The
@@ -131,20 +132,12 @@ func (r *Result) Problem(ctx context.Context, off int64, what string, err error)
 	}
 	switch {
 	case IsLimit(err):
-		r.Add(report.Finding{Rule: "limit-reached", Verdict: report.Inconclusive, Location: loc,
-			Message: fmt.Sprintf("%s: %v; analysis stopped, the rest is unchecked", what, err),
-			Reason:  "Budgets bound every parser so hostile files cannot hang or exhaust the scanner; content past a limit is not checked, so the file cannot be called clean."})
+		r.Add(rules.New("limit-reached", loc, fmt.Sprintf("%s: %v; analysis stopped, the rest is unchecked", what, err)))
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		r.Add(report.Finding{Rule: "limit-reached", Verdict: report.Inconclusive, Location: loc,
-			Message: fmt.Sprintf("%s: time budget exhausted; the rest is unchecked", what),
-			Reason:  "Budgets bound every parser so hostile files cannot hang the scanner; content past a limit is not checked, so the file cannot be called clean."})
+		r.Add(rules.New("limit-reached", loc, fmt.Sprintf("%s: time budget exhausted; the rest is unchecked", what)))
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		r.Add(report.Finding{Rule: "truncated", Verdict: report.Invalid, Location: loc,
-			Message: fmt.Sprintf("%s: data ends early (truncated)", what),
-			Reason:  "A truncated file is malformed; loaders may still have acted on the part before the cut."})
+		r.Add(rules.New("truncated", loc, fmt.Sprintf("%s: data ends early (truncated)", what)))
 	default:
-		r.Add(report.Finding{Rule: "malformed", Verdict: report.Invalid, Location: loc,
-			Message: fmt.Sprintf("%s: %s", what, strings.TrimSpace(err.Error())),
-			Reason:  "Content that does not follow its format cannot be checked completely and is never reported clean."})
+		r.Add(rules.New("malformed", loc, fmt.Sprintf("%s: %s", what, strings.TrimSpace(err.Error()))))
 	}
 }

@@ -85,6 +85,17 @@ func WriteCatalogue(w io.Writer) error {
 	for _, k := range keys {
 		fmt.Fprintf(&b, "- decoder `%s` (%s)\n", k, p.Decoders[k])
 	}
+	b.WriteString("\n## Other findings\n\nArchives, containers, the walker and the budgets.\n\n| id | verdict | severity | why |\n|---|---|---|---|\n")
+	fs := Findings()
+	ids = ids[:0]
+	for id := range fs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		f := fs[id]
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", id, f.Verdict, f.Severity, f.Reason)
+	}
 	b.WriteString("\n## Extension hints\n\nContent selects the parser. When content matches no format, these extensions decide the verdict so that a corrupt or disguised model is never clean.\n\n")
 	h := Extensions()
 	fmt.Fprintf(&b, "- **invalid**: %s\n", "`"+strings.Join(h.Invalid, "`, `")+"`")

@@ -25,6 +25,38 @@ var pickleYAML []byte
 //go:embed extensions.yaml
 var extensionsYAML []byte
 
+//go:embed findings.yaml
+var findingsYAML []byte
+
+var (
+	findingsOnce sync.Once
+	findings     map[string]Behaviour
+)
+
+// Findings returns the definitions of the non-pickle findings.
+func Findings() map[string]Behaviour {
+	findingsOnce.Do(func() {
+		if err := yaml.Unmarshal(findingsYAML, &findings); err != nil {
+			panic("rules: embedded findings.yaml: " + err.Error())
+		}
+	})
+	return findings
+}
+
+// New builds a finding from its definition in findings.yaml (or the
+// pickle behaviours). An unknown id is a programming error, caught by
+// tests: every rule aigis reports is documented.
+func New(id, location, message string) report.Finding {
+	b, ok := Findings()[id]
+	if !ok {
+		b, ok = Pickle().Findings[id]
+	}
+	if !ok {
+		panic("rules: no definition for finding " + id)
+	}
+	return report.Finding{Rule: id, Verdict: b.Verdict, Severity: b.Severity, Reason: b.Reason, Location: location, Message: message}
+}
+
 // Action is what a rule does with a matching import.
 type Action string
 

@@ -2,7 +2,10 @@ package rules
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +139,35 @@ func TestLongDottedNameIsTraversal(t *testing.T) {
 	}
 	if d := Pickle().Classify("mylib", name); d.Traversal == "" {
 		t.Fatalf("long attribute path not flagged: %+v", d)
+	}
+}
+
+// TestEveryReportedRuleIsDefined finds every rules.New("id", ...) in the
+// code and checks the id has a definition (verdict, severity, reason), so
+// the catalogue documents everything aigis can report.
+func TestEveryReportedRuleIsDefined(t *testing.T) {
+	re := regexp.MustCompile(`rules\.New\("([a-z0-9-]+)"`)
+	var files []string
+	filepath.WalkDir("..", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	seen := 0
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, m := range re.FindAllSubmatch(b, -1) {
+			seen++
+			id := string(m[1])
+			if _, ok := Findings()[id]; !ok {
+				if _, ok := Pickle().Findings[id]; !ok {
+					t.Errorf("%s reports %q, which has no definition in rules/", f, id)
+				}
+			}
+		}
+	}
+	if seen < 20 {
+		t.Fatalf("only %d rules.New calls found; did the walk miss the tree?", seen)
 	}
 }

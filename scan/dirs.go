@@ -42,7 +42,7 @@ func (s *Scanner) scanDir(ctx context.Context, j job) (a report.Artifact) {
 	defer cancel()
 	res := analyzer.NewResult(s.Dispatch)
 	res.SetFormat(j.dirA.Name())
-	guard(res, j.display, "directory analyser", "directory", func() error { return j.dirA.AnalyzeDir(ctx, j.dir, res) },
+	guard(res, j.display, "directory analyser", func() error { return j.dirA.AnalyzeDir(ctx, j.dir, res) },
 		func(err error) { res.Problem(ctx, -1, "reading directory", err) })
 	fill(&a, res)
 	return a

@@ -203,8 +203,7 @@ func (s *Scanner) walk(ctx context.Context, target string, jobs chan<- job, root
 				return err
 			}
 			a := &report.Artifact{Path: p, Format: "unreadable"}
-			a.Add(report.Finding{Rule: "unreadable", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-				Message: fmt.Sprintf("cannot read: %v", err), Reason: "What cannot be read cannot be vouched for."})
+			a.Add(rules.New("unreadable", "", fmt.Sprintf("cannot read: %v", err)))
 			jobs <- job{special: a}
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
@@ -228,9 +227,7 @@ func (s *Scanner) walk(ctx context.Context, target string, jobs chan<- job, root
 
 func specialArtifact(p string, m fs.FileMode) *report.Artifact {
 	a := &report.Artifact{Path: p, Format: "special"}
-	a.Add(report.Finding{Rule: "special-file", Severity: report.SeverityLow, Verdict: report.Unsupported,
-		Message: fmt.Sprintf("not a regular file (%s); not read", m.Type()),
-		Reason:  "Devices, pipes and sockets are never opened: reading them can block or have side effects."})
+	a.Add(rules.New("special-file", "", fmt.Sprintf("not a regular file (%s); not read", m.Type())))
 	return a
 }
 
@@ -244,20 +241,14 @@ func linkArtifact(root, p string) *report.Artifact {
 	resolved, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		if escapes(root, lexicalTarget(p, dest)) {
-			a.Add(report.Finding{Rule: "symlink-escape", Severity: report.SeverityHigh, Verdict: report.Suspicious,
-				Message: fmt.Sprintf("dangling link to %q points outside the scan root", dest),
-				Reason:  "A link out of a model directory makes loaders read or write files elsewhere on the host."})
+			a.Add(rules.New("symlink-escape", "", fmt.Sprintf("dangling link to %q points outside the scan root", dest)))
 			return a
 		}
-		a.Add(report.Finding{Rule: "symlink-dangling", Severity: report.SeverityLow, Verdict: report.Invalid,
-			Message: fmt.Sprintf("link to %q does not resolve: %v", dest, err),
-			Reason:  "A broken link cannot be checked; it may be meant to resolve on the machine that loads the model."})
+		a.Add(rules.New("symlink-dangling", "", fmt.Sprintf("link to %q does not resolve: %v", dest, err)))
 		return a
 	}
 	if escapes(root, resolved) {
-		a.Add(report.Finding{Rule: "symlink-escape", Severity: report.SeverityHigh, Verdict: report.Suspicious,
-			Message: fmt.Sprintf("link to %q resolves outside the scan root (%s); not followed", dest, resolved),
-			Reason:  "A link out of a model directory makes loaders read files elsewhere on the host. To scan such a target, scan the directory that contains it (for a Hugging Face cache, the models--* directory rather than a snapshot)."})
+		a.Add(rules.New("symlink-escape", "", fmt.Sprintf("link to %q resolves outside the scan root (%s); not followed", dest, resolved)))
 		return a
 	}
 	if rel, err := filepath.Rel(root, resolved); err == nil {
@@ -303,15 +294,13 @@ func (s *Scanner) scanFile(ctx context.Context, path, display string, nb analyze
 	a = report.Artifact{Path: display, Format: "other"}
 	f, err := openNoFollow(path)
 	if err != nil {
-		a.Add(report.Finding{Rule: "unreadable", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-			Message: fmt.Sprintf("cannot open: %v", err), Reason: "What cannot be read cannot be vouched for."})
+		a.Add(rules.New("unreadable", "", fmt.Sprintf("cannot open: %v", err)))
 		return a
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
-		a.Add(report.Finding{Rule: "unreadable", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-			Message: "not a regular file when opened", Reason: "The file changed between listing and opening."})
+		a.Add(rules.New("unreadable", "", "not a regular file when opened"))
 		return a
 	}
 	var ra io.ReaderAt = f
@@ -345,7 +334,7 @@ func (s *Scanner) scanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 	in := analyzer.NewFileInput("", ra, size, budget)
 	in.Hint = filepath.Base(display)
 	in.Neighbours = nb
-	guard(res, display, "analyser", "file", func() error { return s.Dispatch(ctx, in, res) }, func(err error) { res.Problem(ctx, -1, "reading file", err) })
+	guard(res, display, "analyser", func() error { return s.Dispatch(ctx, in, res) }, func(err error) { res.Problem(ctx, -1, "reading file", err) })
 	fill(&a, res)
 	if nf := res.NestedFormats(); len(nf) > 0 {
 		if a.Properties == nil {
@@ -358,12 +347,10 @@ func (s *Scanner) scanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 
 // guard runs fn, turning a panic into an inconclusive finding (an analyser
 // bug must never look clean) and an error into onErr.
-func guard(res *analyzer.Result, display, who, what string, fn func() error, onErr func(error)) {
+func guard(res *analyzer.Result, display, who string, fn func() error, onErr func(error)) {
 	defer func() {
 		if r := recover(); r != nil {
-			res.Add(report.Finding{Rule: "internal-error", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-				Message: fmt.Sprintf("%s failure: %v", who, r),
-				Reason:  "An analyser bug must never turn into a clean verdict. Please report it with the " + what + "."})
+			res.Add(rules.New("internal-error", "", fmt.Sprintf("%s failure: %v", who, r)))
 			if os.Getenv("AIGIS_DEBUG") != "" {
 				fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", display, r, debug.Stack())
 			}
@@ -412,9 +399,7 @@ func (s *Scanner) polyglot(ctx context.Context, primary analyzer.Analyzer, in *a
 			continue
 		}
 		first := out.Format()
-		out.Add(report.Finding{Rule: "polyglot", Severity: report.SeverityMedium, Verdict: report.Suspicious, Location: out.Here(),
-			Message: fmt.Sprintf("the content is %s from its start and %s from its end; each was analysed", first, a.Name()),
-			Reason:  "Loaders disagree about which end of a file to read (torch.load looks at the first bytes, zipfile at the last), so a polyglot shows one model to a scanner and another to a loader."})
+		out.Add(rules.New("polyglot", out.Here(), fmt.Sprintf("the content is %s from its start and %s from its end; each was analysed", first, a.Name())))
 		child := out.Child(in)
 		if err := a.Analyze(ctx, in, child); err != nil && !errors.Is(err, analyzer.ErrNotFormat) {
 			child.Problem(ctx, -1, a.Name(), err)
@@ -427,9 +412,7 @@ func (s *Scanner) polyglot(ctx context.Context, primary analyzer.Analyzer, in *a
 // is the analyzer.Dispatcher that containers recurse through.
 func (s *Scanner) Dispatch(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
 	if in.Depth > in.Budget.MaxDepth {
-		out.Add(report.Finding{Rule: "limit-reached", Verdict: report.Inconclusive, Location: out.Here(),
-			Message: fmt.Sprintf("containers nested deeper than %d; not analysed", in.Budget.MaxDepth),
-			Reason:  "Budgets bound every parser so hostile files cannot hang or exhaust the scanner; content past a limit is not checked, so the file cannot be called clean."})
+		out.Add(rules.New("limit-reached", out.Here(), fmt.Sprintf("containers nested deeper than %d; not analysed", in.Budget.MaxDepth)))
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -456,12 +439,10 @@ func (s *Scanner) Dispatch(ctx context.Context, in *analyzer.Input, out *analyze
 	out.SetFormat("other")
 	s.polyglot(ctx, nil, in, out)
 	if v, ok := rules.Extensions().Hint(filepath.Ext(sn.Name)); ok {
-		f := report.Finding{Rule: "unrecognised-model", Verdict: v, Location: out.Here(),
-			Message: fmt.Sprintf("the name says %s but the content matches no supported format", filepath.Ext(sn.Name)),
-			Reason:  "Content, never the extension, selects a parser; a file that claims to be a model but is not one is corrupt or disguised, so it is not called clean."}
+		f := rules.New("unrecognised-model", out.Here(), fmt.Sprintf("the name says %s but the content matches no supported format", filepath.Ext(sn.Name)))
 		if v == report.Unsupported {
+			f.Verdict, f.Severity = v, report.SeverityLow
 			f.Message = fmt.Sprintf("%s content is not analysed by this version", filepath.Ext(sn.Name))
-			f.Reason = "A model format aigis does not parse is not vouched for."
 		}
 		out.Add(f)
 	}

@@ -14,11 +14,8 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 )
-
-// slipReason is the shared reason for path-escape findings.
-const slipReason = "An archive member whose path is absolute, climbs with .., or is a link out of the extraction directory overwrites or exposes files outside it when extracted (zip slip, tar slip)."
 
 // unsafePath explains why a member path escapes the extraction root, or
 // returns "" when it stays inside.
@@ -64,8 +61,7 @@ func unsafeLink(name, target string) string {
 }
 
 func slipFinding(out *analyzer.Result, member, why string) {
-	out.Add(report.Finding{Rule: "archive-slip", Severity: report.SeverityHigh, Verdict: report.Malicious,
-		Location: out.Member(member), Message: fmt.Sprintf("member %q %s", member, why), Reason: slipReason})
+	out.Add(rules.New("archive-slip", out.Member(member), fmt.Sprintf("member %q %s", member, why)))
 }
 
 func checkEntries(ctx context.Context, out *analyzer.Result, n int, budget *analyzer.Budget) bool {

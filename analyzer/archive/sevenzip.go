@@ -15,7 +15,7 @@ import (
 	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 )
 
 // maxDict7z bounds the dictionary or model memory a 7z coder may ask for;
@@ -133,14 +133,12 @@ func (SevenZip) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 	encrypted, err := check7z(ra, size, in.Budget.MaxEntries)
 	if err == nil && encrypted {
 		err = errors.New("7z member data is encrypted")
-		out.Add(report.Finding{Rule: "archive-encrypted", Severity: report.SeverityMedium, Verdict: report.Inconclusive, Location: out.Here(),
-			Message: err.Error(), Reason: "Encrypted content cannot be analysed; it is not vouched for."})
+		out.Add(rules.New("archive-encrypted", out.Here(), err.Error()))
 		return nil
 	}
 	if err != nil {
 		if errors.Is(err, errUnsupported7z) {
-			out.Add(report.Finding{Rule: "archive-encrypted", Severity: report.SeverityMedium, Verdict: report.Inconclusive, Location: out.Here(),
-				Message: err.Error(), Reason: "Encrypted content cannot be analysed; it is not vouched for."})
+			out.Add(rules.New("archive-encrypted", out.Here(), err.Error()))
 			return nil
 		}
 		out.Problem(ctx, -1, "7z", err)

@@ -10,7 +10,7 @@ import (
 	"strconv"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 )
 
 // Tar analyses tar archives (ustar, GNU, PAX and v7). Members of a
@@ -137,9 +137,7 @@ func (Tar) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 			continue
 		case tar.TypeReg, tar.TypeGNUSparse:
 		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-			out.Add(report.Finding{Rule: "archive-special-member", Severity: report.SeverityMedium, Verdict: report.Suspicious,
-				Location: out.Member(hdr.Name), Message: fmt.Sprintf("member %q is a device or FIFO", hdr.Name),
-				Reason: "Model bundles have no reason to carry device nodes or FIFOs; extracting them as root creates them on the host."})
+			out.Add(rules.New("archive-special-member", out.Member(hdr.Name), fmt.Sprintf("member %q is a device or FIFO", hdr.Name)))
 			continue
 		default:
 			continue

@@ -9,7 +9,7 @@ import (
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/zipr"
-	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 )
 
 // ZipLayout is a model format stored as a zip (PyTorch, npz, Keras). The
@@ -58,12 +58,10 @@ func (z Zip) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Resu
 		return nil
 	}
 	for _, a := range zr.Anomalies {
-		out.Add(report.Finding{Rule: "zip-anomaly", Severity: report.SeverityLow, Verdict: report.Suspicious, Location: out.Here(),
-			Message: a, Reason: "Structural oddities that lenient loaders accept are how polyglot and scanner-evasion archives are built."})
+		out.Add(rules.New("zip-anomaly", out.Here(), a))
 	}
 	for _, d := range zr.Damage {
-		out.Add(report.Finding{Rule: "malformed", Severity: report.SeverityMedium, Verdict: report.Invalid, Location: out.Here(),
-			Message: "zip: " + d, Reason: "Content that does not follow its format cannot be checked completely and is never reported clean."})
+		out.Add(rules.New("malformed", out.Here(), "zip: "+d))
 	}
 	m := &Members{in: in, out: out, z: zr}
 	m.checkAll(ctx)
@@ -103,16 +101,12 @@ func (m *Members) checkAll(ctx context.Context) {
 			slipFinding(m.out, e.Name, why)
 		}
 		if seen[e.Name] {
-			m.out.Add(report.Finding{Rule: "zip-duplicate-member", Severity: report.SeverityMedium, Verdict: report.Suspicious,
-				Location: m.out.Member(e.Name), Message: fmt.Sprintf("member %q appears more than once; loaders disagree on which copy they read", e.Name),
-				Reason: "Duplicate names let an archive show one file to a scanner and another to the loader."})
+			m.out.Add(rules.New("zip-duplicate-member", m.out.Member(e.Name), fmt.Sprintf("member %q appears more than once; loaders disagree on which copy they read", e.Name)))
 		}
 		seen[e.Name] = true
 		if e.Encrypted() {
 			m.bad[e] = true
-			m.out.Add(report.Finding{Rule: "archive-encrypted", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-				Location: m.out.Member(e.Name), Message: fmt.Sprintf("member %q is encrypted and cannot be checked", e.Name),
-				Reason: "Encrypted content cannot be analysed; it is not vouched for."})
+			m.out.Add(rules.New("archive-encrypted", m.out.Member(e.Name), fmt.Sprintf("member %q is encrypted and cannot be checked", e.Name)))
 		}
 		if e.IsSymlink() {
 			m.bad[e] = true
@@ -139,9 +133,7 @@ func (m *Members) linkTarget(e *zipr.Entry) string {
 // central directory (members never read are never seeked to).
 func (m *Members) Input(e *zipr.Entry) (*analyzer.Input, error) {
 	if ln := e.LocalName(); ln != "" && ln != e.Name {
-		m.out.Add(report.Finding{Rule: "zip-name-mismatch", Severity: report.SeverityLow, Verdict: report.Suspicious,
-			Location: m.out.Member(e.Name), Message: fmt.Sprintf("local header names %q but the central directory names %q", ln, e.Name),
-			Reason: "torch reads the central directory, other tools the local headers: the same archive shows different files to each."})
+		m.out.Add(rules.New("zip-name-mismatch", m.out.Member(e.Name), fmt.Sprintf("local header names %q but the central directory names %q", ln, e.Name)))
 	}
 	if e.Stored() {
 		sec, err := e.Section()
@@ -185,9 +177,7 @@ func (m *Members) Recurse(ctx context.Context, e *zipr.Entry) error {
 func (m *Members) problem(ctx context.Context, e *zipr.Entry, err error) {
 	var me zipr.ErrMethod
 	if errors.As(err, &me) {
-		m.out.Add(report.Finding{Rule: "archive-unsupported-member", Severity: report.SeverityLow, Verdict: report.Unsupported,
-			Location: m.out.Member(e.Name), Message: fmt.Sprintf("member %q: %v", e.Name, err),
-			Reason: "A member aigis cannot decompress is not vouched for."})
+		m.out.Add(rules.New("archive-unsupported-member", m.out.Member(e.Name), fmt.Sprintf("member %q: %v", e.Name, err)))
 		return
 	}
 	m.out.ForMember(e.Name).Problem(ctx, -1, "zip member", err)

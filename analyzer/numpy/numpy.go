@@ -19,7 +19,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer/archive"
 	"github.com/aigis-dev/aigis/analyzer/pickle"
 	"github.com/aigis-dev/aigis/internal/zipr"
-	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 	"github.com/aigis-dev/aigis/weights"
 )
 
@@ -99,9 +99,7 @@ func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 		out.Problem(ctx, dataOff, fmt.Sprintf("npy data (%d of %d bytes)", got, want), errTruncated)
 		return nil
 	case got > want:
-		out.Add(report.Finding{Rule: "numpy-trailing-data", Severity: report.SeverityInfo, Verdict: report.Clean, Location: out.At(dataOff + want),
-			Message: fmt.Sprintf("%d bytes follow the array data", got-want),
-			Reason:  "numpy.load ignores bytes after the array; a polyglot may hide content there."})
+		out.Add(rules.New("numpy-trailing-data", out.At(dataOff+want), fmt.Sprintf("%d bytes follow the array data", got-want)))
 	}
 	if in.Budget.Weights {
 		return weights.Scan(ctx, ra, []weights.Tensor{{Name: "array", DType: h.dtype.float, Shape: h.shape, Offset: dataOff, Size: want}}, out)

@@ -96,14 +96,6 @@ func (rd *reader) byte() (byte, error) {
 	return b, nil
 }
 
-// peekByte returns the next byte without consuming it.
-func (rd *reader) peekByte() (byte, bool) {
-	if rd.fill(1) != nil {
-		return 0, false
-	}
-	return rd.buf[rd.r], true
-}
-
 // take returns the next n bytes (n <= readerBufSize). The slice is valid
 // until the next read.
 func (rd *reader) take(n int) ([]byte, error) {

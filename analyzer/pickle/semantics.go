@@ -407,7 +407,7 @@ func (m *machine) decode(g *global, args val) (val, bool) {
 				return r
 			}, s)
 		case "title":
-			s = strings.Title(strings.ToLower(s)) //nolint:staticcheck // ASCII module names only
+			s = pyTitle(s)
 		}
 		return str([]byte(s))
 	case "replace":
@@ -513,4 +513,22 @@ func rot13(b []byte) []byte {
 		out[i] = c
 	}
 	return out
+}
+
+// pyTitle is Python's str.title for ASCII: a letter after a non-letter is
+// upper case, every other letter lower case.
+func pyTitle(s string) string {
+	b := []byte(s)
+	prevLetter := false
+	for i, c := range b {
+		isLetter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		switch {
+		case isLetter && !prevLetter && c >= 'a':
+			b[i] = c - 32
+		case isLetter && prevLetter && c <= 'Z':
+			b[i] = c + 32
+		}
+		prevLetter = isLetter
+	}
+	return string(b)
 }

@@ -153,8 +153,7 @@ func (s *sink) finish() {
 	}
 	var items []item
 	add := func(off int64, id string, msg string) {
-		b := s.pol.Behaviour(id)
-		items = append(items, item{off, report.Finding{Rule: id, Severity: b.Severity, Verdict: b.Verdict, Message: msg, Location: s.out.At(off), Reason: b.Reason}})
+		items = append(items, item{off, rules.New(id, s.out.At(off), msg)})
 	}
 	for _, o := range s.imports {
 		g := &o.g
@@ -208,9 +207,7 @@ func (s *sink) finish() {
 		s.out.Add(it.f)
 	}
 	if s.lost != nil {
-		s.out.Add(report.Finding{Rule: "limit-reached", Verdict: report.Inconclusive, Location: s.out.At(s.lost.first),
-			Message: s.lost.msg,
-			Reason:  "Budgets bound every parser so hostile files cannot exhaust the scanner; a value dropped by a budget was needed, so the file cannot be called clean."})
+		s.out.Add(rules.New("limit-reached", s.out.At(s.lost.first), s.lost.msg))
 	}
 }
 

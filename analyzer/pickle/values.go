@@ -46,14 +46,7 @@ type val struct {
 	ref uint32
 }
 
-var (
-	vNone   = val{k: kNone}
-	vOpaque = val{k: kOpaque}
-)
-
-func (v val) isStr() bool   { return v.k == kStr || v.k == kStrComputed || v.k == kStrLost }
-func (v val) isBytes() bool { return v.k == kBytes || v.k == kBytesAt || v.k == kBytesLost }
-func (v val) isCtr() bool   { return v.k >= kTuple && v.k <= kLostCtr }
+var vNone = val{k: kNone}
 
 // call records one call the pickle makes when loaded.
 type call struct {
@@ -93,14 +86,6 @@ func (m *machine) str(v val) (string, bool) {
 		return "", false
 	}
 	return string(m.arena.get(v.ref)), true
-}
-
-// bytesOf returns a retained bytes constant.
-func (m *machine) bytesOf(v val) ([]byte, bool) {
-	if v.k != kBytes {
-		return nil, false
-	}
-	return m.arena.get(v.ref), true
 }
 
 func (m *machine) intOf(v val) (int64, bool) {

@@ -19,7 +19,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer/archive"
 	"github.com/aigis-dev/aigis/analyzer/pickle"
 	"github.com/aigis-dev/aigis/internal/zipr"
-	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 	"github.com/aigis-dev/aigis/weights"
 )
 
@@ -43,9 +43,7 @@ func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 		return err
 	}
 	if sum.Streams < 5 && !sum.Failed {
-		out.Add(report.Finding{Rule: "torch-legacy-incomplete", Severity: report.SeverityMedium, Verdict: report.Invalid, Location: out.At(sum.End),
-			Message: fmt.Sprintf("legacy torch file holds %d of its 5 pickles", sum.Streams),
-			Reason:  "torch.load cannot load a legacy checkpoint without all five pickles; the file is truncated or not what it claims."})
+		out.Add(rules.New("torch-legacy-incomplete", out.At(sum.End), fmt.Sprintf("legacy torch file holds %d of its 5 pickles", sum.Streams)))
 	}
 	return nil
 }
@@ -117,15 +115,12 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 			}
 		}
 		if !loaded[e.Name] && !(format == "torchscript" && strings.HasSuffix(e.Name, ".debug_pkl")) {
-			out.Add(report.Finding{Rule: "torch-extra-pickle", Severity: report.SeverityMedium, Verdict: report.Suspicious,
-				Location: out.Member(e.Name), Message: fmt.Sprintf("pickle member %q is not one torch.load reads (it reads %s)", e.Name, strings.Join(sortedKeys(loaded), ", ")),
-				Reason: "A checkpoint carries its object in one data.pkl; an extra pickle is unexplained content, loaded by other tools or by code that knows it is there."})
+			out.Add(rules.New("torch-extra-pickle", out.Member(e.Name), fmt.Sprintf("pickle member %q is not one torch.load reads (it reads %s)", e.Name, strings.Join(sortedKeys(loaded), ", "))))
 		}
 	}
 	main := prefix + "data.pkl"
 	if format != "pt2" && m.Entry(main) == nil {
-		out.Add(report.Finding{Rule: "torch-missing-member", Severity: report.SeverityMedium, Verdict: report.Invalid, Location: out.Here(),
-			Message: fmt.Sprintf("the archive has no %s", main), Reason: "torch.load cannot load an archive without its data.pkl; the file is corrupt or disguised."})
+		out.Add(rules.New("torch-missing-member", out.Here(), fmt.Sprintf("the archive has no %s", main)))
 	}
 	dataDir := prefix + "data/"
 	present := map[string]bool{}
@@ -155,9 +150,7 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		out.Add(report.Finding{Rule: "torch-missing-member", Severity: report.SeverityMedium, Verdict: report.Invalid, Location: out.Member(main),
-			Message: fmt.Sprintf("%d tensor storages referenced by the pickle are missing (first: %s%s)", len(missing), dataDir, missing[0]),
-			Reason:  "torch.load fails on a checkpoint whose storages are missing; the file is truncated or was edited."})
+		out.Add(rules.New("torch-missing-member", out.Member(main), fmt.Sprintf("%d tensor storages referenced by the pickle are missing (first: %s%s)", len(missing), dataDir, missing[0])))
 	}
 	if in.Budget.Weights && format == "pytorch-zip" {
 		return weights.Scan(ctx, nil, Storages(m, prefix, types), out)
