@@ -9,8 +9,6 @@ import (
 	"sync"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/aigis-dev/aigis/report"
 )
 
 // Format rule sets (rules/formats/*.yaml) share one shape: the findings an
@@ -55,12 +53,6 @@ func (l *List) HasPrefix(v string) bool {
 	return false
 }
 
-// Finding makes a report.Finding of rule id with a message and location.
-func (s *Set) Finding(id, loc, msg string) report.Finding {
-	b := s.Behaviour(id)
-	return report.Finding{Rule: id, Severity: b.Severity, Verdict: b.Verdict, Location: loc, Message: msg, Reason: b.Reason}
-}
-
 // Behaviour returns a finding definition; an unknown id is a programming
 // error.
 func (s *Set) Behaviour(id string) Behaviour {
@@ -99,6 +91,16 @@ func Format(name string) *Set {
 	return s
 }
 
+// formatFinding looks a finding id up in every format rule set.
+func formatFinding(id string) (Behaviour, bool) {
+	for _, n := range FormatNames() {
+		if b, ok := Format(n).Findings[id]; ok {
+			return b, true
+		}
+	}
+	return Behaviour{}, false
+}
+
 // FormatNames lists the embedded format rule sets.
 func FormatNames() []string {
 	Format("jinja") // load
@@ -116,6 +118,7 @@ func loadFormats() (map[string]*Set, error) {
 		return nil, err
 	}
 	out := map[string]*Set{}
+	ids := map[string]string{}
 	for _, e := range ents {
 		b, err := formatFS.ReadFile("formats/" + e.Name())
 		if err != nil {
@@ -126,6 +129,12 @@ func loadFormats() (map[string]*Set, error) {
 			return nil, fmt.Errorf("%s: %w", e.Name(), err)
 		}
 		s.Name = strings.TrimSuffix(e.Name(), ".yaml")
+		for id := range s.Findings {
+			if prev, dup := ids[id]; dup {
+				return nil, fmt.Errorf("finding %s is defined in both %s and %s", id, prev, s.Name)
+			}
+			ids[id] = s.Name
+		}
 		out[s.Name] = s
 	}
 	return out, nil

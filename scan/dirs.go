@@ -9,6 +9,7 @@ import (
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 )
 
 // offerDir queues a directory job when a DirAnalyzer recognises the
@@ -109,8 +110,8 @@ func summarise(arts []report.Artifact, dirs []int) {
 		if err != nil {
 			rel = worstPath
 		}
-		d.Add(report.Finding{Rule: "repo-contents", Severity: sev, Verdict: worst, Location: filepath.ToSlash(rel),
-			Message: fmt.Sprintf("%s of %d files below this directory (worst: %s)", strings.Join(parts, ", "), files, filepath.ToSlash(rel)),
-			Reason:  "A repository is loaded as a whole, so its verdict is never better than the worst file in it."})
+		f := rules.New("repo-contents", filepath.ToSlash(rel), fmt.Sprintf("%s of %d files below this directory (worst: %s)", strings.Join(parts, ", "), files, filepath.ToSlash(rel)))
+		f.Verdict, f.Severity = worst, sev
+		d.Add(f)
 	}
 }

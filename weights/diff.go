@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 )
 
 // Source is one model's tensors and where to read them.
@@ -213,9 +214,7 @@ func (d *Diff) Findings(loc string) ([]report.Finding, map[string]string) {
 		if i == 20 {
 			break
 		}
-		fs = append(fs, report.Finding{Rule: "weights-diff-tensor", Severity: report.SeverityInfo, Verdict: report.Clean, Location: loc,
-			Message: fmt.Sprintf("tensor %s: %d of %d elements changed (%.3g%%), relative L2 change %.3g, max |change| %.3g", t.Name, t.Changed, t.N, 100*float64(t.Changed)/float64(max(1, t.N)), t.RelL2, t.MaxAbs),
-			Reason:  "Which tensors differ from the base model, and by how much."})
+		fs = append(fs, rules.New("weights-diff-tensor", loc, fmt.Sprintf("tensor %s: %d of %d elements changed (%.3g%%), relative L2 change %.3g, max |change| %.3g", t.Name, t.Changed, t.N, 100*float64(t.Changed)/float64(max(1, t.N)), t.RelL2, t.MaxAbs)))
 	}
 	var slivers []string
 	for _, t := range ch {
@@ -238,8 +237,7 @@ func (d *Diff) Findings(loc string) ([]report.Finding, map[string]string) {
 			}
 			msg += "tensors edited in a sliver of their elements: " + fmt.Sprint(slivers)
 		}
-		fs = append([]report.Finding{{Rule: "weights-diff-targeted", Severity: report.SeverityMedium, Verdict: report.Suspicious, Location: loc, Message: msg,
-			Reason: "Fine-tuning changes most tensors smoothly; a backdoor edit, weight poisoning or a hidden payload changes a few tensors, or a small part of one, sharply."}}, fs...)
+		fs = append([]report.Finding{rules.New("weights-diff-targeted", loc, msg)}, fs...)
 	}
 	return fs, props
 }

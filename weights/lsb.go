@@ -6,7 +6,7 @@ import (
 	"sort"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 )
 
 // Low-bit forensics for float32 tensors.
@@ -359,8 +359,6 @@ func reportLSB(s *Stats, out *analyzer.Result) {
 		default:
 			msg = fmt.Sprintf("tensor %s: %d KiB of float32 weights (windows %d-%d) use low mantissa bits that the rest of the tensor leaves empty (%.0f%% used elsewhere): data was added to them", s.Tensor.Name, n*window*4/1024, r.first, r.last, 100*s.lsbBaselineUsable)
 		}
-		out.Add(report.Finding{Rule: "weights-lsb-payload", Severity: report.SeverityHigh, Verdict: report.Suspicious,
-			Location: out.At(s.Tensor.Offset + int64(r.first)*window*4), Message: msg,
-			Reason: "Payloads hidden in the least significant bits of float weights (EvilModel, StegoNet) barely change accuracy but change the statistics of those bits in the region they occupy; an extraction script turns them back into malware."})
+		out.Add(rules.New("weights-lsb-payload", out.At(s.Tensor.Offset + int64(r.first)*window*4), msg))
 	}
 }

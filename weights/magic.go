@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 )
 
 // hit is a file signature found inside tensor bytes (or inside the stream
@@ -165,15 +165,9 @@ func reportHits(s *Stats, out *analyzer.Result) {
 		}
 		seen[key] = true
 		if h.lsb {
-			out.Add(report.Finding{Rule: "weights-lsb-payload", Severity: report.SeverityHigh, Verdict: report.Suspicious,
-				Location: out.At(s.Tensor.Offset + 4*h.off),
-				Message:  fmt.Sprintf("tensor %s: the low bytes of float32 elements from element %d onwards spell a %s header", s.Tensor.Name, h.off, h.kind),
-				Reason:   "Payloads hidden in the least significant bits of float weights (EvilModel, StegoNet) barely change accuracy; a file header assembled from those bits is the start of such a payload."})
+			out.Add(rules.New("weights-lsb-payload", out.At(s.Tensor.Offset + 4*h.off), fmt.Sprintf("tensor %s: the low bytes of float32 elements from element %d onwards spell a %s header", s.Tensor.Name, h.off, h.kind)))
 			continue
 		}
-		out.Add(report.Finding{Rule: "weights-embedded-file", Severity: report.SeverityHigh, Verdict: report.Suspicious,
-			Location: out.At(s.Tensor.Offset + h.off),
-			Message:  fmt.Sprintf("tensor %s: a %s is embedded in the tensor bytes at tensor offset %d", s.Tensor.Name, h.kind, h.off),
-			Reason:   "Weights are numbers; an executable, archive or pickle stored among them is a payload carried past scanners that look only at headers."})
+		out.Add(rules.New("weights-embedded-file", out.At(s.Tensor.Offset + h.off), fmt.Sprintf("tensor %s: a %s is embedded in the tensor bytes at tensor offset %d", s.Tensor.Name, h.kind, h.off)))
 	}
 }

@@ -21,7 +21,7 @@ import (
 	"sync"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 )
 
 // DType is the element type of a tensor, as far as forensics cares.
@@ -343,17 +343,13 @@ func Report(stats []*Stats, out *analyzer.Result) {
 		finite := s.N - s.NaN - s.Inf
 		if finite > 0 && (s.MaxZ() > outlierZ && finite >= 1024 || math.Max(math.Abs(s.Max), math.Abs(s.Min)) > outlierAbs) {
 			z := s.MaxZ()
-			out.Add(report.Finding{Rule: "weights-extreme-outlier", Severity: report.SeverityMedium, Verdict: report.Suspicious, Location: out.Here(),
-				Message: fmt.Sprintf("tensor %s: an element lies %.0f standard deviations from the mean (min %g, max %g, mean %g, std %g)", s.Tensor.Name, z, s.Min, s.Max, s.Mean(), s.Std()),
-				Reason:  "Trained weights are smooth; a handful of absurd values is how weight-poisoning and sabotage edits show, and they overflow in half precision."})
+			out.Add(rules.New("weights-extreme-outlier", out.Here(), fmt.Sprintf("tensor %s: an element lies %.0f standard deviations from the mean (min %g, max %g, mean %g, std %g)", s.Tensor.Name, z, s.Min, s.Max, s.Mean(), s.Std())))
 		}
 		reportHits(s, out)
 		reportLSB(s, out)
 	}
 	if nan+inf > 0 {
-		out.Add(report.Finding{Rule: "weights-nan-inf", Severity: report.SeverityMedium, Verdict: report.Suspicious, Location: out.Here(),
-			Message: fmt.Sprintf("%d NaN and %d Inf values in the weights: %s", nan, inf, strings.Join(nanNames, ", ")),
-			Reason:  "A trained model has finite weights; NaN or Inf values make every output NaN (sabotage) or mark tampered tensors."})
+		out.Add(rules.New("weights-nan-inf", out.Here(), fmt.Sprintf("%d NaN and %d Inf values in the weights: %s", nan, inf, strings.Join(nanNames, ", "))))
 	}
 	out.SetProperty("weights.tensors", fmt.Sprint(len(stats)))
 	out.SetProperty("weights.bytes", fmt.Sprint(bytes))

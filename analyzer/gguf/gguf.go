@@ -11,7 +11,7 @@ import (
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/jinja"
-	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 	"github.com/aigis-dev/aigis/weights"
 )
 
@@ -56,9 +56,7 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		}
 	}
 	if unknown > 0 {
-		out.Add(report.Finding{Rule: "gguf-unknown-tensor-type", Severity: report.SeverityLow, Verdict: report.Unsupported, Location: out.Here(),
-			Message: fmt.Sprintf("%d tensors use element types this version does not know; their data spans are not checked", unknown),
-			Reason:  "A tensor whose size cannot be computed cannot be checked for overlaps or truncation."})
+		out.Add(rules.New("gguf-unknown-tensor-type", out.Here(), fmt.Sprintf("%d tensors use element types this version does not know; their data spans are not checked", unknown)))
 	}
 	out.SetProperty("gguf.parameters", fmt.Sprint(params))
 	for _, kv := range f.KVs {
@@ -80,9 +78,7 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		}
 	}
 	if pad := size - f.DataEnd; pad >= f.Alignment && len(f.Tensors) > 0 {
-		out.Add(report.Finding{Rule: "gguf-trailing-data", Severity: report.SeverityMedium, Verdict: report.Suspicious, Location: out.At(f.DataEnd),
-			Message: fmt.Sprintf("%d bytes follow the last tensor", pad),
-			Reason:  "Bytes after the tensor data belong to no tensor; polyglot files hide a second file there for loaders that read it another way."})
+		out.Add(rules.New("gguf-trailing-data", out.At(f.DataEnd), fmt.Sprintf("%d bytes follow the last tensor", pad)))
 	}
 	if in.Budget.Weights {
 		return weights.Scan(ctx, ra, Tensors(f), out)

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/report"
 	"github.com/aigis-dev/aigis/rules"
 )
 
@@ -22,14 +21,12 @@ const maxDepth = 256
 func checkConfig(cfg []byte, loc string, out *analyzer.Result) {
 	rs := rules.Format("keras")
 	if len(cfg) > maxConfig {
-		out.Add(report.Finding{Rule: "limit-reached", Verdict: report.Inconclusive, Severity: report.SeverityMedium, Location: loc,
-			Message: fmt.Sprintf("model configuration of %d bytes exceeds the %d-byte budget; not checked", len(cfg), maxConfig),
-			Reason:  "Budgets bound every parser so hostile files cannot exhaust the scanner; content past a limit is not checked, so the file cannot be called clean."})
+		out.Add(rules.New("limit-reached", loc, fmt.Sprintf("model configuration of %d bytes exceeds the %d-byte budget; not checked", len(cfg), maxConfig)))
 		return
 	}
 	var v any
 	if err := json.Unmarshal(cfg, &v); err != nil {
-		out.Add(rs.Finding("keras-bad-config", loc, fmt.Sprintf("model configuration is not JSON: %v", err)))
+		out.Add(rules.New("keras-bad-config", loc, fmt.Sprintf("model configuration is not JSON: %v", err)))
 		return
 	}
 	c := &checker{rs: rs, out: out, loc: loc, seen: map[string]bool{}}
@@ -48,7 +45,7 @@ func (c *checker) add(id, msg string) {
 		return
 	}
 	c.seen[id+msg] = true
-	c.out.Add(c.rs.Finding(id, c.loc, msg))
+	c.out.Add(rules.New(id, c.loc, msg))
 }
 
 func (c *checker) walk(v any, at string, depth int) {

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 	"github.com/aigis-dev/aigis/weights"
 )
 
@@ -50,9 +50,8 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 	}
 	setProperties(h, out)
 	if h.DataEnd < size {
-		out.Add(report.Finding{Rule: "safetensors-trailing-data", Severity: report.SeverityMedium, Verdict: report.Suspicious, Location: out.At(h.DataEnd),
-			Message: fmt.Sprintf("%d bytes follow the last tensor; the reference loader rejects such a file, other loaders may read them", size-h.DataEnd),
-			Reason:  "Bytes after the tensor data are not part of any tensor. Polyglot files hide a pickle or archive there for loaders that read the file another way."})
+		out.Add(rules.New("safetensors-trailing-data", out.At(h.DataEnd),
+			fmt.Sprintf("%d bytes follow the last tensor; the reference loader rejects such a file, other loaders may read them", size-h.DataEnd)))
 		sec, err := in.Section(h.DataEnd, size-h.DataEnd)
 		if err != nil {
 			return err

@@ -205,7 +205,7 @@ func judge(o *ops, prefix string, out *analyzer.Result) {
 		default:
 			continue
 		}
-		out.Add(rs.Finding(id, out.At(o.first[op]), fmt.Sprintf("operation %s%s is used %d times", prefix, op, o.count[op])))
+		out.Add(rules.New(id, out.At(o.first[op]), fmt.Sprintf("operation %s%s is used %d times", prefix, op, o.count[op])))
 	}
 }
 

@@ -124,7 +124,6 @@ func (TFLite) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 		}
 		return nil
 	}
-	rs := rules.Format("tensorflow")
 	flex := &ops{count: map[string]int{}, first: map[string]int64{}}
 	custom := map[string]bool{}
 	for _, c := range codes {
@@ -137,7 +136,7 @@ func (TFLite) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 		}
 		if !custom[c.custom] {
 			custom[c.custom] = true
-			out.Add(rs.Finding("tflite-custom-op", out.At(int64(c.off)), fmt.Sprintf("custom operator %q", c.custom)))
+			out.Add(rules.New("tflite-custom-op", out.At(int64(c.off)), fmt.Sprintf("custom operator %q", c.custom)))
 		}
 	}
 	out.SetProperty("tflite.operator_codes", fmt.Sprint(len(codes)))

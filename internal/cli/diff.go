@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 	"github.com/aigis-dev/aigis/weights"
 	"github.com/aigis-dev/aigis/weights/tensorfile"
 )
@@ -89,8 +90,7 @@ func compareBase(ctx context.Context, base string, rep *report.Report) error {
 			continue
 		}
 		if err := diffInto(ctx, base, a.Path, a); err != nil {
-			a.Add(report.Finding{Rule: "weights-diff-failed", Severity: report.SeverityLow, Verdict: report.Inconclusive,
-				Message: err.Error(), Reason: "The model could not be compared with the base model."})
+			a.Add(rules.New("weights-diff-failed", "", err.Error()))
 		}
 	}
 	return nil

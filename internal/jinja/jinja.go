@@ -32,7 +32,7 @@ type Issue struct {
 
 // Finding converts an issue into a report finding at loc.
 func (i Issue) Finding(loc string) report.Finding {
-	return rules.Format("jinja").Finding(i.Rule, loc, i.Msg)
+	return rules.New(i.Rule, loc, i.Msg)
 }
 
 type kind int

@@ -44,7 +44,7 @@ type Issue struct {
 
 // Finding converts an issue to a report finding for file name.
 func (i Issue) Finding(file string) report.Finding {
-	return rules.Format("python").Finding(i.Rule, fmt.Sprintf("%s:%d", file, i.Line), i.Msg)
+	return rules.New(i.Rule, fmt.Sprintf("%s:%d", file, i.Line), i.Msg)
 }
 
 // Result is what Analyze learns about one file.
