@@ -183,7 +183,7 @@ func TestFormatRuleSets(t *testing.T) {
 		}
 	}
 	for _, doc := range []string{
-		"findings: {a: {verdict: malicious}}",          // no title
+		"findings: {a: {verdict: malicious}}",           // no title
 		"title: t\nfindings: {a: {verdict: malicious}}", // no reason
 		"title: t\nlists: {l: {values: [x]}}",           // list without reason
 	} {
