@@ -2,7 +2,6 @@ package analyzer
 
 import (
 	"context"
-	"io"
 	"io/fs"
 )
 
@@ -17,19 +16,9 @@ import (
 // Lstat never follows a final symbolic link.
 type Neighbours interface {
 	Lstat(name string) (fs.FileInfo, error)
-	// Open opens a regular file for reading. Close it when done.
-	Open(name string) (ReadAtCloser, int64, error)
 	// ReadFile reads a regular file of at most max bytes; a larger file is
 	// a *LimitError.
 	ReadFile(name string, max int64) ([]byte, error)
-	// ReadDir lists a directory, sorted by name.
-	ReadDir(name string) ([]fs.DirEntry, error)
-}
-
-// ReadAtCloser is an open neighbour file.
-type ReadAtCloser interface {
-	io.ReaderAt
-	io.Closer
 }
 
 // Dir is a walked directory offered to DirAnalyzers.
@@ -41,16 +30,6 @@ type Dir struct {
 	FS Neighbours
 	// Budget bounds the analysis like a walked file's.
 	Budget *Budget
-}
-
-// Has reports whether the directory has an entry with this exact name.
-func (d *Dir) Has(name string) bool {
-	for _, e := range d.Entries {
-		if e.Name() == name {
-			return true
-		}
-	}
-	return false
 }
 
 // DirAnalyzer is implemented by analysers of directory layouts (a Hugging

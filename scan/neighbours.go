@@ -59,14 +59,6 @@ func (r rootFS) regular(j string) (*os.File, int64, error) {
 	return f, st.Size(), nil
 }
 
-func (r rootFS) Open(n string) (analyzer.ReadAtCloser, int64, error) {
-	j, err := r.name(n)
-	if err != nil {
-		return nil, 0, err
-	}
-	return r.regular(j)
-}
-
 func (r rootFS) ReadFile(n string, max int64) ([]byte, error) {
 	j, err := r.name(n)
 	if err != nil {
