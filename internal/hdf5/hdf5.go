@@ -61,6 +61,9 @@ type file struct {
 	root  Root
 	nmsg  int
 	ncont int
+	// ohdrFlags are the version-2 object header's flags; its continuation
+	// blocks (OCHK) share the message layout they imply.
+	ohdrFlags byte
 }
 
 func (f *file) fail(off int64, format string, a ...any) error {
@@ -260,6 +263,7 @@ func (f *file) headerV2(at int64) error {
 	}
 	size := int64(uintN(b[p:], w))
 	p += w
+	f.ohdrFlags = flags
 	return f.messagesV2(at+int64(p), size, flags)
 }
 
@@ -327,7 +331,7 @@ func (f *file) message(typ uint16, b []byte, at int64) error {
 			return err
 		}
 		if bytes.Equal(head, []byte("OCHK")) {
-			return f.messagesV2(addr+4, n-8, 0)
+			return f.messagesV2(addr+4, n-8, f.ohdrFlags)
 		}
 		return f.messagesV1(addr, n)
 	case msgAttrInfo:
