@@ -1,6 +1,8 @@
 package keras_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/aigis-dev/aigis/internal/testutil"
@@ -55,4 +57,32 @@ func TestKerasV3(t *testing.T) {
 func FuzzKerasH5(f *testing.F) {
 	f.Add(testutil.HDF5(testutil.HDF5Attr{Name: "model_config", Value: lambdaH5, VarLen: true}, testutil.HDF5Attr{Name: "keras_version", Value: "2"}))
 	f.Fuzz(func(t *testing.T, b []byte) { scantest.Fuzz(t, b, "m.h5") })
+}
+
+// Files written by h5py (testdata/gen.py): superblock 0 and, with
+// libver="latest", superblock 3 with version-2 object headers.
+func TestKerasH5FromH5py(t *testing.T) {
+	cases := []struct {
+		file    string
+		verdict report.Verdict
+	}{
+		{"dense_v0.h5", report.Clean},
+		{"dense_latest.h5", report.Clean},
+		{"plain_data.h5", report.Clean},
+		{"lambda_v0.h5", report.Malicious},
+		{"lambda_latest.h5", report.Malicious},
+		{"lambda_fixed_bytes.h5", report.Malicious},
+		{"lambda_dense_storage.h5", report.Inconclusive}, // attributes in a fractal heap: not read, not clean
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := scantest.Bytes(t, c.file, b); a.Verdict != c.verdict {
+				t.Errorf("verdict %s, want %s%s", a.Verdict, c.verdict, scantest.Dump(a))
+			}
+		})
+	}
 }
