@@ -56,6 +56,12 @@ func TestKerasV3(t *testing.T) {
 
 func FuzzKerasH5(f *testing.F) {
 	f.Add(testutil.HDF5(testutil.HDF5Attr{Name: "model_config", Value: lambdaH5, VarLen: true}, testutil.HDF5Attr{Name: "keras_version", Value: "2"}))
+	seeds, _ := filepath.Glob("testdata/*.h5")
+	for _, s := range seeds {
+		if b, err := os.ReadFile(s); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) { scantest.Fuzz(t, b, "m.h5") })
 }
 
