@@ -72,9 +72,9 @@ func Analyze(src string) []Issue {
 			a.add("jinja-template-loading", toks[0].off, fmt.Sprintf("{%% %s %%} loads another template", toks[0].s))
 		}
 		a.block(toks)
-		all = append(all, a.folded)
+		all = append(all, a.folded...)
 	}
-	a.fold(strings.Join(all, ""), 0, "the template's string literals")
+	a.fold(all, 0, "the template's string literals")
 	return a.issues
 }
 
@@ -82,7 +82,7 @@ type analysis struct {
 	set    *rules.Set
 	issues []Issue
 	seen   map[string]bool
-	folded string
+	folded []string // the last block's decoded literals
 }
 
 func (a *analysis) add(rule string, off int, msg string) {
@@ -161,9 +161,9 @@ func (a *analysis) block(toks []token) {
 			}
 		}
 	}
-	a.folded = strings.Join(lits, "")
+	a.folded = lits
 	if len(toks) > 0 {
-		a.fold(a.folded, toks[0].off, "string pieces of one block")
+		a.fold(lits, toks[0].off, "string pieces of one block")
 	}
 }
 
@@ -206,23 +206,35 @@ func (a *analysis) attrFilter(toks []token, i int) {
 	a.add("jinja-computed-attribute", t.off, "|attr(...) reads an attribute whose name is computed when the template renders")
 }
 
-// fold checks text assembled from literals for names being built.
-func (a *analysis) fold(s string, off int, what string) {
-	if s == "" {
+// fold checks text assembled from literals for names being built: a
+// name that appears only once the pieces are joined (forwards or
+// reversed, any case). A name already whole in one literal is judged
+// with that literal.
+func (a *analysis) fold(lits []string, off int, what string) {
+	if len(lits) < 2 {
 		return
 	}
-	low := strings.ToLower(s)
-	rev := pystr.Reverse(low)
-	if m := dunder.FindString(s); m != "" {
-		a.add("jinja-dunder-access", off, fmt.Sprintf("%s join into %q", what, clip(m)))
-		return
+	joined := strings.Join(lits, "")
+	low := strings.ToLower(joined)
+	whole := func(n string) bool {
+		for _, l := range lits {
+			ll := strings.ToLower(l)
+			if strings.Contains(ll, n) || strings.Contains(pystr.Reverse(ll), n) {
+				return true
+			}
+		}
+		return false
 	}
-	if m := dunder.FindString(rev); m != "" {
-		a.add("jinja-dunder-access", off, fmt.Sprintf("%s, reversed, join into %q", what, clip(m)))
-		return
+	for _, text := range []string{joined, pystr.Reverse(joined)} {
+		for _, m := range dunder.FindAllString(text, -1) {
+			if !whole(strings.ToLower(m)) {
+				a.add("jinja-dunder-access", off, fmt.Sprintf("%s join into %q", what, clip(m)))
+				return
+			}
+		}
 	}
 	for _, n := range a.set.List("folded_names").Values {
-		if strings.Contains(low, n) || strings.Contains(rev, n) {
+		if (strings.Contains(low, n) || strings.Contains(pystr.Reverse(low), n)) && !whole(n) {
 			a.add("jinja-dangerous-attribute", off, fmt.Sprintf("%s join into %q", what, n))
 			return
 		}

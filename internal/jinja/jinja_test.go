@@ -14,6 +14,7 @@ var benign = map[string]string{
 	"Comment":       `{# a note about __init__ in a comment is not code #}{{ messages[0]['content'] }}`,
 	"Raw":           `{% raw %}{{ ().__class__ }}{% endraw %}{{ x }}`,
 	"BracesInText":  `{"role": "{{ m.role }}"} } {`,
+	"CodingSystemPrompt": `{% set default = 'You can run shell commands with subprocess and read globals.' %}{{ '<|system|>' + default + '<|end|>' }}{% for m in messages %}{{ m['content'] }}{% endfor %}`,
 	"SelectAttr":    `{{ messages|selectattr('role', 'equalto', 'user')|map(attribute='content')|join('\n') }}`,
 }
 
