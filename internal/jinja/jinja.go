@@ -20,8 +20,9 @@ import (
 	"github.com/aigis-dev/aigis/rules"
 )
 
-// MaxSize is the largest template analysed completely.
-const MaxSize = 4 << 20
+// MaxSize is the largest template analysed completely (real chat
+// templates are tens of KB; tokens cost about 32 bytes each).
+const MaxSize = 1 << 20
 
 // Issue is one finding about a template, at byte offset Off.
 type Issue struct {

@@ -29,8 +29,9 @@ import (
 	"github.com/aigis-dev/aigis/rules"
 )
 
-// MaxSize is the largest source file analysed.
-const MaxSize = 4 << 20
+// MaxSize is the largest source file analysed (model code is a few
+// hundred KB; tokens cost about 32 bytes each).
+const MaxSize = 1 << 20
 
 // maxDecoded bounds what an encoded literal may decode or decompress to.
 const maxDecoded = 16 << 20
