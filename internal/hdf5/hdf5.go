@@ -142,6 +142,9 @@ func ReadRoot(ra io.ReaderAt, size int64) (*Root, error) {
 	var rootAddr uint64
 	switch v := hdr[8]; v {
 	case 0, 1:
+		if len(hdr) < 24 {
+			return nil, io.ErrUnexpectedEOF
+		}
 		f.so, f.sl = int(hdr[13]), int(hdr[14])
 		p := 24
 		if v == 1 {
