@@ -39,6 +39,22 @@ func (d DType) String() string {
 	return [...]string{"other", "f32", "f16", "bf16", "f64"}[d]
 }
 
+// ParseDType maps the dtype names safetensors and GGUF share ("F32",
+// "F16", "BF16", "F64") to a DType; anything else is Other.
+func ParseDType(name string) DType {
+	switch name {
+	case "F32":
+		return F32
+	case "F16":
+		return F16
+	case "BF16":
+		return BF16
+	case "F64":
+		return F64
+	}
+	return Other
+}
+
 // Size is the element size in bytes (0 for Other).
 func (d DType) Size() int {
 	return [...]int{0, 4, 2, 2, 8}[d]

@@ -94,22 +94,11 @@ func Tensors(f *File) []weights.Tensor {
 		if t.Size < 0 {
 			continue
 		}
-		d := weights.Other
-		switch t.TName {
-		case "F32":
-			d = weights.F32
-		case "F16":
-			d = weights.F16
-		case "BF16":
-			d = weights.BF16
-		case "F64":
-			d = weights.F64
-		}
 		shape := make([]int64, len(t.Dims))
 		for i, x := range t.Dims {
 			shape[i] = int64(x)
 		}
-		ts = append(ts, weights.Tensor{Name: t.Name, DType: d, Shape: shape, Offset: f.DataStart + t.Offset, Size: t.Size})
+		ts = append(ts, weights.Tensor{Name: t.Name, DType: weights.ParseDType(t.TName), Shape: shape, Offset: f.DataStart + t.Offset, Size: t.Size})
 	}
 	return ts
 }

@@ -72,24 +72,10 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 func Tensors(h *Header) []weights.Tensor {
 	ts := make([]weights.Tensor, 0, len(h.Tensors))
 	for _, t := range h.Tensors {
-		ts = append(ts, weights.Tensor{Name: t.Name, DType: dtype(t.DType), Shape: t.Shape,
+		ts = append(ts, weights.Tensor{Name: t.Name, DType: weights.ParseDType(t.DType), Shape: t.Shape,
 			Offset: h.DataStart + t.Begin, Size: t.End - t.Begin})
 	}
 	return ts
-}
-
-func dtype(s string) weights.DType {
-	switch s {
-	case "F32":
-		return weights.F32
-	case "F16":
-		return weights.F16
-	case "BF16":
-		return weights.BF16
-	case "F64":
-		return weights.F64
-	}
-	return weights.Other
 }
 
 func setProperties(h *Header, out *analyzer.Result) {
