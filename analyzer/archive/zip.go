@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/zipr"
@@ -140,7 +141,9 @@ func (m *Members) Input(e *zipr.Entry) (*analyzer.Input, error) {
 		if err != nil {
 			return nil, err
 		}
-		return m.in.Child(e.Name, sec, sec.Size()), nil
+		c := m.in.Child(e.Name, sec, sec.Size())
+		c.Neighbours = memberFS{m: m, dir: path.Dir(e.Name)}
+		return c, nil
 	}
 	raw, err := e.Section()
 	if err != nil {
@@ -151,7 +154,9 @@ func (m *Members) Input(e *zipr.Entry) (*analyzer.Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.in.ChildStream(e.Name, m.in.Budget.Expand(dec, cnt), int64(e.Size)), nil
+	c := m.in.ChildStream(e.Name, m.in.Budget.Expand(dec, cnt), int64(e.Size))
+	c.Neighbours = memberFS{m: m, dir: path.Dir(e.Name)}
+	return c, nil
 }
 
 // Recurse analyses a member with whichever analyser matches it. Members

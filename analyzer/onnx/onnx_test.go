@@ -72,10 +72,19 @@ func TestONNX_ExternalDataBesideModel(t *testing.T) {
 	if a := s.ScanFile(context.Background(), filepath.Join(dir, "model.onnx"), "model.onnx"); a.Verdict == report.Clean || scantest.Has(a, "onnx-external-data-symlink") == nil {
 		t.Errorf("symlinked data: %s", scantest.Dump(a))
 	}
-	// In an archive, the data cannot be checked: never clean.
+	// In a zip bundle, the data is looked up among the members.
 	z := testutil.Zip(t, testutil.ZipEntry{Name: "m/model.onnx", Data: model}, testutil.ZipEntry{Name: "m/model.onnx.data", Data: make([]byte, 32)})
-	if a := scantest.Bytes(t, "bundle.zip", z); a.Verdict != report.Inconclusive {
-		t.Errorf("in archive: %s", scantest.Dump(a))
+	if a := scantest.Bytes(t, "bundle.zip", z); a.Verdict != report.Clean {
+		t.Errorf("in a zip with its data: %s", scantest.Dump(a))
+	}
+	z = testutil.Zip(t, testutil.ZipEntry{Name: "m/model.onnx", Data: model, Deflate: true})
+	if a := scantest.Bytes(t, "bundle.zip", z); a.Verdict != report.Invalid {
+		t.Errorf("in a zip without its data: %s", scantest.Dump(a))
+	}
+	// In a tar (a stream of members) it cannot be checked: never clean.
+	tr := testutil.Tar(t, testutil.TarEntry{Name: "m/model.onnx", Data: model}, testutil.TarEntry{Name: "m/model.onnx.data", Data: make([]byte, 32)})
+	if a := scantest.Bytes(t, "bundle.tar", tr); a.Verdict != report.Inconclusive {
+		t.Errorf("in a tar: %s", scantest.Dump(a))
 	}
 }
 
