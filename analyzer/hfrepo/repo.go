@@ -130,10 +130,8 @@ func (r *repo) config(name string) {
 	if cp, ok := m["custom_pipelines"].(map[string]any); ok {
 		for k, v := range cp {
 			if p, ok := v.(map[string]any); ok {
-				for _, impl := range []string{"impl"} {
-					if s, ok := p[impl].(string); ok {
-						refs = append(refs, "pipeline "+k+"="+s)
-					}
+				if s, ok := p["impl"].(string); ok {
+					refs = append(refs, "pipeline "+k+"="+s)
 				}
 			}
 		}
