@@ -60,6 +60,7 @@ func TestRepo(t *testing.T) {
 		{"RemoteCodeElsewhere", map[string][]byte{"config.json": []byte(`{"auto_map": {"AutoModel": "evil/repo--modeling.M"}}`)}, report.Suspicious, "hf-remote-code-elsewhere"},
 		{"RemoteCodeMissing", map[string][]byte{"config.json": []byte(`{"auto_map": {"AutoModel": "modeling_gone.M"}}`)}, report.Suspicious, "hf-remote-code-missing"},
 		{"TokenizerAutoMap", map[string][]byte{"config.json": []byte(`{"model_type": "bert"}`), "tokenizer_config.json": []byte(`{"auto_map": {"AutoTokenizer": ["tok.T", null]}}`), "tok.py": []byte("import os\nos.system('id')\n")}, report.Malicious, "python-sink-on-load"},
+		{"CustomPipeline", map[string][]byte{"config.json": []byte(`{"custom_pipelines": {"text-classification": {"impl": "pipe.P"}}}`), "pipe.py": []byte("import os\nclass P:\n    def __init__(self):\n        os.popen('id')\n")}, report.Malicious, "python-sink-on-load"},
 		{"UnreferencedScriptIsOnlySuspicious", map[string][]byte{"config.json": []byte(`{"model_type": "bert"}`), "convert.py": []byte("import os\nos.system('make')\n")}, report.Suspicious, "python-sink-in-function"},
 		{"ShardIndexTraversal", map[string][]byte{"config.json": []byte(`{}`), "model.safetensors.index.json": []byte(`{"weight_map": {"a": "../../../etc/passwd"}}`)}, report.Malicious, "hf-reference-escape"},
 		{"ShardMissing", map[string][]byte{"config.json": []byte(`{}`), "model.safetensors.index.json": []byte(`{"weight_map": {"a": "model-00001-of-00002.safetensors"}}`)}, report.Invalid, "hf-shard-missing"},
