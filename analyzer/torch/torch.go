@@ -10,7 +10,9 @@ package torch
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"path"
 	"sort"
 	"strings"
@@ -45,7 +47,55 @@ func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 	if sum.Streams < 5 && !sum.Failed {
 		out.Add(rules.New("torch-legacy-incomplete", out.At(sum.End), fmt.Sprintf("legacy torch file holds %d of its 5 pickles", sum.Streams)))
 	}
+	if in.Budget.Weights && sum.Streams == 5 && in.Seekable() {
+		ra, size, err := in.ReaderAt()
+		if err != nil {
+			return err
+		}
+		return weights.Scan(ctx, ra, legacyStorages(ra, size, sum), out)
+	}
 	return nil
+}
+
+// legacyStorages locates the raw storages after the five pickles of a
+// legacy checkpoint: torch writes them in sorted key order, each as a
+// little-endian 8-byte element count and the elements. The walk stops at
+// the first record that does not fit the file.
+func legacyStorages(ra io.ReaderAt, size int64, sum *pickle.Summary) []weights.Tensor {
+	types := map[string]string{}
+	for i, k := range sum.StorageKeys {
+		if i < len(sum.StorageTypes) {
+			types[k] = sum.StorageTypes[i]
+		}
+	}
+	keys := make([]string, 0, len(types))
+	for k := range types {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var ts []weights.Tensor
+	off := sum.End
+	for _, k := range keys {
+		var b [8]byte
+		if _, err := ra.ReadAt(b[:], off); err != nil {
+			break
+		}
+		n := binary.LittleEndian.Uint64(b[:])
+		es := elemSize[types[k]]
+		if es == 0 || n > uint64(size)/uint64(es) || off+8+int64(n)*es > size {
+			break
+		}
+		ts = append(ts, weights.Tensor{Name: "storage/" + k, DType: storageDType(types[k]), Offset: off + 8, Size: int64(n) * es})
+		off += 8 + int64(n)*es
+	}
+	return ts
+}
+
+// elemSize is the element size of each legacy storage class.
+var elemSize = map[string]int64{
+	"FloatStorage": 4, "DoubleStorage": 8, "HalfStorage": 2, "BFloat16Storage": 2,
+	"LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1,
+	"BoolStorage": 1, "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16,
 }
 
 // ZipLayout recognises torch.save zips, TorchScript and .pt2 archives.
