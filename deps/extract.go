@@ -27,10 +27,12 @@ import (
 	"github.com/google/osv-scalibr/extractor/filesystem/language/rust/cargolock"
 	scalibrfs "github.com/google/osv-scalibr/fs"
 	scalibrlog "github.com/google/osv-scalibr/log"
+	"github.com/google/osv-scalibr/purl"
 
 	"github.com/aigis-dev/aigis/deps/conda"
 	"github.com/aigis-dev/aigis/deps/indexes"
 	"github.com/aigis-dev/aigis/deps/pyreq"
+	"github.com/aigis-dev/aigis/osvdb"
 )
 
 // Package is one dependency found in a manifest.
@@ -46,6 +48,9 @@ type Package struct {
 	Conda string
 	// Native marks conda packages that are not Python distributions.
 	Native bool
+	// PURL is the package URL of a locked package ("" when unlocked), as
+	// osv-scalibr spells it for its extractors.
+	PURL string
 }
 
 // Locked reports whether the manifest fixes the installed version.
@@ -188,7 +193,14 @@ func runScalibr(ctx context.Context, e filesystem.Extractor, in *filesystem.Scan
 		return nil, nil, err
 	}
 	for _, p := range inv.Packages {
-		pkgs = append(pkgs, convert(e.Name(), p)...)
+		for _, c := range convert(e.Name(), p) {
+			if c.Locked() && c.PURL == "" {
+				if u := p.PURL(); u != nil {
+					c.PURL = u.String()
+				}
+			}
+			pkgs = append(pkgs, c)
+		}
 	}
 	return pkgs, nil, nil
 }
@@ -226,7 +238,7 @@ func convert(extractor string, p *extractor.Package) []Package {
 				continue
 			}
 			v, _ := req.Pinned()
-			out = append(out, Package{Ecosystem: "PyPI", Name: req.Name, Version: v, Requirement: req.String()})
+			out = append(out, Package{Ecosystem: "PyPI", Name: req.Name, Version: v, Requirement: req.String(), PURL: pypiPURL(req.Name, v)})
 		}
 		return out
 	}
@@ -247,6 +259,11 @@ func extractConda(_ context.Context, in *filesystem.ScanInput, text []byte) ([]P
 	var pkgs []Package
 	for _, c := range env.Packages {
 		p := Package{Ecosystem: "PyPI", Name: c.Name, Version: c.Version, Requirement: c.Spec, Line: c.Line, Native: c.Native}
+		if c.Native {
+			p.PURL = condaPURL(c.Conda, c.Version)
+		} else {
+			p.PURL = pypiPURL(c.Name, c.Version)
+		}
 		if c.Conda != "" && c.Conda != c.Name {
 			p.Conda = c.Conda
 		}
@@ -257,4 +274,22 @@ func extractConda(_ context.Context, in *filesystem.ScanInput, text []byte) ([]P
 		opts = append(opts, indexes.LineOption{Option: o.Option, Line: o.Line})
 	}
 	return pkgs, indexes.FromPipOptions(opts), nil
+}
+
+// pypiPURL is the purl of a locked PyPI distribution (PEP 503 name); "" when
+// the version is not locked.
+func pypiPURL(name, version string) string {
+	if version == "" {
+		return ""
+	}
+	return (&purl.PackageURL{Type: purl.TypePyPi, Name: osvdb.NormalizeName("PyPI", name), Version: version}).String()
+}
+
+// condaPURL is the purl of a locked conda package that is not a Python
+// distribution.
+func condaPURL(name, version string) string {
+	if version == "" || name == "" {
+		return ""
+	}
+	return (&purl.PackageURL{Type: purl.TypeConda, Name: name, Version: version}).String()
 }

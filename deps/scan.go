@@ -110,18 +110,9 @@ func walk(ctx context.Context, target string) (*tree, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		for _, ex := range extractors {
-			if !ex.match(rel, info) {
-				continue
-			}
-			mf := &Manifest{Path: display(rel), Rel: rel, Format: ex.name, Lockfile: ex.lockfile, Size: info.Size()}
-			text, err := readBounded(root, rel, info)
-			if err == nil {
-				mf.Packages, mf.Signals, err = ex.run(ctx, rfs, rootPath, rel, info, text)
-			}
-			mf.Err = err
+		if mf := extractFile(ctx, root, rfs, rootPath, rel, info); mf != nil {
+			mf.Path = display(rel)
 			t.manifests = append(t.manifests, mf)
-			break
 		}
 		kinds, err := sniff(root, rel, info)
 		if err != nil {
@@ -155,7 +146,7 @@ func walk(ctx context.Context, target string) (*tree, error) {
 		}
 		rel, _ := filepath.Rel(rootPath, p)
 		if d.IsDir() {
-			if p != rootPath && (skipDirs[d.Name()] || isVenv(p)) {
+			if p != rootPath && SkipDir(d.Name(), p) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -178,6 +169,40 @@ func walk(ctx context.Context, target string) (*tree, error) {
 	}
 	return t, nil
 }
+
+// ExtractFile offers the file rel (relative to root, which is open at
+// rootPath) to every extractor, as the deps walk does, and returns what
+// the first one that reads it finds; nil when no extractor reads such a
+// file. Problems reading or parsing it are in Manifest.Err. Path is rel;
+// callers set it to the name they report.
+func ExtractFile(ctx context.Context, root *os.Root, rootPath, rel string, info fs.FileInfo) *Manifest {
+	rfs, ok := root.FS().(scalibrfs.FS)
+	if !ok {
+		return &Manifest{Path: rel, Rel: rel, Err: errors.New("os.Root.FS lacks ReadDir or Stat")}
+	}
+	return extractFile(ctx, root, rfs, rootPath, rel, info)
+}
+
+func extractFile(ctx context.Context, root *os.Root, rfs scalibrfs.FS, rootPath, rel string, info fs.FileInfo) *Manifest {
+	for _, ex := range extractors {
+		if !ex.match(rel, info) {
+			continue
+		}
+		mf := &Manifest{Path: rel, Rel: rel, Format: ex.name, Lockfile: ex.lockfile, Size: info.Size()}
+		text, err := readBounded(root, rel, info)
+		if err == nil {
+			mf.Packages, mf.Signals, err = ex.run(ctx, rfs, rootPath, rel, info, text)
+		}
+		mf.Err = err
+		return mf
+	}
+	return nil
+}
+
+// SkipDir reports whether a directory named name (at path p) is one that
+// dependency walks never enter: VCS metadata, installed dependency trees,
+// caches and virtualenvs.
+func SkipDir(name, p string) bool { return skipDirs[name] || isVenv(p) }
 
 func isVenv(dir string) bool {
 	_, err := os.Lstat(filepath.Join(dir, "pyvenv.cfg"))

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/aigis-dev/aigis/analyzer/list"
+	"github.com/aigis-dev/aigis/internal/testutil/pkl"
+	"github.com/aigis-dev/aigis/internal/testutil/scantest"
 	"github.com/aigis-dev/aigis/scan"
 )
 
@@ -37,6 +39,28 @@ func BenchmarkScanDir(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := s.Scan(context.Background(), []string{p}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVMOpcodeHeavy measures the VM on a generated 16 MB protocol-4
+// pickle of small lists and dicts (every byte an opcode), in memory.
+func BenchmarkVMOpcodeHeavy(b *testing.B) {
+	p := pkl.New(4).EmptyDict().Memoize().Mark()
+	for i := 0; len(p.Bytes()) < 16<<20; i++ {
+		p.Str("row").Memoize().EmptyList().Memoize().Mark().Int(i % 60000).Int(7).Str("tok").Memoize().
+			EmptyDict().Memoize().Str("id").Int(i & 0xff).SetItem().Appends()
+		if i%1000 == 999 {
+			p.SetItems().Mark()
+		}
+	}
+	data := p.SetItems().Stop().Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		a := scantest.Memory(data, "x.pkl")
+		if a.Verdict.String() != "clean" {
+			b.Fatalf("verdict %s", a.Verdict)
 		}
 	}
 }

@@ -93,7 +93,7 @@ func Sniff(r io.ReaderAt, size int64) ([]Kind, error) {
 			return []Kind{GGUF, GGUFChatTemplate}, nil
 		}
 		return []Kind{GGUF}, nil
-	case looksLikeONNX(head):
+	case LooksLikeONNX(head):
 		// TensorProto.external_data entries are StringStringEntryProto
 		// {key: "location", value: path}: field 1, length 8, "location".
 		found, err := contains(r, size, onnxWindow, []byte("\x0a\x08location\x12"))
@@ -129,9 +129,10 @@ func zipKinds(names []string) []Kind {
 	return k
 }
 
-// looksLikeONNX: ModelProto starts with ir_version (field 1, varint,
+// LooksLikeONNX reports whether head starts like an ONNX ModelProto:
+// ModelProto starts with ir_version (field 1, varint,
 // values 1..12 so far) and then producer_name, graph or opset_import.
-func looksLikeONNX(h []byte) bool {
+func LooksLikeONNX(h []byte) bool {
 	if len(h) < 4 || h[0] != 0x08 || h[1] < 1 || h[1] > 20 {
 		return false
 	}

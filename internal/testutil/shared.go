@@ -4,6 +4,9 @@
 package testutil
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,5 +53,34 @@ func ModuleRoot() string {
 			return ""
 		}
 		dir = parent
+	}
+}
+
+// SHA256File is the hex SHA-256 of a file, computed the plain way, for
+// checking hashes that code under test computed.
+func SHA256File(t testing.TB, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b))
+}
+
+// Golden compares got with the file at path; with update it rewrites the
+// file first. Golden files are the code's own reviewed output.
+func Golden(t testing.TB, path string, got []byte, update bool) {
+	t.Helper()
+	if update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (run the test with -update to accept, then review the diff)", path)
 	}
 }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package filehash
+
+import "os"
+
+func advise(*os.File) {}
