@@ -125,3 +125,17 @@ func BenchmarkScanF32PerCore(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*float64(len(data))/1e6/(cpuTime()-c0), "MB/cpu-s")
 }
+
+// Clean weights of both kinds (random low bits, empty low bits) across
+// many seeds: no window may be flagged.
+func TestWeights_NoFalsePositivesOnCleanTensors(t *testing.T) {
+	for seed := uint64(100); seed < 124; seed++ {
+		b := gaussF32(1<<20, seed)
+		if seed%2 == 0 {
+			halfOrigin(b)
+		}
+		if out := scanOne(t, F32, b); len(out.Findings()) > 0 {
+			t.Errorf("seed %d: %+v", seed, out.Findings())
+		}
+	}
+}
