@@ -32,9 +32,22 @@ func init() {
 	sevenzip.RegisterDecompressor([]byte{0x04, 0xf7, 0x11, 0x01}, bounded7zZstd)
 }
 
+// rc adapts a decoder to the ReadCloser the 7z library wants. Its Read
+// turns a panic in a third-party decoder (PPMd divides by zero on some
+// hostile streams) into a read error, so bad data is "malformed", not an
+// analyser failure.
 type rc struct {
-	io.Reader
+	r io.Reader
 	c io.Closer
+}
+
+func (r rc) Read(p []byte) (n int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			n, err = 0, fmt.Errorf("7z decoder failed on corrupt data: %v", v)
+		}
+	}()
+	return r.r.Read(p)
 }
 
 func (r rc) Close() error { return r.c.Close() }

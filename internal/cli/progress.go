@@ -22,9 +22,12 @@ type progress struct {
 	files   int
 	bytes   int64
 	flagged int
-	began   time.Time
-	quit    chan struct{}
-	wg      sync.WaitGroup
+	// status, when set, replaces the scan status line (other verbs report
+	// other progress with the same display).
+	status func(elapsed time.Duration) string
+	began  time.Time
+	quit   chan struct{}
+	wg     sync.WaitGroup
 }
 
 func newProgress(w io.Writer, want bool) *progress {
@@ -62,6 +65,10 @@ func (p *progress) start() {
 				fmt.Fprint(p.w, "\r\033[K")
 				return
 			case <-t.C:
+				if p.status != nil {
+					fmt.Fprintf(p.w, "\r\033[K%s", p.status(time.Since(p.began)))
+					continue
+				}
 				p.mu.Lock()
 				fmt.Fprintf(p.w, "\r\033[Kscanned %d files, %s, %d flagged (%s)", p.files, humanBytes(p.bytes), p.flagged, time.Since(p.began).Round(100*time.Millisecond))
 				p.mu.Unlock()

@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aigis-dev/aigis/internal/testutil"
+)
+
+// keyPair writes a fresh P-256 key pair as PEM files.
+func keyPair(t *testing.T) (priv, pub string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	der, _ := x509.MarshalECPrivateKey(k)
+	priv = filepath.Join(dir, "key.pem")
+	os.WriteFile(priv, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600)
+	der, _ = x509.MarshalPKIXPublicKey(&k.PublicKey)
+	pub = filepath.Join(dir, "key.pub")
+	os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
+	return priv, pub
+}
+
+func modelDir(t *testing.T) string {
+	dir := filepath.Join(t.TempDir(), "bert")
+	os.MkdirAll(filepath.Join(dir, "tokenizer"), 0o755)
+	os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte(strings.Repeat("weights", 1000)), 0o644)
+	os.WriteFile(filepath.Join(dir, "tokenizer", "vocab.json"), []byte(`{"a":1}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "tokenizer.json"), []byte(`{}`), 0o644)
+	return dir
+}
+
+func TestSignVerifyDigest_EndToEnd(t *testing.T) {
+	priv, pub := keyPair(t)
+	for _, flags := range [][]string{
+		nil,
+		{"--method", "shards", "--shard-size", "1000"},
+		{"--hash-algorithm", "blake3", "--naming", "spec"},
+	} {
+		model := modelDir(t)
+		s := runCLI(t, nil, append(append([]string{"sign", "-o", "json", "--private-key", priv}, flags...), model)...)
+		if s.code != ExitOK {
+			t.Fatalf("%v: sign exit %d\n%s%s", flags, s.code, s.stdout, s.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(model, "model.sig")); err != nil {
+			t.Fatalf("default signature path: %v", err)
+		}
+		root := rootDigest(t, s.stdout)
+		// digest with the same flags prints the signed root digest (the
+		// bundle inside the model is ignored, as sign ignored it).
+		d := runCLI(t, nil, append(append([]string{"digest", "--ignore-paths", filepath.Join(model, "model.sig")}, flags...), model)...)
+		if d.code != ExitOK || strings.TrimSpace(d.stdout) != root {
+			t.Errorf("%v: digest %q (exit %d %s), signed root %s", flags, d.stdout, d.code, d.stderr, root)
+		}
+		v := runCLI(t, nil, "verify", "--public-key", pub, model)
+		if v.code != ExitOK || !strings.Contains(v.stdout, "verified") {
+			t.Fatalf("%v: verify exit %d\n%s%s", flags, v.code, v.stdout, v.stderr)
+		}
+		os.WriteFile(filepath.Join(model, "tokenizer.json"), []byte(`{"evil":1}`), 0o644)
+		v = runCLI(t, nil, "verify", "--public-key", pub, model)
+		if v.code != ExitFindings || !strings.Contains(v.stdout, "file-modified") || !strings.Contains(v.stdout, "tokenizer.json") {
+			t.Errorf("%v: tampered model: exit %d\n%s", flags, v.code, v.stdout)
+		}
+		// SARIF works like for every verb.
+		if v := runCLI(t, nil, "verify", "-o", "sarif", "--public-key", pub, model); v.code != ExitFindings || !strings.Contains(v.stdout, `"ruleId": "file-modified"`) {
+			t.Errorf("sarif: exit %d\n%s", v.code, v.stdout)
+		}
+	}
+}
+
+func TestSign_SingleFileSignatureGoesBesideIt(t *testing.T) {
+	priv, pub := keyPair(t)
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.gguf")
+	os.WriteFile(model, []byte("GGUF..."), 0o644)
+	if r := runCLI(t, nil, "sign", "--private-key", priv, model); r.code != ExitOK {
+		t.Fatalf("exit %d %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "model.sig")); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, nil, "verify", "--public-key", pub, model); r.code != ExitOK {
+		t.Fatalf("exit %d %s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestSign_EncryptedKeyPassword(t *testing.T) {
+	key := filepath.Join("..", "..", "sign", "testdata", "p256-pbkdf2-aes256.pem")
+	pub := filepath.Join("..", "..", "sign", "testdata", "p256-pub.pem")
+	model := modelDir(t)
+	// Not a terminal and no password: a clear usage error.
+	r := runCLI(t, nil, "sign", "--private-key", key, model)
+	if r.code != ExitError || !strings.Contains(r.stderr, "AIGIS_KEY_PASSWORD") {
+		t.Fatalf("exit %d %q", r.code, r.stderr)
+	}
+	if r := runCLI(t, map[string]string{"AIGIS_KEY_PASSWORD": "wrong"}, "sign", "--private-key", key, model); r.code != ExitError || !strings.Contains(r.stderr, "wrong password") {
+		t.Fatalf("wrong password: exit %d %q", r.code, r.stderr)
+	}
+	if r := runCLI(t, map[string]string{"AIGIS_KEY_PASSWORD": "correct horse"}, "sign", "--private-key", key, model); r.code != ExitOK {
+		t.Fatalf("exit %d %q", r.code, r.stderr)
+	}
+	if r := runCLI(t, nil, "verify", "--public-key", pub, model); r.code != ExitOK {
+		t.Fatalf("exit %d %s", r.code, r.stdout)
+	}
+}
+
+func TestSignVerify_UsageErrorsExit2(t *testing.T) {
+	priv, pub := keyPair(t)
+	model := modelDir(t)
+	if r := runCLI(t, nil, "sign", "--private-key", priv, model); r.code != ExitOK {
+		t.Fatal(r.stderr)
+	}
+	missing := filepath.Join(t.TempDir(), "absent")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sign", model}, "--private-key"},
+		{[]string{"sign", "--private-key", priv, missing}, "absent"},
+		{[]string{"sign", "--private-key", priv, "--method", "tensors", model}, "--method"},
+		{[]string{"sign", "--private-key", priv, "--hash-algorithm", "md5", model}, "--hash-algorithm"},
+		{[]string{"sign", "--private-key", priv, "--naming", "go", model}, "--naming"},
+		{[]string{"sign", "--private-key", priv, "--shard-size", "0", "--method", "shards", model}, "--shard-size"},
+		{[]string{"sign", "--private-key", pub, model}, "private key"},
+		{[]string{"sign", "--private-key", priv, "--cert-chain", pub, model}, "--signing-cert"},
+		{[]string{"sign", "--private-key", priv, "--ignore-paths", "/etc", model}, "outside the model"},
+		{[]string{"verify", model}, "choose exactly one"},
+		{[]string{"verify", "--public-key", pub, "--certificate-chain", pub, model}, "choose exactly one"},
+		{[]string{"verify", "--identity", "me@example.com", model}, "--identity-provider"},
+		{[]string{"verify", "--public-key", pub, "--signature", missing, model}, "absent"},
+		{[]string{"verify", "--public-key", priv, model}, "PUBLIC KEY"},
+		{[]string{"verify", "--public-key", pub, missing}, "absent"},
+		{[]string{"verify", "--public-key", pub, "-o", "xml", model}, "xml"},
+		{[]string{"verify", "--public-key", pub, "--fail-on", "none", model}, "unknown flag"},
+		{[]string{"digest", "--method", "tensors", model}, "--method"},
+		{[]string{"digest"}, "arg"},
+	} {
+		r := runCLI(t, nil, tc.args...)
+		if r.code != ExitError || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 mentioning %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+// Flags come from the environment like every verb's.
+func TestVerify_FlagsFromEnvironment(t *testing.T) {
+	priv, pub := keyPair(t)
+	model := modelDir(t)
+	runCLI(t, nil, "sign", "--private-key", priv, model)
+	if r := runCLI(t, map[string]string{"AIGIS_VERIFY_PUBLIC_KEY": pub}, "verify", model); r.code != ExitOK {
+		t.Fatalf("exit %d %s", r.code, r.stderr)
+	}
+}
+
+// `aigis digest` prints what `model_signing digest` prints for the same
+// model and ignored paths.
+func TestDigest_MatchesModelSigning(t *testing.T) {
+	dir := testutil.Shared(t, "vectors", "oms", "model-transparency", "scripts-tests", "v1.1.0-sigstore")
+	r := runCLI(t, nil, "digest", "--ignore-paths", filepath.Join(dir, "ignore-me"), "--ignore-paths", filepath.Join(dir, "model.sig"), dir)
+	// The subject digest model_signing v1.1.0 signed for this model.
+	if want := "sha256:61d4849d9d90076d6215f4d525f13d6574af8e3f67aef3e6f36fc40a14fdd226\n"; r.code != ExitOK || r.stdout != want {
+		t.Fatalf("exit %d: %q, want %q (%s)", r.code, r.stdout, want, r.stderr)
+	}
+}
