@@ -48,6 +48,9 @@ func DefaultLimits() Limits {
 // concurrent use.
 type Budget struct {
 	Limits
+	// Weights asks analysers that can read tensor data to do so (weight
+	// forensics, aigis scan --weights). Off, formats read headers only.
+	Weights  bool
 	expanded atomic.Int64
 	cl       cleanups
 }

@@ -27,6 +27,9 @@ type Input struct {
 	Budget *Budget
 	// Hint is the base name, passed to Match as Sniff.Name.
 	Hint string
+	// Neighbours, when set (walked files only, never archive members),
+	// reads the files beside this one: see Neighbours.
+	Neighbours Neighbours
 
 	ra   io.ReaderAt
 	size int64

@@ -100,6 +100,8 @@ func WriteCatalogue(w io.Writer) error {
 	h := Extensions()
 	fmt.Fprintf(&b, "- **invalid**: %s\n", "`"+strings.Join(h.Invalid, "`, `")+"`")
 	fmt.Fprintf(&b, "- **unsupported**: %s\n", "`"+strings.Join(h.Unsupported, "`, `")+"`")
-	_, err := io.WriteString(w, b.String())
+	b.WriteString("\n")
+	writeFormats(&b)
+	_, err := io.WriteString(w, strings.TrimRight(b.String(), "\n")+"\n")
 	return err
 }

@@ -44,12 +44,15 @@ func Findings() map[string]Behaviour {
 }
 
 // New builds a finding from its definition in findings.yaml (or the
-// pickle behaviours). An unknown id is a programming error, caught by
+// pickle behaviours, or a format rule set in formats/). An unknown id is a programming error, caught by
 // tests: every rule aigis reports is documented.
 func New(id, location, message string) report.Finding {
 	b, ok := Findings()[id]
 	if !ok {
 		b, ok = Pickle().Findings[id]
+	}
+	if !ok {
+		b, ok = formatFinding(id)
 	}
 	if !ok {
 		panic("rules: no definition for finding " + id)

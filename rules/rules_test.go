@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,8 +93,8 @@ func TestExtensionHints(t *testing.T) {
 	if v, ok := h.Hint(".PT"); !ok || v.String() != "invalid" {
 		t.Errorf(".PT: %v %v", v, ok)
 	}
-	if v, ok := h.Hint(".gguf"); !ok || v.String() != "unsupported" {
-		t.Errorf(".gguf: %v %v", v, ok)
+	if v, ok := h.Hint(".mlmodel"); !ok || v.String() != "unsupported" {
+		t.Errorf(".mlmodel: %v %v", v, ok)
 	}
 	if _, ok := h.Hint(".txt"); ok {
 		t.Error(".txt has a hint")
@@ -162,12 +163,35 @@ func TestEveryReportedRuleIsDefined(t *testing.T) {
 			id := string(m[1])
 			if _, ok := Findings()[id]; !ok {
 				if _, ok := Pickle().Findings[id]; !ok {
-					t.Errorf("%s reports %q, which has no definition in rules/", f, id)
+					if _, ok := formatFinding(id); !ok {
+						t.Errorf("%s reports %q, which has no definition in rules/", f, id)
+					}
 				}
 			}
 		}
 	}
 	if seen < 20 {
 		t.Fatalf("only %d rules.New calls found; did the walk miss the tree?", seen)
+	}
+}
+
+func TestFormatRuleSets(t *testing.T) {
+	names := FormatNames()
+	for _, want := range []string{"jinja", "python", "keras", "onnx", "tensorflow", "hfrepo", "safetensors", "gguf", "weights"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("rule set %s missing: %v", want, names)
+		}
+	}
+	for _, doc := range []string{
+		"findings: {a: {verdict: malicious}}",           // no title
+		"title: t\nfindings: {a: {verdict: malicious}}", // no reason
+		"title: t\nlists: {l: {values: [x]}}",           // list without reason
+	} {
+		if _, err := ParseSet([]byte(doc)); err == nil {
+			t.Errorf("accepted %q", doc)
+		}
+	}
+	if !Format("onnx").List("standard_domains").Has("com.microsoft") || !Format("hfrepo").List("hydra_allowed").HasPrefix("nemo.collections.asr.X") {
+		t.Error("list lookups")
 	}
 }

@@ -20,13 +20,12 @@ type label struct {
 	Technique string `json:"technique"`
 }
 
-// pickleFamily are the loaders whose labels the pickle-family analysers
-// (pickle, torch, numpy, joblib, archives) must meet exactly.
-var pickleFamily = map[string]bool{"torch": true, "torchscript": true, "pickle": true, "numpy": true, "joblib": true, "archive": true}
-
-// TestCorpusPickleFamily scans ../shared/corpus and asserts every
-// pickle-family label exactly as labels.json states it.
-func TestCorpusPickleFamily(t *testing.T) {
+// TestCorpus scans ../shared/corpus and asserts every label exactly as
+// labels.json states it, for every loader: files are scanned on their
+// own, directories (repositories, datasets) as scan targets, whose
+// directory artifact must carry the label and, when benign, every file in
+// them must be clean too.
+func TestCorpus(t *testing.T) {
 	root := testutil.Shared(t, "corpus")
 	raw, err := os.ReadFile(filepath.Join(root, "labels.json"))
 	if err != nil {
@@ -36,7 +35,8 @@ func TestCorpusPickleFamily(t *testing.T) {
 	if err := json.Unmarshal(raw, &labels); err != nil {
 		t.Fatal(err)
 	}
-	s := scan.New(scan.Options{Analyzers: list.All()})
+	s := scan.New(scan.Options{Analyzers: list.All(), DirAnalyzers: list.Dirs()})
+	withWeights := scan.New(scan.Options{Analyzers: list.All(), Weights: true})
 	var paths []string
 	for p := range labels {
 		paths = append(paths, p)
@@ -45,12 +45,29 @@ func TestCorpusPickleFamily(t *testing.T) {
 	checked := 0
 	for _, p := range paths {
 		l := labels[p]
-		if !pickleFamily[l.Loader] {
-			continue
-		}
 		checked++
 		t.Run(p, func(t *testing.T) {
-			a := s.ScanFile(context.Background(), filepath.Join(root, p), p)
+			full := filepath.Join(root, p)
+			var a report.Artifact
+			if st, err := os.Stat(full); err == nil && st.IsDir() {
+				rep, err := s.Scan(context.Background(), []string{full})
+				if err != nil {
+					t.Fatal(err)
+				}
+				found := false
+				for _, x := range rep.Artifacts {
+					if x.Path == filepath.Clean(full) {
+						a, found = x, true
+					} else if l.Verdict == "benign" && x.Verdict != report.Clean {
+						t.Errorf("benign %s: %s is %s: %+v", p, x.Path, x.Verdict, x.Findings)
+					}
+				}
+				if !found {
+					t.Fatalf("no artifact for the directory %s", p)
+				}
+			} else {
+				a = s.ScanFile(context.Background(), full, p)
+			}
 			ok := false
 			switch l.Verdict {
 			case "benign":
@@ -69,9 +86,17 @@ func TestCorpusPickleFamily(t *testing.T) {
 			if !ok {
 				t.Errorf("%s (%s): label %s, got %s (%s): %+v", p, l.Technique, l.Verdict, a.Verdict, a.Format, a.Findings)
 			}
+			// Weight forensics must not flag benign models either.
+			if l.Verdict == "benign" {
+				if st, err := os.Stat(full); err == nil && !st.IsDir() {
+					if w := withWeights.ScanFile(context.Background(), full, p); w.Verdict != report.Clean {
+						t.Errorf("%s with --weights: %s %+v", p, w.Verdict, w.Findings)
+					}
+				}
+			}
 		})
 	}
-	if checked < 15 {
-		t.Errorf("only %d pickle-family labels checked; labels.json changed?", checked)
+	if checked < 30 {
+		t.Errorf("only %d labels checked; labels.json changed?", checked)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -31,6 +32,13 @@ type Options struct {
 	Workers   int
 	Limits    analyzer.Limits
 	Analyzers []analyzer.Analyzer
+	// DirAnalyzers are offered every walked directory (callers pass
+	// analyzer/list.Dirs()). A directory one matches gets an artifact that
+	// summarises everything below it.
+	DirAnalyzers []analyzer.DirAnalyzer
+	// Weights makes analysers read tensor data for weight forensics
+	// (aigis scan --weights); otherwise formats are read header-only.
+	Weights bool
 	// OnArtifact, when set, is called once per finished artifact (from
 	// worker goroutines, one at a time). Progress displays use it.
 	OnArtifact func(a *report.Artifact)
@@ -58,6 +66,14 @@ type job struct {
 	display string // as reported
 	link    *report.Artifact
 	special *report.Artifact
+	nb      analyzer.Neighbours // files beside a walked file
+	dir     *analyzer.Dir       // a directory for a DirAnalyzer
+	dirA    analyzer.DirAnalyzer
+}
+
+type result struct {
+	a   report.Artifact
+	dir bool
 }
 
 // Scan walks every target (file or directory) and returns one artifact per
@@ -70,7 +86,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []string) (*report.Report, e
 		}
 	}
 	jobs := make(chan job, 256)
-	results := make(chan report.Artifact, 256)
+	results := make(chan result, 256)
 	var wg sync.WaitGroup
 	for i := 0; i < s.opts.Workers; i++ {
 		wg.Add(1)
@@ -83,19 +99,25 @@ func (s *Scanner) Scan(ctx context.Context, targets []string) (*report.Report, e
 					a = *j.link
 				case j.special != nil:
 					a = *j.special
+				case j.dir != nil:
+					results <- result{a: s.scanDir(ctx, j), dir: true}
+					continue
+				case j.nb != nil:
+					a = s.scanFile(ctx, j.path, j.display, j.nb)
 				default:
 					a = s.ScanFile(ctx, j.path, j.display)
 				}
 				s.done(&a)
-				results <- a
+				results <- result{a: a}
 			}
 		}()
 	}
 	var walkErr error
+	var roots []*os.Root // closed when every job is done
 	go func() {
 		defer close(jobs)
 		for _, t := range targets {
-			if err := s.walk(ctx, t, jobs); err != nil {
+			if err := s.walk(ctx, t, jobs, &roots); err != nil {
 				walkErr = err
 				return
 			}
@@ -103,8 +125,19 @@ func (s *Scanner) Scan(ctx context.Context, targets []string) (*report.Report, e
 	}()
 	go func() { wg.Wait(); close(results) }()
 	rep := &report.Report{Command: "scan"}
-	for a := range results {
-		rep.Artifacts = append(rep.Artifacts, a)
+	var dirs []int
+	for r := range results {
+		if r.dir {
+			dirs = append(dirs, len(rep.Artifacts))
+		}
+		rep.Artifacts = append(rep.Artifacts, r.a)
+	}
+	for _, r := range roots {
+		r.Close()
+	}
+	summarise(rep.Artifacts, dirs)
+	for _, i := range dirs {
+		s.done(&rep.Artifacts[i])
 	}
 	if walkErr != nil {
 		return nil, walkErr
@@ -126,7 +159,7 @@ func (s *Scanner) done(a *report.Artifact) {
 
 // walk emits jobs for one target. A target that is itself a symlink is
 // followed (the user named it); links inside a directory are not.
-func (s *Scanner) walk(ctx context.Context, target string, jobs chan<- job) error {
+func (s *Scanner) walk(ctx context.Context, target string, jobs chan<- job, roots *[]*os.Root) error {
 	st, err := os.Stat(target)
 	if err != nil {
 		return err
@@ -147,6 +180,20 @@ func (s *Scanner) walk(ctx context.Context, target string, jobs chan<- job) erro
 	if err != nil {
 		return err
 	}
+	// Analysers reach the files beside a walked file only through this
+	// root, which refuses names and links that leave it.
+	oroot, err := os.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	*roots = append(*roots, oroot)
+	rel := func(p string) string {
+		r, err := filepath.Rel(target, p)
+		if err != nil {
+			return "."
+		}
+		return filepath.ToSlash(r)
+	}
 	return filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -165,11 +212,12 @@ func (s *Scanner) walk(ctx context.Context, target string, jobs chan<- job) erro
 		}
 		switch t := d.Type(); {
 		case t.IsDir():
+			s.offerDir(p, rootFS{root: oroot, dir: rel(p)}, jobs)
 			return nil
 		case t&fs.ModeSymlink != 0:
 			jobs <- job{link: linkArtifact(root, p)}
 		case t.IsRegular():
-			jobs <- job{path: p, display: p}
+			jobs <- job{path: p, display: p, nb: rootFS{root: oroot, dir: path.Dir(rel(p))}}
 		default:
 			jobs <- job{special: specialArtifact(p, t)}
 		}
@@ -232,6 +280,17 @@ const smallFile = 128 << 10
 // problem becomes a finding, and a panic in an analyser becomes an
 // inconclusive verdict rather than a crash.
 func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.Artifact) {
+	// The user named this file: its own directory bounds what analysers
+	// may read beside it.
+	var nb analyzer.Neighbours
+	if r, err := os.OpenRoot(filepath.Dir(path)); err == nil {
+		defer r.Close()
+		nb = rootFS{root: r, dir: "."}
+	}
+	return s.scanFile(ctx, path, display, nb)
+}
+
+func (s *Scanner) scanFile(ctx context.Context, path, display string, nb analyzer.Neighbours) (a report.Artifact) {
 	a = report.Artifact{Path: display, Format: "other"}
 	f, err := openNoFollow(path)
 	if err != nil {
@@ -253,15 +312,20 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.
 			ra = bytes.NewReader(buf)
 		}
 	}
-	return s.ScanReaderAt(ctx, ra, st.Size(), display)
+	return s.scanReaderAt(ctx, ra, st.Size(), display, nb)
 }
 
 // ScanReaderAt analyses content that is already open or in memory (an
 // upload, a registry blob) as one artifact reported under display. Like
 // ScanFile it never returns an error and never panics.
 func (s *Scanner) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, display string) (a report.Artifact) {
+	return s.scanReaderAt(ctx, ra, size, display, nil)
+}
+
+func (s *Scanner) scanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, display string, nb analyzer.Neighbours) (a report.Artifact) {
 	a = report.Artifact{Path: display, Format: "other", Size: size}
 	budget := analyzer.NewBudget(s.opts.Limits)
+	budget.Weights = s.opts.Weights
 	defer budget.Done()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Limits.Timeout)
 	defer cancel()
@@ -269,19 +333,36 @@ func (s *Scanner) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 	res := analyzer.NewResult(s.Dispatch)
 	in := analyzer.NewFileInput("", ra, size, budget)
 	in.Hint = filepath.Base(display)
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				res.Add(rules.New("internal-error", "", fmt.Sprintf("analyser failure: %v", r)))
-				if os.Getenv("AIGIS_DEBUG") != "" {
-					fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", display, r, debug.Stack())
-				}
+	in.Neighbours = nb
+	guard(res, display, "analyser", func() error { return s.Dispatch(ctx, in, res) }, func(err error) { res.Problem(ctx, -1, "reading file", err) })
+	fill(&a, res)
+	if nf := res.NestedFormats(); len(nf) > 0 {
+		if a.Properties == nil {
+			a.Properties = map[string]string{}
+		}
+		a.Properties["contains"] = strings.Join(dedupe(nf), ",")
+	}
+	return a
+}
+
+// guard runs fn, turning a panic into an inconclusive finding (an analyser
+// bug must never look clean) and an error into onErr.
+func guard(res *analyzer.Result, display, who string, fn func() error, onErr func(error)) {
+	defer func() {
+		if r := recover(); r != nil {
+			res.Add(rules.New("internal-error", "", fmt.Sprintf("%s failure: %v", who, r)))
+			if os.Getenv("AIGIS_DEBUG") != "" {
+				fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", display, r, debug.Stack())
 			}
-		}()
-		if err := s.Dispatch(ctx, in, res); err != nil {
-			res.Problem(ctx, -1, "reading file", err)
 		}
 	}()
+	if err := fn(); err != nil {
+		onErr(err)
+	}
+}
+
+// fill copies what a Result collected into the artifact.
+func fill(a *report.Artifact, res *analyzer.Result) {
 	if f := res.Format(); f != "" {
 		a.Format = f
 	}
@@ -291,13 +372,6 @@ func (s *Scanner) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 	if props := res.Properties(); len(props) > 0 {
 		a.Properties = props
 	}
-	if nf := res.NestedFormats(); len(nf) > 0 {
-		if a.Properties == nil {
-			a.Properties = map[string]string{}
-		}
-		a.Properties["contains"] = strings.Join(dedupe(nf), ",")
-	}
-	return a
 }
 
 func dedupe(s []string) []string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/zipr"
@@ -140,7 +141,9 @@ func (m *Members) Input(e *zipr.Entry) (*analyzer.Input, error) {
 		if err != nil {
 			return nil, err
 		}
-		return m.in.Child(e.Name, sec, sec.Size()), nil
+		c := m.in.Child(e.Name, sec, sec.Size())
+		c.Neighbours = memberFS{m: m, dir: path.Dir(e.Name)}
+		return c, nil
 	}
 	raw, err := e.Section()
 	if err != nil {
@@ -151,7 +154,9 @@ func (m *Members) Input(e *zipr.Entry) (*analyzer.Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.in.ChildStream(e.Name, m.in.Budget.Expand(dec, cnt), int64(e.Size)), nil
+	c := m.in.ChildStream(e.Name, m.in.Budget.Expand(dec, cnt), int64(e.Size))
+	c.Neighbours = memberFS{m: m, dir: path.Dir(e.Name)}
+	return c, nil
 }
 
 // Recurse analyses a member with whichever analyser matches it. Members
@@ -207,4 +212,11 @@ func (m *Members) ReadSmall(e *zipr.Entry, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("member %q larger than %d bytes", e.Name, max)
 	}
 	return b, nil
+}
+
+// NewMembers gives access to the members of an opened archive outside the
+// Zip analyser (tools that read a checkpoint's tensors). No checks are
+// reported for it.
+func NewMembers(in *analyzer.Input, out *analyzer.Result, z *zipr.Reader) *Members {
+	return &Members{in: in, out: out, z: z, bad: map[*zipr.Entry]bool{}}
 }

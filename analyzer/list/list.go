@@ -6,8 +6,14 @@ import (
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/archive"
 	"github.com/aigis-dev/aigis/analyzer/compress"
+	"github.com/aigis-dev/aigis/analyzer/gguf"
+	"github.com/aigis-dev/aigis/analyzer/hfrepo"
+	"github.com/aigis-dev/aigis/analyzer/keras"
 	"github.com/aigis-dev/aigis/analyzer/numpy"
+	"github.com/aigis-dev/aigis/analyzer/onnx"
 	"github.com/aigis-dev/aigis/analyzer/pickle"
+	"github.com/aigis-dev/aigis/analyzer/safetensors"
+	"github.com/aigis-dev/aigis/analyzer/tensorflow"
 	"github.com/aigis-dev/aigis/analyzer/torch"
 )
 
@@ -17,13 +23,27 @@ func All() []analyzer.Analyzer {
 	return []analyzer.Analyzer{
 		torch.Legacy{},
 		numpy.NPY{},
+		safetensors.Analyzer{},
+		gguf.Analyzer{},
+		onnx.Analyzer{},
+		keras.H5{},
+		tensorflow.TFLite{},
+		tensorflow.SavedModel{},
 		archive.Zip{Layouts: []archive.ZipLayout{
 			torch.ZipLayout{},
 			numpy.NPZ{},
+			keras.Zip{},
 		}},
 		archive.Tar{},
 		archive.SevenZip{},
 		pickle.Analyzer{},
 		compress.Analyzer{},
+		hfrepo.Config{}, // any text: last
 	}
+}
+
+// Dirs returns the directory-layout analysers, offered every walked
+// directory.
+func Dirs() []analyzer.DirAnalyzer {
+	return []analyzer.DirAnalyzer{hfrepo.Repo{}}
 }

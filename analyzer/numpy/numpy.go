@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer/pickle"
 	"github.com/aigis-dev/aigis/internal/zipr"
 	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/weights"
 )
 
 var magic = []byte("\x93NUMPY")
@@ -95,8 +97,12 @@ func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 	switch got := size - dataOff; {
 	case got < want:
 		out.Problem(ctx, dataOff, fmt.Sprintf("npy data (%d of %d bytes)", got, want), errTruncated)
+		return nil
 	case got > want:
 		out.Add(rules.New("numpy-trailing-data", out.At(dataOff+want), fmt.Sprintf("%d bytes follow the array data", got-want)))
+	}
+	if in.Budget.Weights {
+		return weights.Scan(ctx, ra, []weights.Tensor{{Name: "array", DType: h.dtype.float, Shape: h.shape, Offset: dataOff, Size: want}}, out)
 	}
 	return nil
 }
@@ -139,6 +145,7 @@ type header struct {
 type dtype struct {
 	itemsize int64
 	object   bool
+	float    weights.DType // little-endian float arrays, for weight forensics
 }
 
 func (h *header) nbytes() (int64, bool) {
@@ -258,6 +265,8 @@ func parseTypeString(s string) (dtype, error) {
 			return dtype{itemsize: 1}, nil
 		}
 		return dtype{}, fmt.Errorf("descr %q not understood", s)
+	case kind == 'f' && s[0] != '>':
+		return dtype{itemsize: n, float: map[int64]weights.DType{2: weights.F16, 4: weights.F32, 8: weights.F64}[n]}, nil
 	case strings.IndexByte("fiucbMmSaV", kind) >= 0:
 		return dtype{itemsize: n}, nil
 	case kind == 'U':
@@ -267,4 +276,32 @@ func parseTypeString(s string) (dtype, error) {
 		return dtype{itemsize: 4 * n}, nil
 	}
 	return dtype{}, fmt.Errorf("descr %q not understood", s)
+}
+
+// Tensors describes the array of a .npy file for weight comparison.
+func Tensors(ra io.ReaderAt, size int64) ([]weights.Tensor, error) {
+	pre := make([]byte, 12)
+	if n, _ := ra.ReadAt(pre, 0); n < 10 || !bytes.HasPrefix(pre, magic) {
+		return nil, fmt.Errorf("not an npy file")
+	}
+	var hlen, start int64 = int64(binary.LittleEndian.Uint16(pre[8:])), 10
+	if pre[6] >= 2 {
+		hlen, start = int64(binary.LittleEndian.Uint32(pre[8:])), 12
+	}
+	if hlen > maxHeader || start+hlen > size {
+		return nil, fmt.Errorf("npy header out of bounds")
+	}
+	hb := make([]byte, hlen)
+	if _, err := ra.ReadAt(hb, start); err != nil {
+		return nil, err
+	}
+	h, err := parseHeader(hb)
+	if err != nil {
+		return nil, err
+	}
+	n, ok := h.nbytes()
+	if !ok || h.dtype.object || start+hlen+n > size {
+		return nil, fmt.Errorf("npy array is not plain numbers within the file")
+	}
+	return []weights.Tensor{{Name: "array", DType: h.dtype.float, Shape: h.shape, Offset: start + hlen, Size: n}}, nil
 }

@@ -39,8 +39,11 @@ type Summary struct {
 	Streams     int
 	End         int64    // offset after the last complete stream
 	StorageKeys []string // torch persistent-id storage keys
-	Joblib      bool     // joblib array wrappers were seen
-	Failed      bool     // a stream ended in an error (already reported)
+	// StorageTypes is the storage class (FloatStorage, ...) of each of
+	// StorageKeys, "" when not a plain import.
+	StorageTypes []string
+	Joblib       bool // joblib array wrappers were seen
+	Failed       bool // a stream ended in an error (already reported)
 }
 
 const maxStreams = 1 << 20
@@ -104,6 +107,7 @@ func Scan(ctx context.Context, in *analyzer.Input, out *analyzer.Result, opts Op
 	}
 	s.finish()
 	sum.StorageKeys = s.storage
+	sum.StorageTypes = s.stypes
 	sum.Joblib = s.joblib
 	if s.joblib {
 		out.SetFormat("joblib")

@@ -223,6 +223,11 @@ func (m *machine) persistent(pid val) {
 	}
 	if key, ok := m.str(items[2]); ok && len(m.storage) < m.lim.MaxObjects {
 		m.storage = append(m.storage, key)
+		typ := ""
+		if items[1].k == kGlobal {
+			typ = m.globs[items[1].ref].name
+		}
+		m.storageType = append(m.storageType, typ)
 	}
 }
 

@@ -43,6 +43,7 @@ type sink struct {
 	anoms   map[string]*anomObs
 	lost    *anomObs
 	storage []string
+	stypes  []string
 	joblib  bool
 	streams int
 
@@ -96,6 +97,7 @@ func (s *sink) lostValue(off int64, msg string) {
 func (s *sink) flush(m *machine) {
 	s.streams++
 	s.storage = append(s.storage, m.storage...)
+	s.stypes = append(s.stypes, m.storageType...)
 	s.joblib = s.joblib || m.joblib
 	for i := range m.globs {
 		g := &m.globs[i]

@@ -95,7 +95,10 @@ type machine struct {
 	imports  int
 	effects  bool // an import or call happened
 	storage  []string
-	joblib   bool
+	// storageType is the storage class name (FloatStorage...) of each
+	// storage key, for weight forensics.
+	storageType []string
+	joblib      bool
 }
 
 func newMachine(ctx context.Context, rd *reader, lim Limits, s *sink) *machine {

@@ -10,7 +10,9 @@ package torch
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"path"
 	"sort"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer/pickle"
 	"github.com/aigis-dev/aigis/internal/zipr"
 	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/weights"
 )
 
 // legacyMagic is pickle PROTO 2, LONG1 of 10 bytes, then torch's magic
@@ -44,7 +47,55 @@ func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 	if sum.Streams < 5 && !sum.Failed {
 		out.Add(rules.New("torch-legacy-incomplete", out.At(sum.End), fmt.Sprintf("legacy torch file holds %d of its 5 pickles", sum.Streams)))
 	}
+	if in.Budget.Weights && sum.Streams == 5 && in.Seekable() {
+		ra, size, err := in.ReaderAt()
+		if err != nil {
+			return err
+		}
+		return weights.Scan(ctx, ra, legacyStorages(ra, size, sum), out)
+	}
 	return nil
+}
+
+// legacyStorages locates the raw storages after the five pickles of a
+// legacy checkpoint: torch writes them in sorted key order, each as a
+// little-endian 8-byte element count and the elements. The walk stops at
+// the first record that does not fit the file.
+func legacyStorages(ra io.ReaderAt, size int64, sum *pickle.Summary) []weights.Tensor {
+	types := map[string]string{}
+	for i, k := range sum.StorageKeys {
+		if i < len(sum.StorageTypes) {
+			types[k] = sum.StorageTypes[i]
+		}
+	}
+	keys := make([]string, 0, len(types))
+	for k := range types {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var ts []weights.Tensor
+	off := sum.End
+	for _, k := range keys {
+		var b [8]byte
+		if _, err := ra.ReadAt(b[:], off); err != nil {
+			break
+		}
+		n := binary.LittleEndian.Uint64(b[:])
+		es := elemSize[types[k]]
+		if es == 0 || n > uint64(size)/uint64(es) || off+8+int64(n)*es > size {
+			break
+		}
+		ts = append(ts, weights.Tensor{Name: "storage/" + k, DType: storageDType(types[k]), Offset: off + 8, Size: int64(n) * es})
+		off += 8 + int64(n)*es
+	}
+	return ts
+}
+
+// elemSize is the element size of each legacy storage class.
+var elemSize = map[string]int64{
+	"FloatStorage": 4, "DoubleStorage": 8, "HalfStorage": 2, "BFloat16Storage": 2,
+	"LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1,
+	"BoolStorage": 1, "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16,
 }
 
 // ZipLayout recognises torch.save zips, TorchScript and .pt2 archives.
@@ -91,6 +142,7 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 		loaded[prefix+"constants.pkl"] = true
 	}
 	keys := map[string]bool{}
+	types := map[string]string{}
 	isPickle := map[*zipr.Entry]bool{}
 	for _, e := range z.Entries {
 		if !strings.HasSuffix(e.Name, ".pkl") && !strings.HasSuffix(e.Name, ".debug_pkl") || e.IsDir() {
@@ -106,8 +158,11 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 		if err != nil {
 			return err
 		}
-		for _, k := range sum.StorageKeys {
+		for i, k := range sum.StorageKeys {
 			keys[k] = true
+			if i < len(sum.StorageTypes) && e.Name == main0(prefix) {
+				types[k] = sum.StorageTypes[i]
+			}
 		}
 		if !loaded[e.Name] && !(format == "torchscript" && strings.HasSuffix(e.Name, ".debug_pkl")) {
 			out.Add(rules.New("torch-extra-pickle", out.Member(e.Name), fmt.Sprintf("pickle member %q is not one torch.load reads (it reads %s)", e.Name, strings.Join(sortedKeys(loaded), ", "))))
@@ -147,7 +202,51 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 		sort.Strings(missing)
 		out.Add(rules.New("torch-missing-member", out.Member(main), fmt.Sprintf("%d tensor storages referenced by the pickle are missing (first: %s%s)", len(missing), dataDir, missing[0])))
 	}
+	if in.Budget.Weights && format == "pytorch-zip" {
+		return weights.Scan(ctx, nil, Storages(m, prefix, types), out)
+	}
 	return nil
+}
+
+func main0(prefix string) string { return prefix + "data.pkl" }
+
+// Storages locates the tensor storages of a torch zip for weight
+// forensics, one tensor per storage (named data/<key>), typed by the
+// storage class the pickle names. Compressed members are skipped: torch
+// always stores storages uncompressed.
+func Storages(m *archive.Members, prefix string, types map[string]string) []weights.Tensor {
+	var ts []weights.Tensor
+	keys := make([]string, 0, len(types))
+	for k := range types {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		e := m.Entry(prefix + "data/" + k)
+		if e == nil || !e.Stored() {
+			continue
+		}
+		sec, err := e.Section()
+		if err != nil {
+			continue
+		}
+		ts = append(ts, weights.Tensor{Name: "data/" + k, DType: storageDType(types[k]), Offset: 0, Size: sec.Size(), RA: sec})
+	}
+	return ts
+}
+
+func storageDType(class string) weights.DType {
+	switch class {
+	case "FloatStorage":
+		return weights.F32
+	case "HalfStorage":
+		return weights.F16
+	case "BFloat16Storage":
+		return weights.BF16
+	case "DoubleStorage":
+		return weights.F64
+	}
+	return weights.Other
 }
 
 func hasPrefix(z *zipr.Reader, p string) bool {
@@ -166,4 +265,35 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(s)
 	return s
+}
+
+// TensorsOf lists the storages of a torch zip checkpoint for weight
+// comparison: data.pkl is scanned (never unpickled) for its storage keys
+// and classes.
+func TensorsOf(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archive.Members) ([]weights.Tensor, error) {
+	prefix := ""
+	if len(z.Entries) > 0 {
+		if i := strings.IndexByte(z.Entries[0].Name, '/'); i >= 0 {
+			prefix = z.Entries[0].Name[:i+1]
+		}
+	}
+	e := m.Entry(main0(prefix))
+	if e == nil {
+		return nil, fmt.Errorf("not a torch checkpoint: no %s", main0(prefix))
+	}
+	child, err := m.Input(e)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := pickle.Scan(ctx, child, analyzer.NewResult(nil).Child(child), pickle.Options{MaxStreams: 1})
+	if err != nil {
+		return nil, err
+	}
+	types := map[string]string{}
+	for i, k := range sum.StorageKeys {
+		if i < len(sum.StorageTypes) {
+			types[k] = sum.StorageTypes[i]
+		}
+	}
+	return Storages(m, prefix, types), nil
 }

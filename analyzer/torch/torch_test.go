@@ -2,13 +2,18 @@ package torch_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/internal/testutil/pkl"
 	"github.com/aigis-dev/aigis/internal/testutil/scantest"
 	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/scan"
 )
 
 var evilPkl = pkl.New(2).Global("posix", "system").Str("id").Tuple1().Reduce().Stop().Bytes()
@@ -77,4 +82,19 @@ func TestTorchLegacy(t *testing.T) {
 		{Name: "OnlyThreePickles", Data: legacyFile(magicPkl, protoPkl, infoPkl), Verdict: report.Invalid, Rules: []string{"torch-legacy-incomplete"}},
 		{Name: "TruncatedObjectPickle", Data: legacyFile(magicPkl, protoPkl, infoPkl, sd[:len(sd)/2]), Verdict: report.Invalid},
 	})
+}
+
+// With --weights, the raw storages after a legacy file's pickles are read.
+func TestTorchLegacyWeights(t *testing.T) {
+	sd := testutil.TorchStateDict(1, 4)
+	st := storage(4)
+	binary.LittleEndian.PutUint32(st[8+4:], 0x7f800000) // +Inf
+	p := filepath.Join(t.TempDir(), "legacy.pt")
+	if err := os.WriteFile(p, legacyFile(magicPkl, protoPkl, infoPkl, sd, keysPkl, st), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := scan.New(scan.Options{Analyzers: list.All(), Weights: true}).ScanFile(context.Background(), p, "legacy.pt")
+	if scantest.Has(a, "weights-nan-inf") == nil || a.Properties["weights.tensors"] != "1" {
+		t.Errorf("legacy storages not read%s %v", scantest.Dump(a), a.Properties)
+	}
 }

@@ -23,6 +23,8 @@ func newScanCmd(env *Env) *cobra.Command {
 	var maxDepth int
 	var maxExpanded int64
 	var noProgress bool
+	var weightsFlag bool
+	var base string
 	cmd := &cobra.Command{
 		Use:   "scan [flags] PATH...",
 		Short: "Find malicious or unsafe content in model files, archives and model repositories",
@@ -45,7 +47,7 @@ risky".`,
 			limits.Timeout = timeout
 			limits.MaxDepth = maxDepth
 			limits.MaxExpanded = maxExpanded
-			opts := scan.Options{Workers: workers, Limits: limits, Analyzers: list.All()}
+			opts := scan.Options{Workers: workers, Limits: limits, Analyzers: list.All(), DirAnalyzers: list.Dirs(), Weights: weightsFlag}
 			prog := newProgress(env.Stderr, !noProgress)
 			opts.OnArtifact = prog.artifact
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
@@ -59,6 +61,11 @@ risky".`,
 				}
 				return withCode(ExitError, err)
 			}
+			if base != "" {
+				if err := compareBase(cmd.Context(), base, rep); err != nil {
+					return withCode(ExitError, err)
+				}
+			}
 			return emit(env, &rf, rep)
 		},
 	}
@@ -68,5 +75,7 @@ risky".`,
 	cmd.Flags().IntVar(&maxDepth, "max-depth", analyzer.DefaultLimits().MaxDepth, "deepest container nesting analysed")
 	cmd.Flags().Int64Var(&maxExpanded, "max-expanded", analyzer.DefaultLimits().MaxExpanded, "bytes decompression may produce per file")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "never show progress on stderr")
+	cmd.Flags().BoolVar(&weightsFlag, "weights", false, "also read tensor data: NaN/Inf, outliers, embedded files, payloads in low mantissa bits (reads every byte)")
+	cmd.Flags().StringVar(&base, "base", "", "compare every model file scanned with this base model, tensor by tensor (see aigis diff)")
 	return cmd
 }

@@ -108,3 +108,30 @@ func Fuzz(t *testing.T, data []byte, name string) report.Artifact {
 	}
 	return a
 }
+
+// Dir writes files (slash-separated names relative to a new directory)
+// and scans the directory with every file and directory analyser. It
+// returns the directory's own artifact (zero if none) and the report.
+func Dir(t testing.TB, files map[string][]byte) (report.Artifact, *report.Report) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "repo")
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := scan.New(scan.Options{Analyzers: list.All(), DirAnalyzers: list.Dirs()}).Scan(context.Background(), []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range rep.Artifacts {
+		if a.Path == dir {
+			return a, rep
+		}
+	}
+	return report.Artifact{}, rep
+}

@@ -1,0 +1,73 @@
+package archive
+
+import (
+	"errors"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/internal/zipr"
+)
+
+// memberFS gives a zip member the other members of its archive as
+// neighbours (ONNX external data shipped beside the model in a bundle).
+// Names are resolved against the member's directory and must stay inside
+// the archive; links are never followed.
+type memberFS struct {
+	m   *Members
+	dir string
+}
+
+var errNoMember = errors.New("no such member in the archive")
+
+func (n memberFS) entry(name string) (*zipr.Entry, error) {
+	if name == "" || path.IsAbs(name) || strings.ContainsAny(name, "\\\x00") {
+		return nil, fs.ErrInvalid
+	}
+	p := path.Join(n.dir, name)
+	if p == ".." || strings.HasPrefix(p, "../") {
+		return nil, fs.ErrInvalid
+	}
+	if e := n.m.Entry(p); e != nil && !e.IsDir() {
+		return e, nil
+	}
+	return nil, errNoMember
+}
+
+func (n memberFS) Lstat(name string) (fs.FileInfo, error) {
+	e, err := n.entry(name)
+	if err != nil {
+		return nil, err
+	}
+	return memberInfo{e}, nil
+}
+
+func (n memberFS) ReadFile(name string, max int64) ([]byte, error) {
+	e, err := n.entry(name)
+	if err != nil {
+		return nil, err
+	}
+	if e.IsSymlink() || n.m.bad[e] {
+		return nil, fs.ErrPermission
+	}
+	if int64(e.Size) > max {
+		return nil, &analyzer.LimitError{What: "bytes read from " + name, Limit: max}
+	}
+	return n.m.ReadSmall(e, max)
+}
+
+type memberInfo struct{ e *zipr.Entry }
+
+func (i memberInfo) Name() string { return path.Base(i.e.Name) }
+func (i memberInfo) Size() int64  { return int64(i.e.Size) }
+func (i memberInfo) Mode() fs.FileMode {
+	if i.e.IsSymlink() {
+		return fs.ModeSymlink | 0o777
+	}
+	return 0o644
+}
+func (i memberInfo) ModTime() time.Time { return time.Time{} }
+func (i memberInfo) IsDir() bool        { return false }
+func (i memberInfo) Sys() any           { return nil }

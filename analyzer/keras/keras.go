@@ -1,0 +1,142 @@
+// Package keras analyses Keras models: HDF5 files (the root attributes
+// `model_config` and `keras_version`, read by a bounded HDF5 reader) and
+// Keras v3 `.keras` zips (`config.json`, `metadata.json`). The model
+// configuration is walked at any depth for Lambda layers and for modules
+// and callables that deserialisation would import.
+//
+// Nothing is deserialised, imported or unmarshalled into code; weights are
+// never read. Plain HDF5 data files (no model_config) are clean.
+package keras
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/analyzer/archive"
+	"github.com/aigis-dev/aigis/internal/hdf5"
+	"github.com/aigis-dev/aigis/internal/zipr"
+	"github.com/aigis-dev/aigis/rules"
+)
+
+// H5 analyses HDF5 files.
+type H5 struct{}
+
+func (H5) Name() string { return "hdf5" }
+
+// Match accepts an HDF5 superblock signature at 0 or at a user-block
+// boundary within the sniffed head.
+func (H5) Match(s *analyzer.Sniff) bool { return hdf5.FindSignature(s.Head) >= 0 }
+
+func (H5) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
+	ra, size, err := in.ReaderAt()
+	if err != nil {
+		return err
+	}
+	root, err := hdf5.ReadRoot(ra, size)
+	if err != nil {
+		var he *hdf5.Error
+		switch {
+		case errors.As(err, &he):
+			out.Problem(ctx, he.Off, "hdf5", err)
+		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+			out.Problem(ctx, 0, "hdf5", io.ErrUnexpectedEOF)
+		default:
+			return err
+		}
+		return nil
+	}
+	found := false
+	for _, a := range root.Attributes {
+		switch a.Name {
+		case "keras_version", "backend":
+			out.SetProperty("keras."+a.Name, a.Value)
+		case "model_config":
+			found = true
+			out.SetFormat("keras-h5")
+			if !a.IsString {
+				out.Add(rules.New("keras-bad-config", out.At(a.Off), "model_config is not a string attribute"))
+				continue
+			}
+			checkConfig([]byte(a.Value), out.At(a.Off), out)
+		}
+	}
+	if !found && root.Dense {
+		out.Add(rules.New("keras-dense-attributes", out.Here(), "root attributes in dense storage were not read"))
+	}
+	return nil
+}
+
+// Zip recognises Keras v3 .keras archives.
+type Zip struct{}
+
+func (Zip) Name() string { return "keras" }
+
+// MatchZip wants config.json beside metadata.json or the weights file,
+// or alone (Keras reads config.json first; a stripped archive still
+// deserialises it).
+func (Zip) MatchZip(z *zipr.Reader) bool {
+	var cfg, other bool
+	for _, e := range z.Entries {
+		switch e.Name {
+		case "config.json":
+			cfg = true
+		case "metadata.json", "model.weights.h5", "model.weights.npz":
+			other = true
+		}
+	}
+	return cfg && (other || len(z.Entries) == 1)
+}
+
+func (Zip) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archive.Members, out *analyzer.Result) error {
+	for _, e := range z.Entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		switch {
+		case e.IsDir():
+		case e.Name == "config.json":
+			b, err := m.ReadSmall(e, maxConfig)
+			if err != nil {
+				out.Child(analyzer.NewFileInput(e.Name, nil, 0, nil)).Problem(ctx, -1, "config.json", err)
+				continue
+			}
+			checkConfig(b, out.Member(e.Name), out)
+		case e.Name == "metadata.json":
+			b, err := m.ReadSmall(e, 1<<20)
+			if err == nil {
+				if v := jsonField(b, "keras_version"); v != "" {
+					out.SetProperty("keras.keras_version", v)
+				}
+			}
+		case e.Size == 0:
+			// Nothing to analyse (Keras writes an empty weights file for
+			// models without weights).
+		default:
+			if err := m.Recurse(ctx, e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func jsonField(b []byte, k string) string {
+	i := bytes.Index(b, []byte(`"`+k+`"`))
+	if i < 0 {
+		return ""
+	}
+	rest := b[i+len(k)+2:]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	rest = rest[j+1:]
+	e := bytes.IndexByte(rest, '"')
+	if e < 0 || e > 64 {
+		return ""
+	}
+	return string(rest[:e])
+}

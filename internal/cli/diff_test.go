@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aigis-dev/aigis/internal/testutil"
+	"github.com/aigis-dev/aigis/report"
+)
+
+func writeModel(t *testing.T, dir, name string, edit func(i int, b []byte)) string {
+	var ts []testutil.STensor
+	for i := 0; i < 12; i++ {
+		b := testutil.GaussF32(4096, uint64(i+1))
+		if edit != nil {
+			edit(i, b)
+		}
+		ts = append(ts, testutil.STensor{Name: "layer" + string(rune('a'+i)), Shape: []int64{4096}, Data: b})
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, testutil.SafetensorsModel(nil, ts...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDiffAndBase(t *testing.T) {
+	dir := t.TempDir()
+	base := writeModel(t, dir, "base.safetensors", nil)
+	same := writeModel(t, dir, "same.safetensors", nil)
+	edited := writeModel(t, dir, "edited.safetensors", func(i int, b []byte) {
+		if i == 5 {
+			binary.LittleEndian.PutUint32(b[400:], math.Float32bits(9))
+		}
+	})
+	if r := runCLI(t, nil, "diff", base, same); r.code != ExitOK {
+		t.Errorf("identical models: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r := runCLI(t, nil, "diff", "-o", "json", base, edited)
+	if r.code != ExitFindings || !strings.Contains(r.stdout, "weights-diff-targeted") || !strings.Contains(r.stdout, "layerf") {
+		t.Errorf("targeted edit: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, nil, "diff", base, filepath.Join(dir, "missing")); r.code != ExitError {
+		t.Errorf("missing model: exit %d", r.code)
+	}
+	r = runCLI(t, nil, "scan", "-o", "json", "--base", base, edited)
+	rep, err := report.Decode([]byte(r.stdout))
+	if err != nil || r.code != ExitFindings || len(rep.Artifacts) != 1 || rep.Artifacts[0].Properties["diff.tensors_changed"] != "1" {
+		t.Errorf("scan --base: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+}
+
+func TestScanWeightsFlag(t *testing.T) {
+	dir := t.TempDir()
+	p := writeModel(t, dir, "m.safetensors", func(i int, b []byte) {
+		if i == 2 {
+			binary.LittleEndian.PutUint32(b[8:], 0x7fc00000) // NaN
+		}
+	})
+	if r := runCLI(t, nil, "scan", p); r.code != ExitOK {
+		t.Errorf("header-only scan: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := runCLI(t, nil, "scan", "--weights", p); r.code != ExitFindings || !strings.Contains(r.stdout, "weights-nan-inf") {
+		t.Errorf("--weights: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, map[string]string{"AIGIS_SCAN_WEIGHTS": "true"}, "scan", p); r.code != ExitFindings {
+		t.Errorf("AIGIS_SCAN_WEIGHTS: exit %d", r.code)
+	}
+}

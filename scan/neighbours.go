@@ -1,0 +1,98 @@
+package scan
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/aigis-dev/aigis/analyzer"
+)
+
+// rootFS implements analyzer.Neighbours over an os.Root: every name is
+// resolved inside the scan root, and symbolic links that leave it fail.
+type rootFS struct {
+	root *os.Root
+	dir  string // slash-separated, relative to root ("." for the root)
+}
+
+var errOutside = errors.New("path leaves the scan root")
+
+func (r rootFS) name(n string) (string, error) {
+	if n == "" || path.IsAbs(n) || filepath.IsAbs(n) || strings.ContainsRune(n, 0) {
+		return "", fmt.Errorf("%q: %w", n, errOutside)
+	}
+	j := path.Join(r.dir, n)
+	if j == ".." || strings.HasPrefix(j, "../") {
+		return "", fmt.Errorf("%q: %w", n, errOutside)
+	}
+	return j, nil
+}
+
+func (r rootFS) Lstat(n string) (fs.FileInfo, error) {
+	j, err := r.name(n)
+	if err != nil {
+		return nil, err
+	}
+	return r.root.Lstat(j)
+}
+
+// regular opens j only after checking (through the root, following links
+// that stay inside it) that it is a regular file: opening a FIFO blocks.
+func (r rootFS) regular(j string) (*os.File, int64, error) {
+	st, err := r.root.Stat(j)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s: not a regular file", j)
+	}
+	f, err := r.root.Open(j)
+	if err != nil {
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
+}
+
+func (r rootFS) ReadFile(n string, max int64) ([]byte, error) {
+	j, err := r.name(n)
+	if err != nil {
+		return nil, err
+	}
+	f, size, err := r.regular(j)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if size > max {
+		return nil, &analyzer.LimitError{What: "bytes read from " + n, Limit: max}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, &analyzer.LimitError{What: "bytes read from " + n, Limit: max}
+	}
+	return b, nil
+}
+
+func (r rootFS) ReadDir(n string) ([]fs.DirEntry, error) {
+	j, err := r.name(n)
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.root.Open(j)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	es, err := f.ReadDir(-1)
+	sort.Slice(es, func(a, b int) bool { return es[a].Name() < es[b].Name() })
+	return es, err
+}

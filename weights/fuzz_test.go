@@ -1,0 +1,25 @@
+package weights
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/internal/testutil"
+)
+
+// FuzzScan feeds arbitrary tensor bytes, as every dtype, to the forensics:
+// whatever the numbers, it must not panic.
+func FuzzScan(f *testing.F) {
+	f.Add(testutil.GaussF32(20000, 1))
+	f.Add(append([]byte("\x7fELF\x02\x01\x01\x00\x80\x02cos\nsystem\n"), make([]byte, 64)...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, d := range []DType{F32, F16, BF16, F64, Other} {
+			out := analyzer.NewResult(nil)
+			if err := Scan(context.Background(), bytes.NewReader(b), []Tensor{{Name: "t", DType: d, Size: int64(len(b))}}, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
