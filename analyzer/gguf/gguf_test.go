@@ -72,3 +72,61 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Text renders every scalar exactly (64-bit integers too) and refuses
+// arrays; ParseMetadata reads the key/values of a file whose tensor table
+// Parse refuses.
+func TestTextAndParseMetadata(t *testing.T) {
+	le := binary.LittleEndian
+	var kvs []byte
+	n := 0
+	kv := func(key string, typ uint32, val []byte) {
+		kvs = le.AppendUint64(kvs, uint64(len(key)))
+		kvs = append(kvs, key...)
+		kvs = le.AppendUint32(kvs, typ)
+		kvs = append(kvs, val...)
+		n++
+	}
+	kv("u64", 10, le.AppendUint64(nil, 1<<53+1))
+	kv("i64", 11, le.AppendUint64(nil, 1<<64-(1<<53+1)))
+	kv("i8", 1, []byte{0xff})
+	kv("u8", 0, []byte{200})
+	kv("bool", 7, []byte{1})
+	kv("f32", 6, le.AppendUint32(nil, 0x3dcccccd)) // 0.1f
+	kv("f64", 12, le.AppendUint64(nil, 0x3fb999999999999a))
+	kv("str", 8, append(le.AppendUint64(nil, 5), "hello"...))
+	kv("arr", 9, le.AppendUint64(le.AppendUint32(nil, 4), 0))
+	b := le.AppendUint32([]byte("GGUF"), 3)
+	b = le.AppendUint64(b, 1)
+	b = le.AppendUint64(b, uint64(n))
+	b = append(b, kvs...)
+	// One F32 tensor of 1<<20 elements, with no data.
+	b = le.AppendUint64(b, 1)
+	b = append(b, 'w')
+	b = le.AppendUint32(b, 1)
+	b = le.AppendUint64(b, 1<<20)
+	b = le.AppendUint32(b, 0)
+	b = le.AppendUint64(b, 0)
+	b = append(b, make([]byte, 64)...)
+	if _, err := gguf.Parse(bytes.NewReader(b), int64(len(b))); err == nil {
+		t.Fatal("tensor data past the end accepted")
+	}
+	f, err := gguf.ParseMetadata(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"u64": "9007199254740993", "i64": "-9007199254740993", "i8": "-1", "u8": "200", "bool": "true", "f32": "0.1", "f64": "0.1", "str": "hello"}
+	if len(f.KVs) != n || len(f.Tensors) != 0 {
+		t.Fatalf("%d keys, %d tensors", len(f.KVs), len(f.Tensors))
+	}
+	for _, kv := range f.KVs {
+		got, ok := kv.Text()
+		if w, scalar := want[kv.Key]; ok != scalar || got != w {
+			t.Errorf("%s: %q %v, want %q %v", kv.Key, got, ok, w, scalar)
+		}
+	}
+	// ParseMetadata keeps Parse's checks on the metadata itself.
+	if _, err := gguf.ParseMetadata(bytes.NewReader(b[:40]), 40); err == nil {
+		t.Error("truncated metadata accepted")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -77,6 +78,36 @@ type KV struct {
 	Len  uint64 // array length
 	Big  bool   // a string too large to keep
 	Off  int64  // offset of the key
+	// raw is a scalar's bytes as a little-endian integer, zero-extended:
+	// 64-bit integers exactly, where Num rounds them above 2^53.
+	raw uint64
+}
+
+// Text is the value as text: a number in Go's shortest decimal form, a
+// boolean as true or false, a string as kept. ok is false for arrays and
+// for strings too large to keep.
+func (kv *KV) Text() (s string, ok bool) {
+	switch kv.Type {
+	case tString:
+		return kv.Str, !kv.Big
+	case tArray:
+		return "", false
+	case tBool:
+		return strconv.FormatBool(kv.raw != 0), true
+	case tF32:
+		return strconv.FormatFloat(kv.Num, 'g', -1, 32), true
+	case tF64:
+		return strconv.FormatFloat(kv.Num, 'g', -1, 64), true
+	case tI8:
+		return strconv.FormatInt(int64(int8(kv.raw)), 10), true
+	case tI16:
+		return strconv.FormatInt(int64(int16(kv.raw)), 10), true
+	case tI32:
+		return strconv.FormatInt(int64(int32(kv.raw)), 10), true
+	case tI64:
+		return strconv.FormatInt(int64(kv.raw), 10), true
+	}
+	return strconv.FormatUint(kv.raw, 10), true
 }
 
 // TensorInfo is one tensor's declaration.
@@ -177,7 +208,16 @@ func (r *reader) str(max, keep int64) (string, bool, error) {
 }
 
 // Parse reads a GGUF header from ra (size bytes).
-func Parse(ra io.ReaderAt, size int64) (*File, error) {
+func Parse(ra io.ReaderAt, size int64) (*File, error) { return parse(ra, size, false) }
+
+// ParseMetadata reads only the header and the metadata key/values, with
+// Parse's checks and bounds: the File has no tensors and no data offsets.
+// It is for callers that record what a model declares about itself (a
+// bill of materials) even when its tensor table or layout is malformed,
+// which Parse refuses.
+func ParseMetadata(ra io.ReaderAt, size int64) (*File, error) { return parse(ra, size, true) }
+
+func parse(ra io.ReaderAt, size int64, metadataOnly bool) (*File, error) {
 	r := &reader{br: bufio.NewReaderSize(io.NewSectionReader(ra, 0, size), 64<<10), size: size}
 	var magic [4]byte
 	if err := r.read(magic[:]); err != nil {
@@ -226,6 +266,9 @@ func Parse(ra io.ReaderAt, size int64) (*File, error) {
 			f.Alignment = int64(kv.Num)
 		}
 		f.KVs = append(f.KVs, kv)
+	}
+	if metadataOnly {
+		return f, nil
 	}
 	names := map[string]bool{}
 	for i := uint64(0); i < nt; i++ {
@@ -320,6 +363,7 @@ func (r *reader) value(kv *KV, t uint32, depth int) error {
 	}
 	if depth == 0 {
 		kv.Num = scalarNum(t, b[:sz])
+		kv.raw = binary.LittleEndian.Uint64(b[:])
 	}
 	return nil
 }
