@@ -6,10 +6,11 @@
 //
 // Build walks the target once. Model cards, configs and weight headers are
 // read by the bounded parsers in bom/card, bom/hfconfig, bom/dataset and
-// the weight-header reader; dependency manifests are read by the deps
-// package (osv-scalibr's extractors); every file is hashed once, in
-// parallel. The result is a Document, which the encoders in bom/cyclonedx,
-// bom/spdx and bom/table render.
+// the scan verb's format analysers (through bom/internal/weights);
+// dependency manifests are read by the deps package (osv-scalibr's
+// extractors); every file is hashed once, in parallel. The result is a
+// Document, which the encoders in bom/cyclonedx, bom/spdx and bom/table
+// render.
 //
 // It never executes, imports, unpickles or renders anything it reads,
 // never follows a symbolic link, and never contacts a network: a base

@@ -556,7 +556,9 @@ func (t *tree) weightFacts(c *Component) {
 		r.Close()
 		if err != nil {
 			t.warnf("%s: %v; parameters not counted", f.Path, err)
-			continue
+			if facts == nil {
+				continue
+			}
 		}
 		params[f.Format] += facts.Parameters
 		for _, d := range facts.DTypes {

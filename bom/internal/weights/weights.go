@@ -1,28 +1,31 @@
-// Package weights reads the few facts a bill of materials needs from the
-// headers of model weight files: the format, the parameter count, the
-// dtypes, the quantisation and, for GGUF, the architecture and name from
-// the key-value metadata.
+// Package weights turns what the format analysers read from the headers
+// of model weight files into the few facts a bill of materials records:
+// the format, the parameter count, the dtypes, the quantisation and, for
+// GGUF, the architecture, name, licence and base models from the
+// key-value metadata.
 //
-// It is a stop-gap for the BOM until the format analysers (analyzer/...)
-// expose their header parsers; it must never be mistaken for them: it does
-// not validate files or judge their safety. It reads headers only, never
-// tensor data, and every count and length is bounded: a hostile header is
-// an error, never a panic, hang or large allocation.
+// It parses nothing itself: headers are read, validated and bounded by
+// analyzer/safetensors (ParseHeader), analyzer/gguf (Parse) and
+// analyzer/onnx (ReadSummary), and formats are recognised by their Match
+// functions. It never reads tensor data and does not judge safety (that is
+// the scan verb's job). A header the analyser rejects is an error here,
+// so a BOM never records facts from a file its format's parser refuses.
 package weights
 
 import (
-	"bufio"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
 	"sort"
+	"strconv"
 	"strings"
 
-	"github.com/aigis-dev/aigis/deps/modelfile"
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/analyzer/gguf"
+	"github.com/aigis-dev/aigis/analyzer/onnx"
+	"github.com/aigis-dev/aigis/analyzer/safetensors"
 )
 
 // Facts are what a weight file's header says.
@@ -45,31 +48,31 @@ type Facts struct {
 // KV is one header fact.
 type KV struct{ Key, Value string }
 
-// MaxHeader bounds the header bytes read from one file.
-const MaxHeader = 32 << 20
-
 // ErrNotFormat means the content is not the format asked for.
 var ErrNotFormat = errors.New("not this format")
 
 // Sniff names the weight format of a file from its first bytes ("" when
-// it is none of safetensors, GGUF or ONNX).
+// it is none of safetensors, GGUF or ONNX), with the analysers' Match.
+// A safetensors header length must also fit the file.
 func Sniff(head []byte, size int64) string {
+	s := &analyzer.Sniff{Head: head, Size: size}
 	switch {
-	case len(head) >= 4 && string(head[:4]) == "GGUF":
+	case (gguf.Analyzer{}).Match(s):
 		return "gguf"
 	case len(head) >= 10:
-		n := binary.LittleEndian.Uint64(head)
-		if n >= 2 && n <= uint64(size-8) && head[8] == '{' && (head[9] == '"' || head[9] == ' ' || head[9] == '\n' || head[9] == '}') {
+		if (safetensors.Analyzer{}).Match(s) && binary.LittleEndian.Uint64(head) <= uint64(size-8) {
 			return "safetensors"
 		}
-		if modelfile.LooksLikeONNX(head) {
+		if (onnx.Analyzer{}).Match(s) {
 			return "onnx"
 		}
 	}
 	return ""
 }
 
-// Read parses the header of a weight file of the given format.
+// Read reads the header of a weight file of the given format. With an
+// error, the Facts are nil or, for GGUF, the metadata facts alone (see
+// GGUF).
 func Read(format string, ra io.ReaderAt, size int64) (*Facts, error) {
 	switch format {
 	case "safetensors":
@@ -82,85 +85,179 @@ func Read(format string, ra io.ReaderAt, size int64) (*Facts, error) {
 	return nil, ErrNotFormat
 }
 
-// safetensors dtypes and whether they are quantised storage.
+// safetensors dtypes that are quantised storage.
 var stQuantised = map[string]bool{"F8_E5M2": true, "F8_E4M3": true, "F8_E8M0": true, "F4": true, "F6_E2M3": true, "F6_E3M2": true, "I8": true, "U8": true}
 
-// Safetensors reads a safetensors header.
+// Safetensors reads a safetensors header (analyzer/safetensors.ParseHeader).
 func Safetensors(ra io.ReaderAt, size int64) (*Facts, error) {
-	var pre [8]byte
-	if _, err := ra.ReadAt(pre[:], 0); err != nil {
-		return nil, fmt.Errorf("safetensors: reading the header length: %w", err)
+	h, err := safetensors.ParseHeader(ra, size)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
 	}
-	n := binary.LittleEndian.Uint64(pre[:])
-	if n < 2 || n > uint64(size-8) {
-		return nil, fmt.Errorf("safetensors: header length %d does not fit the %d-byte file", n, size)
+	f := &Facts{Format: "safetensors", Parameters: h.Params, Tensors: len(h.Tensors)}
+	if v := h.Metadata["format"]; v != "" && len(v) < 64 {
+		f.Meta = append(f.Meta, KV{"format", v})
 	}
-	if n > MaxHeader {
-		return nil, fmt.Errorf("safetensors: header of %d bytes is over the %d-byte limit", n, MaxHeader)
-	}
-	hb := make([]byte, n)
-	if _, err := ra.ReadAt(hb, 8); err != nil {
-		return nil, fmt.Errorf("safetensors: reading the header: %w", err)
-	}
-	var hdr map[string]json.RawMessage
-	if err := json.Unmarshal(hb, &hdr); err != nil {
-		return nil, fmt.Errorf("safetensors: header is not a JSON object: %w", err)
-	}
-	f := &Facts{Format: "safetensors"}
 	dtypes := map[string]bool{}
-	for name, raw := range hdr {
-		if name == "__metadata__" {
-			var meta map[string]string
-			if json.Unmarshal(raw, &meta) == nil && meta["format"] != "" && len(meta["format"]) < 64 {
-				f.Meta = append(f.Meta, KV{"format", meta["format"]})
-			}
-			continue
-		}
-		var t struct {
-			DType string  `json:"dtype"`
-			Shape []int64 `json:"shape"`
-		}
-		if err := json.Unmarshal(raw, &t); err != nil {
-			return nil, fmt.Errorf("safetensors: tensor %q: %w", clip(name), err)
-		}
-		p, ok := product(t.Shape)
-		if !ok {
-			return nil, fmt.Errorf("safetensors: tensor %q has an invalid shape", clip(name))
-		}
-		if f.Parameters, ok = add(f.Parameters, p); !ok {
-			return nil, errors.New("safetensors: parameter count overflows")
-		}
-		f.Tensors++
-		if len(t.DType) < 16 {
-			dtypes[t.DType] = true
-		}
+	for _, t := range h.Tensors {
+		dtypes[t.DType] = true
 	}
 	f.DTypes = sortedKeys(dtypes)
 	f.Quantization = quantised(f.DTypes, stQuantised)
 	return f, nil
 }
 
-func product(shape []int64) (int64, bool) {
-	p := int64(1)
-	for _, d := range shape {
-		if d < 0 {
-			return 0, false
-		}
-		hi, lo := bits.Mul64(uint64(p), uint64(d))
-		if hi != 0 || lo > math.MaxInt64 {
-			return 0, false
-		}
-		p = int64(lo)
-	}
-	return p, true
+// GGUF general.file_type values.
+var ggufFileTypes = map[uint64]string{
+	0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
+	11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M",
+	18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS", 23: "IQ3_XXS", 24: "IQ1_S",
+	25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M",
+	32: "BF16", 36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4_MOE",
 }
 
-func add(a, b int64) (int64, bool) {
-	if b > math.MaxInt64-a {
-		return 0, false
+// GGUF metadata values kept as facts: scalars and strings up to
+// keepValue bytes, at most maxKept of them.
+const (
+	keepValue = 4096
+	maxKept   = 4096
+)
+
+// GGUF reads a GGUF v2/v3 header (analyzer/gguf.Parse): the key-value
+// metadata and the tensor infos (for the parameter count and tensor types).
+// When the tensor infos or their layout are malformed but the metadata is
+// whole, it returns the metadata facts, without a parameter count, with
+// the error.
+func GGUF(ra io.ReaderAt, size int64) (*Facts, error) {
+	g, err := gguf.Parse(ra, size)
+	if err != nil {
+		err = fmt.Errorf("gguf: %w", err)
+		if m, merr := gguf.ParseMetadata(ra, size); merr == nil {
+			return ggufMetadata(m), err
+		}
+		return nil, err
 	}
-	return a + b, true
+	f := ggufMetadata(g)
+	dtypes := map[string]bool{}
+	for _, t := range g.Tensors {
+		if f.Parameters > math.MaxInt64-t.Elements {
+			return nil, errors.New("gguf: parameter count overflows")
+		}
+		f.Parameters += t.Elements
+		dtypes[t.TName] = true
+	}
+	f.Tensors = len(g.Tensors)
+	f.DTypes = sortedKeys(dtypes)
+	return f, nil
 }
+
+// ggufMetadata reads the facts of the key-value metadata.
+func ggufMetadata(g *gguf.File) *Facts {
+	kept := map[string]string{}
+	for i := range g.KVs {
+		if v, ok := g.KVs[i].Text(); ok && len(v) <= keepValue && len(kept) < maxKept {
+			kept[g.KVs[i].Key] = strings.ToValidUTF8(v, "?")
+		}
+	}
+	f := &Facts{Format: "gguf", Architecture: kept["general.architecture"], Name: kept["general.name"], License: kept["general.license"]}
+	if ft, err := strconv.ParseUint(kept["general.file_type"], 10, 32); err == nil {
+		if name, ok := ggufFileTypes[ft]; ok {
+			f.Quantization = name
+		} else {
+			f.Quantization = "file_type " + kept["general.file_type"]
+		}
+	}
+	if n, err := strconv.Atoi(kept["general.base_model.count"]); err == nil {
+		for i := 0; i < n && i < 16; i++ {
+			p := fmt.Sprintf("general.base_model.%d.", i)
+			switch {
+			case kept[p+"repo_url"] != "":
+				f.BaseModels = append(f.BaseModels, kept[p+"repo_url"])
+			case kept[p+"organization"] != "" && kept[p+"name"] != "":
+				f.BaseModels = append(f.BaseModels, kept[p+"organization"]+"/"+kept[p+"name"])
+			case kept[p+"name"] != "":
+				f.BaseModels = append(f.BaseModels, kept[p+"name"])
+			}
+		}
+	}
+	arch := f.Architecture
+	for _, k := range []struct{ key, name string }{
+		{arch + ".context_length", "context_length"},
+		{arch + ".embedding_length", "hidden_size"},
+		{arch + ".block_count", "num_hidden_layers"},
+		{arch + ".attention.head_count", "num_attention_heads"},
+		{arch + ".attention.head_count_kv", "num_key_value_heads"},
+		{arch + ".feed_forward_length", "intermediate_size"},
+		{arch + ".vocab_size", "vocab_size"},
+		{"general.size_label", "size_label"},
+		{"tokenizer.ggml.model", "tokenizer_model"},
+	} {
+		if arch == "" && strings.HasPrefix(k.key, ".") {
+			continue
+		}
+		if v := kept[k.key]; v != "" {
+			f.Meta = append(f.Meta, KV{k.name, v})
+		}
+	}
+	if _, ok := kept["tokenizer.chat_template"]; ok {
+		f.Meta = append(f.Meta, KV{"chat_template", "present"})
+	}
+	return f
+}
+
+// ONNX TensorProto data types.
+var onnxTypes = map[uint64]string{1: "FLOAT", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64",
+	8: "STRING", 9: "BOOL", 10: "FLOAT16", 11: "DOUBLE", 12: "UINT32", 13: "UINT64", 16: "BFLOAT16",
+	17: "FLOAT8E4M3FN", 18: "FLOAT8E4M3FNUZ", 19: "FLOAT8E5M2", 20: "FLOAT8E5M2FNUZ", 21: "UINT4", 22: "INT4", 23: "FLOAT4E2M1"}
+
+var onnxQuantised = map[string]bool{"UINT8": true, "INT8": true, "UINT4": true, "INT4": true, "FLOAT8E4M3FN": true, "FLOAT8E4M3FNUZ": true, "FLOAT8E5M2": true, "FLOAT8E5M2FNUZ": true, "FLOAT4E2M1": true}
+
+// ONNX reads ModelProto's producer, IR version and opsets, and the dims
+// and types of the main graph's initializers (analyzer/onnx.ReadSummary)
+// without reading their data.
+func ONNX(ra io.ReaderAt, size int64) (*Facts, error) {
+	s, err := onnx.ReadSummary(ra, size)
+	if err != nil {
+		return nil, fmt.Errorf("onnx: %w", err)
+	}
+	f := &Facts{Format: "onnx", Tensors: len(s.Initializers)}
+	dtypes := map[string]bool{}
+	for _, in := range s.Initializers {
+		if f.Parameters > math.MaxInt64-in.Elements {
+			return nil, errors.New("onnx: parameter count overflows")
+		}
+		f.Parameters += in.Elements
+		if name, known := onnxTypes[in.DataType]; known {
+			dtypes[name] = true
+		}
+	}
+	f.DTypes = sortedKeys(dtypes)
+	f.Quantization = quantised(f.DTypes, onnxQuantised)
+	opsets := make([]string, 0, len(s.Opsets))
+	for _, o := range s.Opsets {
+		domain, version := valid(o.Domain), ""
+		if domain == "" {
+			domain = "ai.onnx"
+		}
+		if o.HasVersion {
+			version = strconv.FormatUint(o.Version, 10)
+		}
+		opsets = append(opsets, domain+"="+version)
+	}
+	sort.Strings(opsets)
+	if producer := valid(s.Producer); producer != "" {
+		f.Meta = append(f.Meta, KV{"producer", strings.TrimSpace(producer + " " + valid(s.ProducerVersion))})
+	}
+	if s.HasIRVersion {
+		f.Meta = append(f.Meta, KV{"ir_version", strconv.FormatUint(s.IRVersion, 10)})
+	}
+	if len(opsets) > 0 {
+		f.Meta = append(f.Meta, KV{"opset", strings.Join(opsets, ",")})
+	}
+	return f, nil
+}
+
+func valid(s string) string { return strings.ToValidUTF8(s, "?") }
 
 // quantised lists the dtypes that are quantised storage.
 func quantised(dtypes []string, q map[string]bool) string {
@@ -180,77 +277,4 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return strings.ToValidUTF8(s, "?")
-}
-
-// maxMetadata bounds the bytes walked through GGUF metadata (a large
-// vocabulary and merge list take tens of MB).
-const maxMetadata = 256 << 20
-
-// reader walks a header front to back through a buffer, checking every
-// length against the file size and the budget before reading.
-type reader struct {
-	br   *bufio.Reader
-	size int64
-	off  int64
-}
-
-func newReader(ra io.ReaderAt, size int64) *reader {
-	return &reader{br: bufio.NewReaderSize(io.NewSectionReader(ra, 0, size), 256<<10), size: size}
-}
-
-func (r *reader) check(n int64) error {
-	if n < 0 || n > r.size-r.off {
-		return fmt.Errorf("a %d-byte field at offset %d runs past the end of the file", n, r.off)
-	}
-	if r.off+n > maxMetadata {
-		return fmt.Errorf("header runs past %d bytes; not read further", maxMetadata)
-	}
-	return nil
-}
-
-// bytes reads n bytes; callers bound n to what they keep.
-func (r *reader) bytes(n int64) ([]byte, error) {
-	if err := r.check(n); err != nil {
-		return nil, err
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r.br, b); err != nil {
-		return nil, err
-	}
-	r.off += n
-	return b, nil
-}
-
-func (r *reader) skip(n int64) error {
-	if err := r.check(n); err != nil {
-		return err
-	}
-	if _, err := r.br.Discard(int(n)); err != nil {
-		return err
-	}
-	r.off += n
-	return nil
-}
-
-func (r *reader) u32() (uint32, error) {
-	b, err := r.bytes(4)
-	if err != nil {
-		return 0, err
-	}
-	return binary.LittleEndian.Uint32(b), nil
-}
-
-func (r *reader) u64() (uint64, error) {
-	b, err := r.bytes(8)
-	if err != nil {
-		return 0, err
-	}
-	return binary.LittleEndian.Uint64(b), nil
 }

@@ -34,24 +34,33 @@ func TestSafetensors(t *testing.T) {
 	}
 }
 
-// gguf builds a GGUF v3 header.
-type gguf struct{ b []byte }
+// ggufHdr builds a GGUF v3 header.
+type ggufHdr struct{ b []byte }
 
-func (g *gguf) u32(v uint32) *gguf { g.b = binary.LittleEndian.AppendUint32(g.b, v); return g }
-func (g *gguf) u64(v uint64) *gguf { g.b = binary.LittleEndian.AppendUint64(g.b, v); return g }
-func (g *gguf) str(s string) *gguf { g.u64(uint64(len(s))); g.b = append(g.b, s...); return g }
+func (g *ggufHdr) u32(v uint32) *ggufHdr { g.b = binary.LittleEndian.AppendUint32(g.b, v); return g }
+func (g *ggufHdr) u64(v uint64) *ggufHdr { g.b = binary.LittleEndian.AppendUint64(g.b, v); return g }
+func (g *ggufHdr) str(s string) *ggufHdr { g.u64(uint64(len(s))); g.b = append(g.b, s...); return g }
 
-func ggufFile() []byte {
-	g := &gguf{b: []byte("GGUF")}
+// ggufFile is a valid GGUF v3 file: t0 is two rows of 256 Q4_K elements
+// (2 blocks of 144 bytes), t1 16 F32 elements, after the header padded to
+// 32 bytes.
+func ggufFile() []byte { return ggufFileRows(256) }
+
+// ggufFileRows is ggufFile with rows of rowLen elements in t0.
+func ggufFileRows(rowLen uint64) []byte {
+	g := &ggufHdr{b: []byte("GGUF")}
 	g.u32(3).u64(2).u64(5)
 	g.str("general.architecture").u32(8).str("llama")
 	g.str("general.name").u32(8).str("Tiny Llama")
 	g.str("general.file_type").u32(4).u32(15)
 	g.str("llama.context_length").u32(4).u32(4096)
 	g.str("tokenizer.ggml.tokens").u32(9).u32(8).u64(2).str("a").str("b")
-	g.str("t0").u32(2).u64(4).u64(8).u32(12).u64(0)
-	g.str("t1").u32(1).u64(16).u32(0).u64(64)
-	return append(g.b, make([]byte, 128)...)
+	g.str("t0").u32(2).u64(rowLen).u64(2).u32(12).u64(0)
+	g.str("t1").u32(1).u64(16).u32(0).u64(288)
+	for len(g.b)%32 != 0 {
+		g.b = append(g.b, 0)
+	}
+	return append(g.b, make([]byte, 288+64)...)
 }
 
 func TestGGUF(t *testing.T) {
@@ -60,19 +69,31 @@ func TestGGUF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Architecture != "llama" || f.Name != "Tiny Llama" || f.Quantization != "Q4_K_M" || f.Parameters != 48 || strings.Join(f.DTypes, ",") != "F32,Q4_K" {
+	if f.Architecture != "llama" || f.Name != "Tiny Llama" || f.Quantization != "Q4_K_M" || f.Parameters != 528 || strings.Join(f.DTypes, ",") != "F32,Q4_K" {
 		t.Errorf("%+v", f)
 	}
 	if len(f.Meta) == 0 || f.Meta[0] != (KV{"context_length", "4096"}) {
 		t.Errorf("meta %v", f.Meta)
 	}
+	// The analyser's checks apply: a Q4_K row of 4 elements is not a
+	// whole number of 256-element blocks, and a header whose tensor data
+	// is missing is truncated.
+	rows := ggufFileRows(4)
+	if f, err := GGUF(bytes.NewReader(rows), int64(len(rows))); err == nil {
+		t.Error("Q4_K row of 4 elements accepted")
+	} else if f == nil || f.Architecture != "llama" || f.Quantization != "Q4_K_M" || f.Parameters != 0 || f.DTypes != nil {
+		t.Errorf("metadata of a malformed tensor table: %+v", f)
+	}
+	if _, err := GGUF(bytes.NewReader(b[:len(b)-64]), int64(len(b)-64)); err == nil {
+		t.Error("truncated tensor data accepted")
+	}
 	hostile := map[string][]byte{
-		"huge kv count": (&gguf{b: []byte("GGUF")}).u32(3).u64(0).u64(math.MaxUint64).b,
-		"huge string":   (&gguf{b: []byte("GGUF")}).u32(3).u64(0).u64(1).str("k").u32(8).u64(1 << 50).b,
-		"huge array":    (&gguf{b: []byte("GGUF")}).u32(3).u64(0).u64(1).str("k").u32(9).u32(12).u64(1 << 61).b,
-		"bad type":      (&gguf{b: []byte("GGUF")}).u32(3).u64(0).u64(1).str("k").u32(99).b,
-		"many dims":     (&gguf{b: []byte("GGUF")}).u32(3).u64(1).u64(0).str("t").u32(1000).b,
-		"v1":            (&gguf{b: []byte("GGUF")}).u32(1).b,
+		"huge kv count": (&ggufHdr{b: []byte("GGUF")}).u32(3).u64(0).u64(math.MaxUint64).b,
+		"huge string":   (&ggufHdr{b: []byte("GGUF")}).u32(3).u64(0).u64(1).str("k").u32(8).u64(1 << 50).b,
+		"huge array":    (&ggufHdr{b: []byte("GGUF")}).u32(3).u64(0).u64(1).str("k").u32(9).u32(12).u64(1 << 61).b,
+		"bad type":      (&ggufHdr{b: []byte("GGUF")}).u32(3).u64(0).u64(1).str("k").u32(99).b,
+		"many dims":     (&ggufHdr{b: []byte("GGUF")}).u32(3).u64(1).u64(0).str("t").u32(1000).b,
+		"v1":            (&ggufHdr{b: []byte("GGUF")}).u32(1).b,
 	}
 	for name, h := range hostile {
 		if _, err := GGUF(bytes.NewReader(h), int64(len(h))); err == nil {
