@@ -2,6 +2,9 @@ package bom
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
 	"path"
 	"path/filepath"
@@ -9,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/bom/dataset"
-	"github.com/aigis-dev/aigis/bom/internal/filehash"
+	"github.com/aigis-dev/aigis/hashing"
 	"github.com/aigis-dev/aigis/report"
 )
 
@@ -34,8 +37,10 @@ func (t *tree) localFiles() []*File {
 	return out
 }
 
-// hash computes the SHA-256 of every file in one parallel pass; jsonl and
-// csv rows are counted from the same bytes.
+// hash computes the SHA-256 of every file in one parallel pass (the
+// hashing engine, opening files through the tree's root so that a link
+// swapped in after the walk cannot lead out of it); jsonl and csv rows
+// are counted from the same bytes.
 func (t *tree) hash(ctx context.Context, opt Options) error {
 	files := t.localFiles()
 	for _, f := range files {
@@ -67,19 +72,27 @@ func (t *tree) hash(ctx context.Context, opt Options) error {
 		}
 		return nil
 	}
-	jobs := make([]filehash.Job, len(files))
+	jobs := make([]hashing.Job, len(files))
+	counters := make([]*dataset.RowCounter, len(files))
 	for i, f := range files {
-		jobs[i] = filehash.Job{Path: filepath.FromSlash(f.Path), Size: f.Size}
-		if rc := t.counter[f.Path]; rc != nil {
-			jobs[i].Observer = rc
-		}
+		jobs[i] = hashing.Job{Path: filepath.FromSlash(f.Path), Length: f.Size, Whole: true}
+		counters[i] = t.counter[f.Path]
 	}
-	sums, err := filehash.Hash(ctx, t.root, jobs, opt.Workers)
+	res, err := hashing.Hash(ctx, jobs, hashing.Options{Workers: opt.Workers, Open: t.root.Open,
+		Observe: func(i int, p []byte) {
+			if counters[i] != nil {
+				counters[i].Write(p)
+			}
+		}})
+	var je *hashing.JobError
+	if errors.As(err, &je) {
+		return fmt.Errorf("hashing %s: %w", je.Path, je.Err)
+	}
 	if err != nil {
 		return err
 	}
 	for i, f := range files {
-		f.SHA256 = sums[i]
+		f.SHA256 = hex.EncodeToString(res[i].Digest)
 	}
 	return nil
 }

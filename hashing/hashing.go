@@ -3,10 +3,12 @@
 // with bounded memory and one sequential pass over each byte.
 //
 // It is a library for any caller that must digest large models quickly (the
-// sign, verify and digest verbs today, a registry that re-verifies models on
-// every push and pull later). It only reads the paths it is given: it never
-// walks directories, never follows a policy of its own about links (callers
-// pass an Open function for that) and never writes.
+// sign, verify, digest and bom verbs today, a registry that re-verifies
+// models on every push and pull later). A caller that needs something else
+// from the same bytes (the BOM counts dataset rows) observes them as they
+// are hashed instead of reading the file again. It only reads the paths it
+// is given: it never walks directories, never follows a policy of its own
+// about links (callers pass an Open function for that) and never writes.
 package hashing
 
 import (
@@ -114,6 +116,14 @@ type Options struct {
 	// Progress, when set, is called with the number of bytes just hashed.
 	// It may be called from several goroutines at once.
 	Progress func(n int64)
+	// Observe, when set, sees the bytes of every Whole job as they are
+	// hashed: it is called with the job's index in jobs and each piece
+	// read, in file order, so a caller can compute something else from
+	// the same single read (the BOM counts dataset rows this way). p is
+	// only valid during the call. Calls for one job come from one
+	// goroutine; different jobs are observed concurrently. Range jobs are
+	// not observed. A job that fails may have been observed in part.
+	Observe func(job int, p []byte)
 	// ContinueOnError records a job's error in its Result and goes on with
 	// the other jobs, for callers that report on every file (a verifier).
 	// By default the first error cancels the rest and is returned.
@@ -189,7 +199,7 @@ func Hash(ctx context.Context, jobs []Job, opts Options) ([]Result, error) {
 			buf := make([]byte, opts.BufferSize)
 			h := opts.Algorithm.New()
 			for i := range next {
-				r, err := hashJob(ctx, jobs[i], h, buf, &opts)
+				r, err := hashJob(ctx, i, jobs[i], h, buf, &opts)
 				if err != nil && ctx.Err() == nil {
 					err = &JobError{Index: i, Path: jobs[i].Path, Err: err}
 					if opts.ContinueOnError {
@@ -224,7 +234,7 @@ feed:
 	return results, nil
 }
 
-func hashJob(ctx context.Context, j Job, h hash.Hash, buf []byte, opts *Options) (Result, error) {
+func hashJob(ctx context.Context, index int, j Job, h hash.Hash, buf []byte, opts *Options) (Result, error) {
 	f, err := opts.Open(j.Path)
 	if err != nil {
 		return Result{}, err
@@ -232,6 +242,10 @@ func hashJob(ctx context.Context, j Job, h hash.Hash, buf []byte, opts *Options)
 	defer f.Close()
 	advise(f, j.Offset, j.Length)
 	h.Reset()
+	observe := opts.Observe
+	if !j.Whole {
+		observe = nil
+	}
 	off, left := j.Offset, j.Length
 	for {
 		if err := ctx.Err(); err != nil {
@@ -247,6 +261,9 @@ func hashJob(ctx context.Context, j Job, h hash.Hash, buf []byte, opts *Options)
 		n, err := f.ReadAt(buf[:want], off)
 		if n > 0 {
 			h.Write(buf[:n])
+			if observe != nil {
+				observe(index, buf[:n])
+			}
 			off += int64(n)
 			left -= int64(n)
 			if opts.Progress != nil {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -205,5 +207,131 @@ func TestHash_ContinueOnErrorReportsEachJob(t *testing.T) {
 	want, _ := Sum(SHA256, bytes.NewReader([]byte("abc")))
 	if !errors.Is(res[0].Err, os.ErrNotExist) || res[1].Err != nil || !bytes.Equal(res[1].Digest, want) || !errors.Is(res[2].Err, ErrShortRead) {
 		t.Fatalf("results %+v", res)
+	}
+}
+
+// Observe sees every byte of every whole-file job once, in order, from the
+// read that hashes it: each file is opened once and the process reads no
+// more bytes than the jobs cover. Range jobs are not observed.
+func TestHash_ObserveSeesEachByteOfWholeFilesOnce(t *testing.T) {
+	dir := t.TempDir()
+	sizes := []int{0, 1, 4095, 4096, 3*4096 + 17, 1<<20 + 5}
+	var jobs []Job
+	var data [][]byte
+	total := int64(0)
+	for i, n := range sizes {
+		b := randomBytes(t, n)
+		data = append(data, b)
+		jobs = append(jobs, Job{Path: writeFile(t, dir, fmt.Sprint(i), b), Length: int64(n), Whole: true})
+		total += int64(n)
+	}
+	// A range of the last file: hashed, not observed.
+	jobs = append(jobs, Job{Path: jobs[len(sizes)-1].Path, Offset: 3, Length: 100})
+	total += 100
+	var opens atomic.Int64
+	open := func(p string) (*os.File, error) { opens.Add(1); return os.Open(p) }
+	for _, workers := range []int{1, 3} {
+		// Each job's buffer is written by the one goroutine hashing it and
+		// read after Hash returns.
+		seen := make([]bytes.Buffer, len(jobs))
+		opens.Store(0)
+		before := rchar()
+		res, err := Hash(context.Background(), jobs, Options{BufferSize: 4096, Workers: workers, Open: open,
+			Observe: func(job int, p []byte) { seen[job].Write(p) }})
+		after := rchar()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range sizes {
+			if !bytes.Equal(seen[i].Bytes(), data[i]) {
+				t.Errorf("workers=%d job %d: observed %d bytes, want the file's %d", workers, i, seen[i].Len(), sizes[i])
+			}
+			if want, _ := Sum(SHA256, bytes.NewReader(data[i])); !bytes.Equal(res[i].Digest, want) {
+				t.Errorf("workers=%d job %d: wrong digest", workers, i)
+			}
+		}
+		if seen[len(sizes)].Len() != 0 {
+			t.Errorf("a range job was observed (%d bytes)", seen[len(sizes)].Len())
+		}
+		if opens.Load() != int64(len(jobs)) {
+			t.Errorf("workers=%d: %d opens for %d jobs", workers, opens.Load(), len(jobs))
+		}
+		// /proc/self/io (Linux): the bytes read while hashing are the
+		// bytes hashed, not twice as many (a little slack for the read of
+		// /proc/self/io itself).
+		if before >= 0 && after >= 0 {
+			if read := after - before; read < total || read > total+4096 {
+				t.Errorf("workers=%d: read %d bytes for %d bytes of jobs", workers, read, total)
+			}
+		}
+	}
+}
+
+// rchar is what this process has read so far, from /proc/self/io (-1
+// where that is not available).
+func rchar() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "rchar: "); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// Moved from bom/internal/filehash, the BOM's stop-gap hasher, with the
+// BOM's use of this package: files opened through an os.Root, every byte
+// observed once by a per-job observer (the BOM's row counters). A file
+// that vanished is an error; a link out of the root is refused.
+func TestHash_RootOpenerFeedsObservers(t *testing.T) {
+	const bufSize = DefaultBufferSize
+	dir := t.TempDir()
+	sizes := []int{0, 1, bufSize - 1, bufSize, 3*bufSize + 17}
+	var jobs []Job
+	var want []string
+	var seen []*bytes.Buffer
+	for i, n := range sizes {
+		b := randomBytes(t, n)
+		name := filepath.Join("sub", string(rune('a'+i)))
+		os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+		writeFile(t, dir, name, b)
+		sum, _ := Sum(SHA256, bytes.NewReader(b))
+		want = append(want, hex.EncodeToString(sum))
+		seen = append(seen, &bytes.Buffer{})
+		jobs = append(jobs, Job{Path: name, Length: int64(n), Whole: true})
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	observe := func(i int, p []byte) { seen[i].Write(p) }
+	for _, workers := range []int{1, 3} {
+		for _, o := range seen {
+			o.Reset()
+		}
+		got, err := Hash(context.Background(), jobs, Options{Workers: workers, Open: root.Open, Observe: observe})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range jobs {
+			if hex.EncodeToString(got[i].Digest) != want[i] {
+				t.Errorf("workers=%d file %d: %x, want %s", workers, i, got[i].Digest, want[i])
+			}
+			if seen[i].Len() != sizes[i] {
+				t.Errorf("observer %d saw %d bytes, want %d (each byte once)", i, seen[i].Len(), sizes[i])
+			}
+		}
+	}
+	os.Symlink("/etc/passwd", filepath.Join(dir, "out"))
+	for _, bad := range []string{"missing", "out"} {
+		if _, err := Hash(context.Background(), []Job{{Path: bad, Whole: true}}, Options{Workers: 1, Open: root.Open}); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
 	}
 }

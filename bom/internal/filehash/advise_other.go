@@ -1,7 +1,0 @@
-//go:build !linux
-
-package filehash
-
-import "os"
-
-func advise(*os.File) {}
