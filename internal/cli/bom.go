@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"regexp"
 	"runtime"
 	"slices"
@@ -87,14 +86,14 @@ completeness score. Nothing is loaded, executed or fetched.`,
 					return scan.New(scan.Options{Workers: workers, Limits: analyzer.DefaultLimits(), Analyzers: list.All()}).Scan(ctx, []string{target})
 				}
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			doc, err := bom.Build(ctx, args[0], opt)
+			// bom draws no progress line (it has no --no-progress flag).
+			var doc *bom.Document
+			err = newProgress(env.Stderr, false).run(cmd, func(ctx context.Context) (err error) {
+				doc, err = bom.Build(ctx, args[0], opt)
+				return err
+			})
 			if err != nil {
-				if ctx.Err() != nil {
-					return withCode(ExitError, fmt.Errorf("interrupted"))
-				}
-				return withCode(ExitError, err)
+				return err
 			}
 			render := func(w io.Writer, serial string) error {
 				switch out {

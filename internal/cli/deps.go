@@ -1,15 +1,15 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"os"
-	"os/signal"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aigis-dev/aigis/deps"
 	"github.com/aigis-dev/aigis/osvdb"
+	"github.com/aigis-dev/aigis/report"
 )
 
 func init() { register(newDepsCmd) }
@@ -66,16 +66,13 @@ Nothing is installed, resolved or fetched; no model is loaded.`,
 			}
 			prog := newProgress(env.Stderr, !noProgress)
 			opt.OnArtifact = prog.artifact
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			prog.start()
-			rep, err := deps.Scan(ctx, args, opt)
-			prog.stop()
+			var rep *report.Report
+			err := prog.run(cmd, func(ctx context.Context) (err error) {
+				rep, err = deps.Scan(ctx, args, opt)
+				return err
+			})
 			if err != nil {
-				if ctx.Err() != nil {
-					return withCode(ExitError, fmt.Errorf("interrupted"))
-				}
-				return withCode(ExitError, err)
+				return err
 			}
 			return emit(env, &rf, rep)
 		},

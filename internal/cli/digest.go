@@ -38,10 +38,8 @@ output is identical to Python's "model_signing digest".`,
 			opts.Progress, opts.OnTotal = prog.add, prog.setTotal
 			var m *oms.Manifest
 			err = prog.run(cmd, func(ctx context.Context) (err error) {
-				if m, err = oms.Build(ctx, model, opts); err != nil {
-					return withCode(ExitError, err)
-				}
-				return nil
+				m, err = oms.Build(ctx, model, opts)
+				return err
 			})
 			if err != nil {
 				return err

@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
@@ -145,18 +142,4 @@ func modelArg(rf *reportFlags, args []string) (string, error) {
 		return "", withCode(ExitError, err)
 	}
 	return args[0], nil
-}
-
-// run runs work, which hashes a model, with a progress line and a
-// context that Ctrl-C cancels; an interrupted run is an error, exit 2.
-func (p *hashProgress) run(cmd *cobra.Command, work func(ctx context.Context) error) error {
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-	defer stop()
-	p.start()
-	err := work(ctx)
-	p.stop()
-	if err != nil && ctx.Err() != nil {
-		return withCode(ExitError, errors.New("interrupted"))
-	}
-	return err
 }

@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/aigis-dev/aigis/report"
@@ -82,6 +86,30 @@ func (p *progress) stop() {
 		close(p.quit)
 		p.wg.Wait()
 	}
+}
+
+// run runs a verb's work with the progress line on stderr (when enabled)
+// and a context that Ctrl-C cancels. An interrupted run is the error
+// "interrupted"; any other error exits 2 unless work gave it a code
+// (withCode). scan, deps, bom, sign, verify and digest run their work
+// here; the report is written after it returns.
+func (p *progress) run(cmd *cobra.Command, work func(ctx context.Context) error) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	defer stop()
+	p.start()
+	err := work(ctx)
+	p.stop()
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return withCode(ExitError, errors.New("interrupted"))
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return withCode(ExitError, err)
 }
 
 func humanBytes(n int64) string {

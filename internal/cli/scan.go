@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-	"os/signal"
+	"context"
 	"runtime"
 	"time"
 
@@ -11,6 +9,7 @@ import (
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/list"
+	"github.com/aigis-dev/aigis/report"
 	"github.com/aigis-dev/aigis/scan"
 )
 
@@ -50,16 +49,13 @@ risky".`,
 			opts := scan.Options{Workers: workers, Limits: limits, Analyzers: list.All(), DirAnalyzers: list.Dirs(), Weights: weightsFlag}
 			prog := newProgress(env.Stderr, !noProgress)
 			opts.OnArtifact = prog.artifact
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
-			prog.start()
-			rep, err := scan.New(opts).Scan(ctx, args)
-			prog.stop()
+			var rep *report.Report
+			err := prog.run(cmd, func(ctx context.Context) (err error) {
+				rep, err = scan.New(opts).Scan(ctx, args)
+				return err
+			})
 			if err != nil {
-				if ctx.Err() != nil {
-					return withCode(ExitError, fmt.Errorf("interrupted"))
-				}
-				return withCode(ExitError, err)
+				return err
 			}
 			if base != "" {
 				if err := compareBase(cmd.Context(), base, rep); err != nil {

@@ -69,7 +69,7 @@ one file is hashed on every core.`,
 			var res *sign.Result
 			err = prog.run(cmd, func(ctx context.Context) (err error) {
 				if res, err = sign.Model(ctx, model, signer, sign.Options{Serialization: opts, Signature: signature}); err != nil {
-					return withCode(ExitError, fmt.Errorf("signing %s: %w", model, err))
+					return fmt.Errorf("signing %s: %w", model, err)
 				}
 				return nil
 			})

@@ -81,10 +81,8 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 			}
 			var res *verify.Result
 			err = prog.run(cmd, func(ctx context.Context) (err error) {
-				if res, err = verify.Model(ctx, model, bundle, v, opts); err != nil {
-					return withCode(ExitError, err)
-				}
-				return nil
+				res, err = verify.Model(ctx, model, bundle, v, opts)
+				return err
 			})
 			if err != nil {
 				return err
