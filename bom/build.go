@@ -13,6 +13,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/analyzer/tensorflow"
+	"github.com/aigis-dev/aigis/analyzer/torch"
 	"github.com/aigis-dev/aigis/bom/dataset"
 	"github.com/aigis-dev/aigis/bom/internal/weights"
 	"github.com/aigis-dev/aigis/deps"
@@ -194,7 +197,11 @@ func isWeightName(rel string) bool {
 	return weightExts[ext]
 }
 
-// sniffFormat names a weight file's format from its content.
+// sniffFormat names a weight file's format from its content: the weight
+// formats and legacy torch and TFLite by the analysers' Match; zip, HDF5
+// and pickle by their leading bytes, narrower than the analysers' Match
+// (which also take empty or spanned zips, HDF5 user blocks and protocol-0
+// pickles found by a trial parse).
 func (t *tree) sniffFormat(rel string) string {
 	f, size, err := t.readerAt(rel)
 	if err != nil {
@@ -208,6 +215,7 @@ func (t *tree) sniffFormat(rel string) string {
 	if w := weights.Sniff(head, size); w != "" {
 		return w
 	}
+	s := &analyzer.Sniff{Head: head, Size: size}
 	switch {
 	case strings.HasPrefix(string(head), "PK\x03\x04"):
 		switch strings.ToLower(path.Ext(rel)) {
@@ -220,11 +228,11 @@ func (t *tree) sniffFormat(rel string) string {
 	case strings.HasPrefix(string(head), "\x89HDF\r\n\x1a\n"):
 		return "hdf5"
 	case len(head) > 2 && head[0] == 0x80 && head[1] <= 5:
-		if strings.HasPrefix(string(head), "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19") {
+		if (torch.Legacy{}).Match(s) {
 			return "pytorch-legacy"
 		}
 		return "pickle"
-	case len(head) > 8 && string(head[4:8]) == "TFL3":
+	case (tensorflow.TFLite{}).Match(s):
 		return "tflite"
 	}
 	return "unknown"
