@@ -90,7 +90,14 @@ func (in *Input) Sniff() *Sniff {
 		return in.sniff
 	}
 	s := &Sniff{Size: in.size, Name: in.Hint}
-	if in.ra != nil {
+	if b, ok := BytesOf(in.ra); ok && int64(len(b)) == in.size {
+		// In memory: the head and tail are views, not copies.
+		s.Head = b[:min(len(b), HeadSize)]
+		s.Tail = b[len(b)-min(len(b), TailSize):]
+		if len(b) == 0 {
+			s.Tail = nil
+		}
+	} else if in.ra != nil {
 		n := int64(HeadSize)
 		if in.size >= 0 && in.size < n {
 			n = in.size
@@ -159,7 +166,7 @@ func (in *Input) ReaderAt() (io.ReaderAt, int64, error) {
 		return nil, 0, err
 	}
 	if n <= max {
-		in.ra, in.size = bytes.NewReader(buf.Bytes()), n
+		in.ra, in.size = Bytes(buf.Bytes()), n
 		return in.ra, in.size, nil
 	}
 	f, err := os.CreateTemp("", "aigis-spill-*")

@@ -87,12 +87,11 @@ func (r rootFS) ReadDir(n string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := r.root.Open(j)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	es, err := f.ReadDir(-1)
+	// A directory opened through os.Root lstats every entry when listed;
+	// a plain listing gets the types from getdents. Listing is only names
+	// (content is still read through the root), and the walker has just
+	// listed this directory itself.
+	es, err := os.ReadDir(filepath.Join(r.root.Name(), filepath.FromSlash(j)))
 	sort.Slice(es, func(a, b int) bool { return es[a].Name() < es[b].Name() })
 	return es, err
 }

@@ -7,7 +7,6 @@
 package scan
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -292,28 +291,33 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.
 
 func (s *Scanner) scanFile(ctx context.Context, path, display string, nb analyzer.Neighbours) (a report.Artifact) {
 	a = report.Artifact{Path: display, Format: "other"}
-	f, err := openNoFollow(path)
-	if err != nil {
+	// Most files in a model tree are small: they are read whole, in one
+	// system call, into a reused buffer.
+	bp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(bp)
+	content, f, size, err := openRegular(path, smallFile, *bp)
+	switch {
+	case errors.Is(err, errNotRegular):
+		a.Add(rules.New("unreadable", "", "not a regular file when opened"))
+		return a
+	case err != nil:
 		a.Add(rules.New("unreadable", "", fmt.Sprintf("cannot open: %v", err)))
 		return a
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		a.Add(rules.New("unreadable", "", "not a regular file when opened"))
-		return a
+	var ra io.ReaderAt
+	if f != nil {
+		defer f.Close()
+		ra = f
+	} else {
+		ra = analyzer.Bytes(content)
 	}
-	var ra io.ReaderAt = f
-	if st.Size() <= smallFile {
-		// One read instead of a handful of small ones: most files in a
-		// model tree are small, and syscalls dominate their cost.
-		buf := make([]byte, st.Size())
-		if _, err := io.ReadFull(f, buf); err == nil {
-			ra = bytes.NewReader(buf)
-		}
-	}
-	return s.scanReaderAt(ctx, ra, st.Size(), display, nb)
+	return s.scanReaderAt(ctx, ra, size, display, nb)
 }
+
+// smallBufs holds read buffers for small files. Nothing an analysis
+// returns refers to its input bytes (findings and properties are copies),
+// so a buffer is reused as soon as its file's artifact is built.
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
 
 // ScanReaderAt analyses content that is already open or in memory (an
 // upload, a registry blob) as one artifact reported under display. Like

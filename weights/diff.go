@@ -147,7 +147,8 @@ func compareChunk(td *TensorDiff, dt DType, x, y []byte) {
 			fa = float64(math.Float32frombits(binary.LittleEndian.Uint32(x[i:])))
 			fb = float64(math.Float32frombits(binary.LittleEndian.Uint32(y[i:])))
 		case F16:
-			fa, fb = float64(f16[binary.LittleEndian.Uint16(x[i:])]), float64(f16[binary.LittleEndian.Uint16(y[i:])])
+			tab := f16()
+			fa, fb = float64(tab[binary.LittleEndian.Uint16(x[i:])]), float64(tab[binary.LittleEndian.Uint16(y[i:])])
 		case BF16:
 			fa = float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(x[i:])) << 16))
 			fb = float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(y[i:])) << 16))

@@ -266,7 +266,7 @@ func measureChunk(s *Stats, wins []win, d DType, full []byte, n, base int64, low
 	case F32:
 		return measureF32(s, wins, b, full, base, low)
 	case F16, BF16:
-		tab := f16
+		tab := f16()
 		if d == BF16 {
 			tab = nil
 		}
@@ -312,7 +312,7 @@ func (s *Stats) add(f float64) {
 }
 
 // f16 maps every half-precision bit pattern to its value.
-var f16 = func() []float32 {
+var f16 = sync.OnceValue(func() []float32 {
 	t := make([]float32, 1<<16)
 	for u := range t {
 		sign := uint32(u>>15) << 31
@@ -337,7 +337,7 @@ var f16 = func() []float32 {
 		t[u] = math.Float32frombits(bits)
 	}
 	return t
-}()
+})
 
 // Report turns Stats into findings and properties.
 func Report(stats []*Stats, out *analyzer.Result) {

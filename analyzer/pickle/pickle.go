@@ -53,15 +53,25 @@ func Scan(ctx context.Context, in *analyzer.Input, out *analyzer.Result, opts Op
 	if opts.Limits == (Limits{}) {
 		opts.Limits = DefaultLimits()
 	}
-	r, err := in.Open()
-	if err != nil {
-		return nil, err
+	var rd *reader
+	if in.Seekable() { // never buffer a stream just to look
+		if ra, _, err := in.ReaderAt(); err == nil {
+			if b, ok := analyzer.BytesOf(ra); ok {
+				rd = newMemReader(b)
+			}
+		}
 	}
-	hint := int64(-1)
-	if in.Seekable() {
-		hint = in.Size()
+	if rd == nil {
+		r, err := in.Open()
+		if err != nil {
+			return nil, err
+		}
+		hint := int64(-1)
+		if in.Seekable() {
+			hint = in.Size()
+		}
+		rd = newReader(r, hint)
 	}
-	rd := newReader(r, hint)
 	s := newSink(ctx, in, out)
 	sum := &Summary{}
 	for n := 0; ; n++ {
@@ -156,7 +166,7 @@ func Sniff(head []byte, size int64) bool {
 	if !isOpcode(head[0]) {
 		return false
 	}
-	m := newMachine(context.Background(), newReader(bytes.NewReader(head), int64(len(head))), DefaultLimits(), nil)
+	m := newMachine(context.Background(), newMemReader(head), DefaultLimits(), nil)
 	err := m.run()
 	if err == nil {
 		return true

@@ -16,6 +16,13 @@ type reader struct {
 	r, w   int
 	base   int64 // stream offset of buf[0]
 	err    error // sticky error from src
+	mem    bool  // buf is the whole input, in memory and read-only
+}
+
+// newMemReader reads content that is already in memory, without copying:
+// buf is never written to, so it may be shared with other analysers.
+func newMemReader(b []byte) *reader {
+	return &reader{buf: b, w: len(b), err: io.EOF, mem: true}
 }
 
 const readerBufSize = 256 << 10
@@ -46,6 +53,9 @@ func (rd *reader) offset() int64 { return rd.base + int64(rd.r) }
 func (rd *reader) fill(n int) error {
 	if rd.w-rd.r >= n {
 		return nil
+	}
+	if rd.mem {
+		return rd.eof() // the whole input is already here
 	}
 	if rd.r > 0 {
 		copy(rd.buf, rd.buf[rd.r:rd.w])
@@ -99,7 +109,7 @@ func (rd *reader) byte() (byte, error) {
 // take returns the next n bytes (n <= readerBufSize). The slice is valid
 // until the next read.
 func (rd *reader) take(n int) ([]byte, error) {
-	if n > len(rd.buf) {
+	if n > len(rd.buf) && !rd.mem {
 		return nil, errors.New("internal: take larger than buffer")
 	}
 	if err := rd.fill(n); err != nil {
@@ -113,7 +123,7 @@ func (rd *reader) take(n int) ([]byte, error) {
 // line returns bytes up to (not including) the next '\n', at most max
 // bytes long. The slice is valid until the next read.
 func (rd *reader) line(max int) ([]byte, error) {
-	if max > len(rd.buf)-1 {
+	if max > len(rd.buf)-1 && !rd.mem {
 		max = len(rd.buf) - 1
 	}
 	scanned := 0
@@ -169,6 +179,10 @@ func (rd *reader) skip(n int64) error {
 	if avail := int64(rd.w - rd.r); n <= avail {
 		rd.r += int(n)
 		return nil
+	}
+	if rd.mem {
+		rd.r = rd.w
+		return io.ErrUnexpectedEOF
 	}
 	n -= int64(rd.w - rd.r)
 	rd.base += int64(rd.w)

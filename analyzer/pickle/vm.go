@@ -108,7 +108,7 @@ func newMachine(ctx context.Context, rd *reader, lim Limits, s *sink) *machine {
 		pool:     itemPool{max: lim.MaxPoolItems},
 		globIx:   map[string]uint32{},
 		frameEnd: -1,
-		seekable: rd.seeker != nil,
+		seekable: rd.seeker != nil || rd.mem,
 	}
 }
 
