@@ -8,8 +8,10 @@
 // analyzer/safetensors (ParseHeader), analyzer/gguf (Parse) and
 // analyzer/onnx (ReadSummary), and formats are recognised by their Match
 // functions. It never reads tensor data and does not judge safety (that is
-// the scan verb's job). A header the analyser rejects is an error here,
-// so a BOM never records facts from a file its format's parser refuses.
+// the scan verb's job). A header the analyser rejects is an error here, so
+// a BOM records no parameter count from a file its format's parser
+// refuses; only a GGUF file whose metadata is whole but whose tensor table
+// is not still gives its metadata facts.
 package weights
 
 import (
