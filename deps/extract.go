@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/google/osv-scalibr/extractor"
@@ -229,8 +231,9 @@ func convert(extractor string, p *extractor.Package) []Package {
 	case *pyprojecttoml.Metadata:
 		var out []Package
 		reqs := append([]string(nil), md.Dependencies...)
-		for _, group := range md.OptionalDependencies {
-			reqs = append(reqs, group...)
+		// Map order is random: walk the groups by name so output is stable.
+		for _, name := range slices.Sorted(maps.Keys(md.OptionalDependencies)) {
+			reqs = append(reqs, md.OptionalDependencies[name]...)
 		}
 		for _, r := range reqs {
 			req, err := pyreq.Parse(r)

@@ -97,6 +97,10 @@ func (r *Reader) Walk(start, end int64, depth int, fn func(Field) error) error {
 		if err != nil {
 			return err
 		}
+		// The window may extend past this message; a field must not.
+		if int64(len(b)) > end-off {
+			b = b[:end-off]
+		}
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
 			return &Error{Off: off, Msg: "bad field tag"}

@@ -68,3 +68,21 @@ func TestLooks(t *testing.T) {
 		t.Error("a head cut inside a bytes field is still a message start")
 	}
 }
+
+// TestFieldMayNotCrossItsMessage: a varint that starts inside a nested
+// message and ends after it is malformed, even when the bytes after the
+// message happen to be readable.
+func TestFieldMayNotCrossItsMessage(t *testing.T) {
+	// outer: field 1 (bytes, len 2) = [field 2 varint, first byte 0x80 (continues)], then 0x01
+	data := []byte{0x0a, 0x02, 0x10, 0x80, 0x01}
+	r := pb.NewReader(bytes.NewReader(data), int64(len(data)))
+	err := r.Walk(0, int64(len(data)), 0, func(f pb.Field) error {
+		if f.Num == 1 {
+			return r.Walk(f.Off, f.Off+f.Len, 1, func(pb.Field) error { return nil })
+		}
+		return nil
+	})
+	if err == nil {
+		t.Fatal("a varint crossing the end of its message was accepted")
+	}
+}
