@@ -46,16 +46,14 @@ func (m *machine) latent(p []byte, off, n int64) {
 	m.checkLatent(r, off, "a bytes constant")
 }
 
-// latentBase64 checks a str constant that is base64 of a pickle: "gAS"
-// and its siblings are what every base64-encoded PROTO 2-5 header starts
-// with.
+// latentBase64 checks a str constant that is base64 of a pickle. Every
+// base64-encoded PROTO 2-5 header starts "gA" and a letter from I to X
+// (the protocol and the top bits of the first opcode).
 func (m *machine) latentBase64(p []byte) {
 	if m.sink == nil || len(p) < 16 || m.sink.latentN >= maxLatent {
 		return
 	}
-	switch string(p[:3]) {
-	case "gAJ", "gAN", "gAS", "gAW":
-	default:
+	if p[0] != 'g' || p[1] != 'A' || p[2] < 'I' || p[2] > 'X' {
 		return
 	}
 	raw, err := decodeBase64(p, false)

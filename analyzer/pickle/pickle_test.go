@@ -2,6 +2,7 @@ package pickle_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,6 +297,29 @@ func TestPickle_LatentPayloads(t *testing.T) {
 		{"RawBytesConstant", pkl.New(4).EmptyDict().Str("blob").BinBytes(inner).SetItem().Stop().Bytes(), report.Suspicious, []string{"pickle-latent-payload"}, "os.system"},
 		{"Base64StringConstant", pkl.New(4).EmptyDict().Str("blob").Str(base64.StdEncoding.EncodeToString(inner)).SetItem().Stop().Bytes(), report.Suspicious, []string{"pickle-latent-payload"}, "base64"},
 		{"HarmlessEmbeddedPickle", pkl.New(4).EmptyDict().Str("blob").BinBytes(harmless).SetItem().Stop().Bytes(), report.Clean, nil, ""},
+	} {
+		check(t, c)
+	}
+	// base64 of every protocol and first opcode: "gAI(" .. "gAX".
+	for proto := 2; proto <= 5; proto++ {
+		for _, first := range []string{"mark", "global", "short-unicode", "frame"} {
+			p := pkl.New(proto)
+			switch first {
+			case "mark":
+				p.Mark().Str("id").Tuple().Global("os", "system").Str("x").Tuple1().Reduce().Pop().Pop()
+			case "global":
+				p.Global("os", "system").Str("id").Tuple1().Reduce()
+			case "short-unicode":
+				p.Str("os").Str("system").StackGlobal().Str("id").Tuple1().Reduce()
+			case "frame":
+				p.Frame(40).Global("os", "system").Str("id").Tuple1().Reduce()
+			}
+			enc := base64.StdEncoding.EncodeToString(p.Stop().Bytes())
+			check(t, attack{fmt.Sprintf("Base64Proto%d_%s_%s", proto, first, enc[:3]), pkl.New(4).EmptyDict().Str("blob").Str(enc).SetItem().Stop().Bytes(), report.Suspicious, []string{"pickle-latent-payload"}, "base64"})
+		}
+	}
+	for _, c := range []attack{
+		{"Base64NotAPickle", pkl.New(4).EmptyDict().Str("blob").Str(base64.StdEncoding.EncodeToString([]byte("\x80\x02 is not an opcode at all"))).SetItem().Stop().Bytes(), report.Clean, nil, ""},
 	} {
 		check(t, c)
 	}

@@ -358,6 +358,9 @@ func (m *machine) newCall(op byte, fn, args val) val {
 // error that ended the stream early.
 func (m *machine) run() error {
 	for {
+		if fastPath {
+			m.fast()
+		}
 		if err := m.step(); err != nil {
 			if err == errStop {
 				return nil
