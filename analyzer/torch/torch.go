@@ -141,8 +141,8 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	if format == "torchscript" {
 		loaded[prefix+"constants.pkl"] = true
 	}
-	keys := map[string]bool{}
-	types := map[string]string{}
+	keys := make(map[string]bool, len(z.Entries))
+	types := make(map[string]string, len(z.Entries))
 	isPickle := map[*zipr.Entry]bool{}
 	for _, e := range z.Entries {
 		if !strings.HasSuffix(e.Name, ".pkl") && !strings.HasSuffix(e.Name, ".debug_pkl") || e.IsDir() {
@@ -173,7 +173,7 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 		out.Add(rules.New("torch-missing-member", out.Here(), fmt.Sprintf("the archive has no %s", main)))
 	}
 	dataDir := prefix + "data/"
-	present := map[string]bool{}
+	present := make(map[string]bool, len(z.Entries))
 	for _, e := range z.Entries {
 		if isPickle[e] || e.IsDir() {
 			continue
@@ -289,7 +289,7 @@ func TensorsOf(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archi
 	if err != nil {
 		return nil, err
 	}
-	types := map[string]string{}
+	types := make(map[string]string, len(z.Entries))
 	for i, k := range sum.StorageKeys {
 		if i < len(sum.StorageTypes) {
 			types[k] = sum.StorageTypes[i]

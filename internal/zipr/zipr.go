@@ -171,6 +171,8 @@ func Open(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 	}
 	br := bufio.NewReaderSize(io.NewSectionReader(ra, cdStart, int64(cdSize)), int(min(cdSize+16, 64<<10)))
 	var hdr [centralLen]byte
+	var slab []Entry // entries are allocated in blocks, not one by one
+	var buf []byte
 	for i := 0; ; i++ {
 		if _, err := io.ReadFull(br, hdr[:4]); err != nil {
 			break
@@ -184,7 +186,12 @@ func Open(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 		if _, err := io.ReadFull(br, hdr[4:]); err != nil {
 			return nil, fmt.Errorf("central directory entry %d: %w", i, io.ErrUnexpectedEOF)
 		}
-		e := &Entry{
+		if len(slab) == 0 {
+			slab = make([]Entry, min(max(count, 1), 1024, uint64(lim.MaxEntries)))
+		}
+		e := &slab[0]
+		slab = slab[1:]
+		*e = Entry{
 			r:              z,
 			Index:          i,
 			CreatorOS:      hdr[5],
@@ -200,7 +207,10 @@ func Open(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 		nameLen := int(binary.LittleEndian.Uint16(hdr[28:]))
 		extraLen := int(binary.LittleEndian.Uint16(hdr[30:]))
 		commentLen := int(binary.LittleEndian.Uint16(hdr[32:]))
-		buf := make([]byte, nameLen+extraLen+commentLen)
+		if n := nameLen + extraLen + commentLen; cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:nameLen+extraLen+commentLen]
 		if _, err := io.ReadFull(br, buf); err != nil {
 			return nil, fmt.Errorf("central directory entry %d: %w", i, io.ErrUnexpectedEOF)
 		}

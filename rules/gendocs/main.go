@@ -1,4 +1,5 @@
-// Command gendocs writes docs/rules.md from the embedded rule data.
+// Command gendocs writes docs/rules.md and rules/pickle.json from the
+// embedded rule data.
 package main
 
 import (
@@ -11,8 +12,18 @@ import (
 )
 
 func main() {
-	out := flag.String("o", "docs/rules.md", "output file")
+	out := flag.String("o", "docs/rules.md", "catalogue to write")
+	js := flag.String("json", "", "also write the pickle policy as JSON to this file")
 	flag.Parse()
+	if *js != "" {
+		b, err := rules.PickleJSON()
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := os.WriteFile(*js, b, 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
 	var b bytes.Buffer
 	if err := rules.WriteCatalogue(&b); err != nil {
 		log.Fatal(err)
