@@ -10,6 +10,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/rules"
 	"github.com/aigis-dev/aigis/scan"
 )
 
@@ -42,6 +43,9 @@ risky".`,
 			if err := rf.validate(); err != nil {
 				return err
 			}
+			// Nearly every scan meets a pickle: load the policy on
+			// another core while the walk starts.
+			go rules.Pickle()
 			limits := analyzer.DefaultLimits()
 			limits.Timeout = timeout
 			limits.MaxDepth = maxDepth
