@@ -82,6 +82,17 @@ loop:
 			if i > m.lim.MaxMemoIndex {
 				break loop
 			}
+			// The common case, a key in an allocated dense page that is
+			// being filled in order, is written in place.
+			if pg := i >> pageBits; i < denseLimit && int(pg) < len(m.memo.dense) {
+				if page, off := m.memo.dense[pg], i&(pageSize-1); int(off) < len(page) {
+					if page[off].k == kAbsent {
+						m.memo.n++
+					}
+					page[off] = stack[len(stack)-1]
+					goto next
+				}
+			}
 			m.memo.put(i, stack[len(stack)-1])
 			goto next
 		case 'h', 'j': // BINGET, LONG_BINGET

@@ -164,8 +164,13 @@ func (mm *memo) put(i uint32, v val) {
 		}
 		off := int(i & (pageSize - 1))
 		if pg := mm.dense[p]; off >= len(pg) {
-			// Pages grow on demand: small pickles memoize a handful.
-			grown := make([]val, min(pageSize, max(2*len(pg), off+1, 64)))
+			// The first page grows on demand (small pickles memoize a
+			// handful); later ones are only reached by large pickles.
+			n := pageSize
+			if p == 0 {
+				n = min(pageSize, max(2*len(pg), off+1, 64))
+			}
+			grown := make([]val, n)
 			copy(grown, pg)
 			mm.dense[p] = grown
 		}
