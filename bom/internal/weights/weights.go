@@ -156,7 +156,11 @@ func GGUF(ra io.ReaderAt, size int64) (*Facts, error) {
 // ggufMetadata reads the facts of the key-value metadata.
 func ggufMetadata(g *gguf.File) *Facts {
 	kept := map[string]string{}
+	template := false
 	for i := range g.KVs {
+		if g.KVs[i].Key == "tokenizer.chat_template" {
+			template = true // whatever its length
+		}
 		if v, ok := g.KVs[i].Text(); ok && len(v) <= keepValue && len(kept) < maxKept {
 			kept[g.KVs[i].Key] = strings.ToValidUTF8(v, "?")
 		}
@@ -201,7 +205,7 @@ func ggufMetadata(g *gguf.File) *Facts {
 			f.Meta = append(f.Meta, KV{k.name, v})
 		}
 	}
-	if _, ok := kept["tokenizer.chat_template"]; ok {
+	if template {
 		f.Meta = append(f.Meta, KV{"chat_template", "present"})
 	}
 	return f

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -49,8 +50,10 @@ func ggufFile() []byte { return ggufFileRows(256) }
 // ggufFileRows is ggufFile with rows of rowLen elements in t0.
 func ggufFileRows(rowLen uint64) []byte {
 	g := &ggufHdr{b: []byte("GGUF")}
-	g.u32(3).u64(2).u64(5)
+	g.u32(3).u64(2).u64(6)
 	g.str("general.architecture").u32(8).str("llama")
+	// Real chat templates often exceed the 4 KiB kept for other values.
+	g.str("tokenizer.chat_template").u32(8).str(strings.Repeat("{{ message }}", 600))
 	g.str("general.name").u32(8).str("Tiny Llama")
 	g.str("general.file_type").u32(4).u32(15)
 	g.str("llama.context_length").u32(4).u32(4096)
@@ -72,7 +75,7 @@ func TestGGUF(t *testing.T) {
 	if f.Architecture != "llama" || f.Name != "Tiny Llama" || f.Quantization != "Q4_K_M" || f.Parameters != 528 || strings.Join(f.DTypes, ",") != "F32,Q4_K" {
 		t.Errorf("%+v", f)
 	}
-	if len(f.Meta) == 0 || f.Meta[0] != (KV{"context_length", "4096"}) {
+	if len(f.Meta) == 0 || f.Meta[0] != (KV{"context_length", "4096"}) || !slices.Contains(f.Meta, KV{"chat_template", "present"}) {
 		t.Errorf("meta %v", f.Meta)
 	}
 	// The analyser's checks apply: a Q4_K row of 4 elements is not a
