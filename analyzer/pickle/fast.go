@@ -37,10 +37,6 @@ loop:
 		if n == 0 || r+n > end {
 			break
 		}
-		fence := 0
-		if k := len(m.marks); k > 0 {
-			fence = m.marks[k-1]
-		}
 		var v val
 		switch op {
 		case '(': // MARK
@@ -69,7 +65,7 @@ loop:
 			}
 			v = m.newCtr(emptyKind[op], nil)
 		case 0x94, 'q', 'r': // MEMOIZE, BINPUT, LONG_BINPUT
-			if len(stack) <= fence {
+			if len(stack) <= m.fence() {
 				break loop
 			}
 			i := uint32(m.memo.n)
@@ -122,7 +118,7 @@ loop:
 			n += ln
 		case 0x85, 0x86, 0x87: // TUPLE1..3
 			k := int(op - 0x84)
-			if len(stack)-k < fence {
+			if len(stack)-k < m.fence() {
 				break loop
 			}
 			v = m.newCtr(kTuple, stack[len(stack)-k:])
@@ -132,7 +128,7 @@ loop:
 			if op == 's' {
 				k, name = 2, "SETITEM"
 			}
-			if len(stack)-k <= fence {
+			if len(stack)-k <= m.fence() {
 				break loop
 			}
 			items := stack[len(stack)-k:] // extend copies them
