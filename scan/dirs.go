@@ -115,3 +115,57 @@ func summarise(arts []report.Artifact, dirs []int) {
 		d.Add(f)
 	}
 }
+
+// attribute copies each finding a directory analyser made about a file
+// below the directory (its location names the file) to that file's own
+// artifact, so no file is reported cleaner than what was found in it: the
+// modeling code a repository loads carries its exec payload too, not just
+// the repository.
+func attribute(arts []report.Artifact, dirs []int) {
+	if len(dirs) == 0 {
+		return
+	}
+	isDir := make(map[int]bool, len(dirs))
+	for _, i := range dirs {
+		isDir[i] = true
+	}
+	index := make(map[string]int, len(arts))
+	for i := range arts {
+		if !isDir[i] {
+			index[arts[i].Path] = i
+		}
+	}
+	for _, di := range dirs {
+		d := arts[di]
+		for _, f := range d.Findings {
+			file, at := splitLocation(f.Location)
+			if file == "" || strings.HasPrefix(file, "..") {
+				continue
+			}
+			i, ok := index[filepath.Join(d.Path, filepath.FromSlash(file))]
+			if !ok || hasFinding(&arts[i], f) {
+				continue
+			}
+			f.Location = at
+			arts[i].Add(f)
+		}
+	}
+}
+
+// splitLocation splits a directory finding's location, "sub/file.py:12",
+// into the file and where in it ("line 12").
+func splitLocation(loc string) (file, at string) {
+	if k := strings.LastIndexByte(loc, ':'); k > 0 && k+1 < len(loc) && strings.Trim(loc[k+1:], "0123456789") == "" {
+		return loc[:k], "line " + loc[k+1:]
+	}
+	return loc, ""
+}
+
+func hasFinding(a *report.Artifact, f report.Finding) bool {
+	for _, g := range a.Findings {
+		if g.Rule == f.Rule && g.Message == f.Message {
+			return true
+		}
+	}
+	return false
+}

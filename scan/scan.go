@@ -134,6 +134,7 @@ func (s *Scanner) Scan(ctx context.Context, targets []string) (*report.Report, e
 	for _, r := range roots {
 		r.Close()
 	}
+	attribute(rep.Artifacts, dirs)
 	summarise(rep.Artifacts, dirs)
 	for _, i := range dirs {
 		s.done(&rep.Artifacts[i])
