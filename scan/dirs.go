@@ -138,7 +138,9 @@ func attribute(arts []report.Artifact, dirs []int) {
 	for _, di := range dirs {
 		d := arts[di]
 		for _, f := range d.Findings {
-			file, at := splitLocation(f.Location)
+			// The location stays as written ("sub/modeling.py:3"): it
+			// names the file and line, which SARIF turns into a region.
+			file := fileOf(f.Location)
 			if file == "" || strings.HasPrefix(file, "..") {
 				continue
 			}
@@ -146,19 +148,18 @@ func attribute(arts []report.Artifact, dirs []int) {
 			if !ok || hasFinding(&arts[i], f) {
 				continue
 			}
-			f.Location = at
 			arts[i].Add(f)
 		}
 	}
 }
 
-// splitLocation splits a directory finding's location, "sub/file.py:12",
-// into the file and where in it ("line 12").
-func splitLocation(loc string) (file, at string) {
+// fileOf is the file a directory finding's location names:
+// "sub/file.py:12" or "index.json".
+func fileOf(loc string) string {
 	if k := strings.LastIndexByte(loc, ':'); k > 0 && k+1 < len(loc) && strings.Trim(loc[k+1:], "0123456789") == "" {
-		return loc[:k], "line " + loc[k+1:]
+		return loc[:k]
 	}
-	return loc, ""
+	return loc
 }
 
 func hasFinding(a *report.Artifact, f report.Finding) bool {
