@@ -22,7 +22,7 @@ BIN=$BENCH_DIR/aigis
 MODEL=$BENCH_DIR/model
 
 mkdir -p "$BENCH_DIR"
-go build -o "$BIN" ./cmd/aigis
+CGO_ENABLED=0 go build -o "$BIN" ./cmd/aigis
 if [ ! -f "$MODEL/.generated-$SHARDS-$SHARD_BYTES" ]; then
   rm -rf "$MODEL" && mkdir -p "$MODEL"
   python3 - "$MODEL" "$SHARDS" "$SHARD_BYTES" <<'PY'

@@ -16,7 +16,7 @@ EXPORT="$SHARED/osv/osv-scanner/PyPI/all.zip"
 [ -x /usr/bin/time ] || { echo "needs GNU time: apt-get install time" >&2; exit 2; }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-go build -o "$WORK/aigis" ./cmd/aigis
+CGO_ENABLED=0 go build -o "$WORK/aigis" ./cmd/aigis
 
 # measure LABEL CMD...: runs CMD $RUNS times, prints the median wall time,
 # the median CPU time (user+sys: steadier than wall time on a shared

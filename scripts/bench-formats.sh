@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/aigis-bench-formats}
 BIN=$BENCH_DIR/aigis
 mkdir -p "$BENCH_DIR"
-go build -o "$BIN" ./cmd/aigis
+CGO_ENABLED=0 go build -o "$BIN" ./cmd/aigis
 
 echo "## Header-only scans (per file, engine in-process)"
 go test -run XXX -bench HeaderOnly -benchtime 200x ./scan/ | grep Benchmark

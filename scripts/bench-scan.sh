@@ -23,7 +23,7 @@ command -v hyperfine >/dev/null || { echo "hyperfine is required (apt-get instal
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is required (apt-get install time)"; exit 2; }
 
 mkdir -p "$BENCH_DIR"
-go build -o "$BIN" ./cmd/aigis
+CGO_ENABLED=0 go build -o "$BIN" ./cmd/aigis
 if [ ! -f "$BENCH_DIR/.generated" ]; then
   echo "generating inputs in $BENCH_DIR (about 3.3 GB)..." >&2
   go run ./internal/cmd/benchgen -dir "$BENCH_DIR"

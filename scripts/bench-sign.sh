@@ -27,7 +27,7 @@ fi
 command -v openssl >/dev/null || { echo "openssl is needed for the baseline" >&2; exit 2; }
 
 mkdir -p "$DIR/single" "$DIR/dir"
-go build -o "$DIR/aigis" ./cmd/aigis
+CGO_ENABLED=0 go build -o "$DIR/aigis" ./cmd/aigis
 AIGIS="$DIR/aigis"
 [ -f "$DIR/key.pem" ] || openssl ecparam -name prime256v1 -genkey -noout -out "$DIR/key.pem"
 openssl ec -in "$DIR/key.pem" -pubout -out "$DIR/key.pub" 2>/dev/null

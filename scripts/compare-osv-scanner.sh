@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 SHARED=$(cd .. && pwd)/shared
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-go build -o "$WORK/aigis" ./cmd/aigis
+CGO_ENABLED=0 go build -o "$WORK/aigis" ./cmd/aigis
 "$WORK/aigis" db import --db "$WORK/osv.db" "$SHARED/osv" >/dev/null
 mkdir -p "$WORK/osvdb/osv-scalibr/PyPI" "$WORK/osvdb/osv-scanner/PyPI"
 ln -s "$SHARED/osv/osv-scanner/PyPI/all.zip" "$WORK/osvdb/osv-scalibr/PyPI/all.zip"
