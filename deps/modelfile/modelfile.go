@@ -3,12 +3,11 @@
 // exercisable (a pickle checkpoint for torch.load, a GGUF chat template for
 // llama-cpp-python, a Keras v3 archive, ONNX external data).
 //
-// It is deliberately small: it reads magic bytes, a zip central directory
-// (through internal/zipr) and a bounded window of a GGUF header, nothing
-// more.
-// It is meant to be replaced by the scan engine's format analysers
-// (analyzer/...) once they expose these facts; it must never be mistaken
-// for them: it does not judge whether a file is safe, never unpickles,
+// It is deliberately small: it reads magic bytes (through the scan
+// analysers' Match where that is as cheap), a zip central directory
+// (through internal/zipr) and a bounded window of a GGUF or ONNX header,
+// nothing more. It must never be mistaken for the analysers: it does not
+// judge whether a file is safe, never unpickles,
 // never renders a template and never follows external-data paths.
 package modelfile
 
@@ -19,6 +18,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/analyzer/onnx"
+	"github.com/aigis-dev/aigis/analyzer/torch"
 	"github.com/aigis-dev/aigis/internal/zipr"
 )
 
@@ -44,13 +46,12 @@ const (
 
 // Bounds.
 const (
-	headSize         = 4096
-	maxCentralDir    = 16 << 20
-	maxZipEntries    = 100000
-	ggufWindow       = 64 << 20 // chat templates sit after the vocabulary
-	onnxWindow       = 64 << 20
-	searchChunk      = 1 << 20
-	legacyTorchMagic = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+	headSize      = 4096
+	maxCentralDir = 16 << 20
+	maxZipEntries = 100000
+	ggufWindow    = 64 << 20 // chat templates sit after the vocabulary
+	onnxWindow    = 64 << 20
+	searchChunk   = 1 << 20
 )
 
 // Sniff returns the kinds of r (size bytes long); none for anything else.
@@ -62,8 +63,13 @@ func Sniff(r io.ReaderAt, size int64) ([]Kind, error) {
 	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	// Legacy torch and ONNX are recognised by the scan analysers' own
+	// Match; zip, GGUF and pickle stay prefix checks because the
+	// analysers accept more there (spanned zips, protocol-0 pickles by
+	// trial parse) than a cheap dependency correlation should claim.
+	sn := &analyzer.Sniff{Head: head, Size: size}
 	switch {
-	case bytes.HasPrefix(head, []byte(legacyTorchMagic)):
+	case torch.Legacy{}.Match(sn):
 		return []Kind{TorchLegacy}, nil
 	case len(head) >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5:
 		// A pickle ends with STOP ('.').
@@ -93,7 +99,7 @@ func Sniff(r io.ReaderAt, size int64) ([]Kind, error) {
 			return []Kind{GGUF, GGUFChatTemplate}, nil
 		}
 		return []Kind{GGUF}, nil
-	case LooksLikeONNX(head):
+	case onnx.Analyzer{}.Match(sn):
 		// TensorProto.external_data entries are StringStringEntryProto
 		// {key: "location", value: path}: field 1, length 8, "location".
 		found, err := contains(r, size, onnxWindow, []byte("\x0a\x08location\x12"))
@@ -127,20 +133,6 @@ func zipKinds(names []string) []Kind {
 		k = append(k, KerasV3)
 	}
 	return k
-}
-
-// LooksLikeONNX reports whether head starts like an ONNX ModelProto:
-// ModelProto starts with ir_version (field 1, varint,
-// values 1..12 so far) and then producer_name, graph or opset_import.
-func LooksLikeONNX(h []byte) bool {
-	if len(h) < 4 || h[0] != 0x08 || h[1] < 1 || h[1] > 20 {
-		return false
-	}
-	switch h[2] {
-	case 0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42:
-		return true
-	}
-	return false
 }
 
 // contains searches the first window bytes for needle, in chunks with

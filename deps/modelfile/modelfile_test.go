@@ -38,6 +38,10 @@ func gguf(kv string) []byte {
 	return b.Bytes()
 }
 
+// legacyMagic starts every legacy torch.save file (pickle PROTO 2, LONG1
+// of torch's magic number).
+const legacyMagic = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
 func TestSniff(t *testing.T) {
 	// Protocol 4 pickle of {"a": 1}.
 	pickle := []byte("\x80\x04\x95\x0a\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01a\x94K\x01s.")
@@ -50,7 +54,7 @@ func TestSniff(t *testing.T) {
 	}{
 		{"raw pickle", pickle, []Kind{Pickle}},
 		{"pickle without STOP is not claimed", pickle[:len(pickle)-1], nil},
-		{"legacy torch", append([]byte(legacyTorchMagic), "\x2e\x80\x02}q\x00.rawstoragebytes"...), []Kind{TorchLegacy}},
+		{"legacy torch", append([]byte(legacyMagic), "\x2e\x80\x02}q\x00.rawstoragebytes"...), []Kind{TorchLegacy}},
 		{"torch zip", zipOf(t, "model/data.pkl", "model/data/0", "model/version"), []Kind{TorchZip}},
 		{"keras v3", zipOf(t, "metadata.json", "config.json", "model.weights.h5"), []Kind{KerasV3}},
 		{"plain zip", zipOf(t, "readme.txt", "config.json"), nil},
@@ -102,7 +106,7 @@ func FuzzSniff(f *testing.F) {
 	f.Add(zipOf(f, "archive/data.pkl"))
 	f.Add(zipOf(f, "config.json", "metadata.json"))
 	f.Add(gguf("tokenizer.chat_template"))
-	f.Add([]byte(legacyTorchMagic + "."))
+	f.Add([]byte(legacyMagic + "."))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Sniff(bytes.NewReader(b), int64(len(b)))
 	})
