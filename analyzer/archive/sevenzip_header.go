@@ -106,6 +106,27 @@ func (h *hdr7z) skip(n uint64) error {
 	return nil
 }
 
+// skipProperties skips a list of (id, size, bytes) properties up to its
+// kEnd, as the archive-properties and files-info blocks hold.
+func (h *hdr7z) skipProperties() error {
+	for {
+		t, err := h.byte()
+		if err != nil {
+			return err
+		}
+		if t == k7zEnd {
+			return nil
+		}
+		n, err := h.number()
+		if err != nil {
+			return err
+		}
+		if err := h.skip(n); err != nil {
+			return err
+		}
+	}
+}
+
 func (h *hdr7z) expect(id byte) error {
 	b, err := h.byte()
 	if err != nil {
@@ -376,21 +397,8 @@ func (h *hdr7z) header() error {
 		case k7zEnd:
 			return nil
 		case k7zArchiveProperties:
-			for {
-				t, err := h.byte()
-				if err != nil {
-					return err
-				}
-				if t == k7zEnd {
-					break
-				}
-				n, err := h.number()
-				if err != nil {
-					return err
-				}
-				if err := h.skip(n); err != nil {
-					return err
-				}
+			if err := h.skipProperties(); err != nil {
+				return err
 			}
 		case k7zAdditionalStreamsInfo, k7zMainStreamsInfo:
 			if _, err := h.streamsInfo(); err != nil {
@@ -400,21 +408,8 @@ func (h *hdr7z) header() error {
 			if _, err := h.count("files"); err != nil {
 				return err
 			}
-			for {
-				t, err := h.byte()
-				if err != nil {
-					return err
-				}
-				if t == k7zEnd {
-					break
-				}
-				n, err := h.number()
-				if err != nil {
-					return err
-				}
-				if err := h.skip(n); err != nil {
-					return err
-				}
+			if err := h.skipProperties(); err != nil {
+				return err
 			}
 		default:
 			return fmt.Errorf("7z header: property 0x%02x", id)

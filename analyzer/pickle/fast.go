@@ -124,9 +124,9 @@ loop:
 			v = m.newCtr(kTuple, stack[len(stack)-k:])
 			stack = stack[:len(stack)-k]
 		case 'a', 's': // APPEND, SETITEM
-			k, name := 1, "APPEND"
+			k := 1
 			if op == 's' {
-				k, name = 2, "SETITEM"
+				k = 2
 			}
 			if len(stack)-k <= m.fence() {
 				break loop
@@ -135,8 +135,7 @@ loop:
 			stack = stack[:len(stack)-k]
 			t := stack[len(stack)-1]
 			m.opOff = rd.base + int64(r)
-			m.mutate(t, name)
-			m.extend(t, items)
+			m.add(t, op, items)
 			goto next
 		case 'e', 0x90, 'u': // APPENDS, ADDITEMS, SETITEMS
 			nm := len(m.marks)
@@ -156,12 +155,7 @@ loop:
 			stack = stack[:k]
 			t := stack[k-1]
 			m.opOff = rd.base + int64(r)
-			if op == 'u' {
-				m.mutate(t, "SETITEMS")
-			} else {
-				m.mutate(t, opName(op))
-			}
-			m.extend(t, items)
+			m.add(t, op, items)
 			goto next
 		}
 		if len(stack) >= maxStack {

@@ -617,8 +617,7 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
-		m.mutate(t, "APPEND")
-		m.extend(t, []val{v})
+		m.add(t, op, []val{v})
 	case 'e', 0x90: // APPENDS, ADDITEMS
 		items, err := m.popMark()
 		if err != nil {
@@ -628,8 +627,7 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
-		m.mutate(t, opName(op))
-		m.extend(t, items)
+		m.add(t, op, items)
 	case 's': // SETITEM
 		v, err := m.pop()
 		if err != nil {
@@ -643,8 +641,7 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
-		m.mutate(t, "SETITEM")
-		m.extend(t, []val{k, v})
+		m.add(t, op, []val{k, v})
 	case 'u': // SETITEMS
 		items, err := m.popMark()
 		if err != nil {
@@ -657,8 +654,7 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
-		m.mutate(t, "SETITEMS")
-		m.extend(t, items)
+		m.add(t, op, items)
 	case 'g': // GET
 		line, err := rd.line(m.lim.MaxLine)
 		if err != nil {
@@ -933,12 +929,25 @@ func (m *machine) longBytes(n int64) error {
 
 func opName(op byte) string {
 	switch op {
+	case 'a':
+		return "APPEND"
 	case 'e':
 		return "APPENDS"
 	case 0x90:
 		return "ADDITEMS"
+	case 's':
+		return "SETITEM"
+	case 'u':
+		return "SETITEMS"
 	}
 	return fmt.Sprintf("0x%02x", op)
+}
+
+// add applies an APPEND, APPENDS, ADDITEMS, SETITEM or SETITEMS (op) of
+// items to the container t, noting when t is an imported object.
+func (m *machine) add(t val, op byte, items []val) {
+	m.mutate(t, opName(op))
+	m.extend(t, items)
 }
 
 // errors from the reader that mean "the data ended".
