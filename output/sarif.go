@@ -205,12 +205,8 @@ func splitLocation(loc string) (member string, off int64, ok bool) {
 // lineOf reads "<file>:<line>" locations (manifests) that name the
 // artifact's own file.
 func lineOf(loc, artifact string) (int, bool) {
-	i := strings.LastIndexByte(loc, ':')
-	if i <= 0 {
-		return 0, false
-	}
-	n, err := strconv.Atoi(loc[i+1:])
-	if err != nil || n < 1 || filepath.Base(loc[:i]) != filepath.Base(artifact) {
+	file, n := report.FileLine(loc)
+	if n < 1 || filepath.Base(file) != filepath.Base(artifact) {
 		return 0, false
 	}
 	return n, true

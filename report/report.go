@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -168,6 +169,18 @@ func (a *Artifact) MaxSeverity() (Severity, bool) {
 		}
 	}
 	return m, true
+}
+
+// FileLine splits a location of the form "<file>:<line>" (text files,
+// manifests, files a directory analysis names); line is 0 and file the
+// whole location when it has no line.
+func FileLine(loc string) (file string, line int) {
+	if k := strings.LastIndexByte(loc, ':'); k > 0 {
+		if n, err := strconv.Atoi(loc[k+1:]); err == nil && n >= 0 && loc[k+1] != '+' && loc[k+1] != '-' {
+			return loc[:k], n
+		}
+	}
+	return loc, 0
 }
 
 // Report is the output of one verb run.

@@ -69,3 +69,22 @@ func TestParseNames(t *testing.T) {
 		}
 	}
 }
+
+func TestFileLine(t *testing.T) {
+	for _, c := range []struct {
+		loc, file string
+		line      int
+	}{
+		{"sub/modeling.py:3", "sub/modeling.py", 3},
+		{"requirements.txt:12", "requirements.txt", 12},
+		{"config.json", "config.json", 0},
+		{"a.zip>b/data.pkl@57", "a.zip>b/data.pkl@57", 0},
+		{"x:+3", "x:+3", 0},
+		{"x:", "x:", 0},
+		{":7", ":7", 0},
+	} {
+		if f, l := FileLine(c.loc); f != c.file || l != c.line {
+			t.Errorf("FileLine(%q) = %q, %d; want %q, %d", c.loc, f, l, c.file, c.line)
+		}
+	}
+}

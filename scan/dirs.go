@@ -140,7 +140,7 @@ func attribute(arts []report.Artifact, dirs []int) {
 		for _, f := range d.Findings {
 			// The location stays as written ("sub/modeling.py:3"): it
 			// names the file and line, which SARIF turns into a region.
-			file := fileOf(f.Location)
+			file, _ := report.FileLine(f.Location)
 			if file == "" || strings.HasPrefix(file, "..") {
 				continue
 			}
@@ -151,15 +151,6 @@ func attribute(arts []report.Artifact, dirs []int) {
 			arts[i].Add(f)
 		}
 	}
-}
-
-// fileOf is the file a directory finding's location names:
-// "sub/file.py:12" or "index.json".
-func fileOf(loc string) string {
-	if k := strings.LastIndexByte(loc, ':'); k > 0 && k+1 < len(loc) && strings.Trim(loc[k+1:], "0123456789") == "" {
-		return loc[:k]
-	}
-	return loc
 }
 
 func hasFinding(a *report.Artifact, f report.Finding) bool {
