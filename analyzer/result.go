@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
-	"github.com/aigis-dev/aigis/rules"
 )
 
 // Dispatcher analyses an input with whichever analyser matches it. The

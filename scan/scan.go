@@ -21,8 +21,8 @@ import (
 	"sync"
 
 	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
-	"github.com/aigis-dev/aigis/rules"
 )
 
 // Options configure a Scanner. The zero value scans with all cores, the

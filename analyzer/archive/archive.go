@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // unsafePath explains why a member path escapes the extraction root, or

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/internal/zipr"
+	"github.com/aigis-dev/aigis/internal/decode/zipr"
 )
 
 // memberFS gives a zip member the other members of its archive as

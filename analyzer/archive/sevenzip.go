@@ -15,7 +15,7 @@ import (
 	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // maxDict7z bounds the dictionary or model memory a 7z coder may ask for;

@@ -10,7 +10,7 @@ import (
 	"strconv"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // Tar analyses tar archives (ustar, GNU, PAX and v7). Members of a

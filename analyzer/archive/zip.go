@@ -9,8 +9,8 @@ import (
 	"path"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/internal/zipr"
-	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/internal/decode/zipr"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // ZipLayout is a model format stored as a zip (PyTorch, npz, Keras). The

@@ -10,9 +10,9 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/internal/jinja"
-	"github.com/aigis-dev/aigis/rules"
-	"github.com/aigis-dev/aigis/weights"
+	"github.com/aigis-dev/aigis/analyzer/internal/jinja"
+	"github.com/aigis-dev/aigis/internal/rules"
+	"github.com/aigis-dev/aigis/internal/weights"
 )
 
 func sortSlice[T any](s []T, less func(a, b T) bool) {

@@ -12,9 +12,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/internal/jinja"
+	"github.com/aigis-dev/aigis/analyzer/internal/jinja"
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
-	"github.com/aigis-dev/aigis/rules"
 )
 
 // Config analyses JSON and YAML configuration files that carry chat

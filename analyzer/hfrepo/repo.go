@@ -18,9 +18,9 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/internal/jinja"
-	"github.com/aigis-dev/aigis/internal/pysrc"
-	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/analyzer/internal/jinja"
+	"github.com/aigis-dev/aigis/analyzer/internal/pysrc"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // Repo is the directory analyser.

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // maxConfig bounds the configuration parsed (decoded JSON costs about ten

@@ -16,9 +16,9 @@ import (
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/archive"
-	"github.com/aigis-dev/aigis/internal/hdf5"
-	"github.com/aigis-dev/aigis/internal/zipr"
-	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/internal/decode/hdf5"
+	"github.com/aigis-dev/aigis/internal/decode/zipr"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // H5 analyses HDF5 files.

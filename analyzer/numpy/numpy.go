@@ -18,9 +18,9 @@ import (
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/archive"
 	"github.com/aigis-dev/aigis/analyzer/pickle"
-	"github.com/aigis-dev/aigis/internal/zipr"
-	"github.com/aigis-dev/aigis/rules"
-	"github.com/aigis-dev/aigis/weights"
+	"github.com/aigis-dev/aigis/internal/decode/zipr"
+	"github.com/aigis-dev/aigis/internal/rules"
+	"github.com/aigis-dev/aigis/internal/weights"
 )
 
 var magic = []byte("\x93NUMPY")

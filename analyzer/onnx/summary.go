@@ -9,7 +9,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/aigis-dev/aigis/internal/pb"
+	"github.com/aigis-dev/aigis/internal/decode/pb"
 )
 
 // Summary is what a ModelProto says about itself and about the

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // A constant that is itself a pickle does nothing when the outer file

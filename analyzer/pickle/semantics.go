@@ -16,7 +16,7 @@ import (
 
 	"github.com/ulikunitz/xz/lzma"
 
-	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // maxGlobals bounds distinct imports per stream; real pickles have tens.

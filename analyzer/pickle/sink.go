@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
-	"github.com/aigis-dev/aigis/rules"
 )
 
 // Behaviour finding ids (defined, with reasons, in rules/pickle.yaml).

@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // Limits bound one pickle stream. Hitting one makes the artifact

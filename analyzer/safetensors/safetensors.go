@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/rules"
-	"github.com/aigis-dev/aigis/weights"
+	"github.com/aigis-dev/aigis/internal/rules"
+	"github.com/aigis-dev/aigis/internal/weights"
 )
 
 // Analyzer is the safetensors format analyser.

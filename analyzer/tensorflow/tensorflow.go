@@ -19,8 +19,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/internal/pb"
-	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/internal/decode/pb"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // SavedModel analyses saved_model.pb and frozen GraphDef protobufs.

@@ -8,7 +8,7 @@ import (
 	"io"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/rules"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // TFLite analyses TFLite flatbuffers.

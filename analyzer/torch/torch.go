@@ -20,9 +20,9 @@ import (
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/archive"
 	"github.com/aigis-dev/aigis/analyzer/pickle"
-	"github.com/aigis-dev/aigis/internal/zipr"
-	"github.com/aigis-dev/aigis/rules"
-	"github.com/aigis-dev/aigis/weights"
+	"github.com/aigis-dev/aigis/internal/decode/zipr"
+	"github.com/aigis-dev/aigis/internal/rules"
+	"github.com/aigis-dev/aigis/internal/weights"
 )
 
 // legacyMagic is pickle PROTO 2, LONG1 of 10 bytes, then torch's magic

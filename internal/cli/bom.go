@@ -19,10 +19,10 @@ import (
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/list"
-	"github.com/aigis-dev/aigis/bom"
-	"github.com/aigis-dev/aigis/bom/cyclonedx"
-	"github.com/aigis-dev/aigis/bom/spdx"
-	"github.com/aigis-dev/aigis/bom/table"
+	"github.com/aigis-dev/aigis/internal/bom"
+	"github.com/aigis-dev/aigis/internal/bom/cyclonedx"
+	"github.com/aigis-dev/aigis/internal/bom/spdx"
+	"github.com/aigis-dev/aigis/internal/bom/table"
 	"github.com/aigis-dev/aigis/report"
 	"github.com/aigis-dev/aigis/scan"
 )

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aigis-dev/aigis/internal/oms"
+	"github.com/aigis-dev/aigis/internal/sign"
 	"github.com/aigis-dev/aigis/internal/testutil"
-	"github.com/aigis-dev/aigis/oms"
 	"github.com/aigis-dev/aigis/report"
-	"github.com/aigis-dev/aigis/sign"
 )
 
 // conformanceCase is a test case of the OMS conformance suite

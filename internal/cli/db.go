@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aigis-dev/aigis/osvdb"
+	"github.com/aigis-dev/aigis/internal/osvdb"
 )
 
 func init() { register(newDBCmd) }

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aigis-dev/aigis/deps"
-	"github.com/aigis-dev/aigis/osvdb"
+	"github.com/aigis-dev/aigis/internal/deps"
+	"github.com/aigis-dev/aigis/internal/osvdb"
 	"github.com/aigis-dev/aigis/report"
 )
 

@@ -6,10 +6,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aigis-dev/aigis/internal/rules"
+	"github.com/aigis-dev/aigis/internal/weights"
+	"github.com/aigis-dev/aigis/internal/weights/tensorfile"
 	"github.com/aigis-dev/aigis/report"
-	"github.com/aigis-dev/aigis/rules"
-	"github.com/aigis-dev/aigis/weights"
-	"github.com/aigis-dev/aigis/weights/tensorfile"
 )
 
 func init() { register(newDiffCmd) }

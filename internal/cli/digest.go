@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aigis-dev/aigis/oms"
+	"github.com/aigis-dev/aigis/internal/oms"
 )
 
 func init() { register(newDigestCmd) }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aigis-dev/aigis/output"
+	"github.com/aigis-dev/aigis/internal/output"
 	"github.com/aigis-dev/aigis/report"
 )
 

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aigis-dev/aigis/internal/oms"
 	"github.com/aigis-dev/aigis/internal/testutil"
-	"github.com/aigis-dev/aigis/oms"
 )
 
 // scriptsVector is one of model_signing's scripts/tests/v* directories: a

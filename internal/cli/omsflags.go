@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aigis-dev/aigis/hashing"
-	"github.com/aigis-dev/aigis/oms"
+	"github.com/aigis-dev/aigis/internal/hashing"
+	"github.com/aigis-dev/aigis/internal/oms"
 )
 
 // modelFlags are the model-selection flags sign, verify and digest share,

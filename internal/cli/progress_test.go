@@ -60,7 +60,7 @@ func TestVerbsInterrupted(t *testing.T) {
 		{"deps", "--skip-vulns", dir},
 		{"bom", "-o", "cyclonedx-json", dir},
 		{"digest", dir},
-		{"sign", "--private-key", filepath.Join("..", "..", "sign", "testdata", "p256-sec1.pem"), dir},
+		{"sign", "--private-key", filepath.Join("..", "sign", "testdata", "p256-sec1.pem"), dir},
 	} {
 		var out, errb bytes.Buffer
 		env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/list"
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
-	"github.com/aigis-dev/aigis/rules"
 	"github.com/aigis-dev/aigis/scan"
 )
 

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/aigis-dev/aigis/oms"
-	"github.com/aigis-dev/aigis/sign"
+	"github.com/aigis-dev/aigis/internal/oms"
+	"github.com/aigis-dev/aigis/internal/sign"
 )
 
 func init() { register(newSignCmd) }

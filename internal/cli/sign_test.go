@@ -95,8 +95,8 @@ func TestSign_SingleFileSignatureGoesBesideIt(t *testing.T) {
 }
 
 func TestSign_EncryptedKeyPassword(t *testing.T) {
-	key := filepath.Join("..", "..", "sign", "testdata", "p256-pbkdf2-aes256.pem")
-	pub := filepath.Join("..", "..", "sign", "testdata", "p256-pub.pem")
+	key := filepath.Join("..", "sign", "testdata", "p256-pbkdf2-aes256.pem")
+	pub := filepath.Join("..", "sign", "testdata", "p256-pub.pem")
 	model := modelDir(t)
 	// Not a terminal and no password: a clear usage error.
 	r := runCLI(t, nil, "sign", "--private-key", key, model)

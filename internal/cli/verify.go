@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aigis-dev/aigis/oms"
-	"github.com/aigis-dev/aigis/verify"
+	"github.com/aigis-dev/aigis/internal/oms"
+	"github.com/aigis-dev/aigis/internal/verify"
 )
 
 func init() { register(newVerifyCmd) }

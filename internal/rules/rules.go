@@ -1,0 +1,410 @@
+// Package rules holds aigis's detection policy as embedded data: which
+// pickle imports are safe or dangerous (each with a reason), module aliases,
+// and extension hints. Code never hard-codes a module name; it asks this
+// package. docs/rules.md is generated from the same data (go generate).
+package rules
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/aigis-dev/aigis/report"
+)
+
+//go:generate go run ../gen/rulesdoc -o ../../docs/rules.md -json pickle.json
+
+// pickle.yaml is the policy as people edit it; pickle.json is the same
+// data generated from it (TestPickleJSONIsCurrent), which the binary
+// loads four times faster on every pickle scan.
+//
+//go:embed pickle.yaml
+var pickleYAML []byte
+
+//go:embed pickle.json
+var pickleJSON []byte
+
+//go:embed extensions.yaml
+var extensionsYAML []byte
+
+//go:embed findings.yaml
+var findingsYAML []byte
+
+var (
+	findingsOnce sync.Once
+	findings     map[string]Behaviour
+)
+
+// Findings returns the definitions of the non-pickle findings.
+func Findings() map[string]Behaviour {
+	findingsOnce.Do(func() {
+		if err := yaml.Unmarshal(findingsYAML, &findings); err != nil {
+			panic("rules: embedded findings.yaml: " + err.Error())
+		}
+	})
+	return findings
+}
+
+// New builds a finding from its definition in findings.yaml (or the
+// pickle behaviours, or a format rule set in formats/). An unknown id is a programming error, caught by
+// tests: every rule aigis reports is documented.
+func New(id, location, message string) report.Finding {
+	b, ok := Findings()[id]
+	if !ok {
+		b, ok = Pickle().Findings[id]
+	}
+	if !ok {
+		b, ok = formatFinding(id)
+	}
+	if !ok {
+		panic("rules: no definition for finding " + id)
+	}
+	return report.Finding{Rule: id, Verdict: b.Verdict, Severity: b.Severity, Reason: b.Reason, Location: location, Message: message}
+}
+
+// Action is what a rule does with a matching import.
+type Action string
+
+const (
+	Allow Action = "allow"
+	Deny  Action = "deny"
+)
+
+// Rule is one entry of pickle.yaml.
+type Rule struct {
+	ID       string          `yaml:"id" json:"id"`
+	Action   Action          `yaml:"action" json:"action"`
+	Severity report.Severity `yaml:"severity" json:"severity"`
+	Reason   string          `yaml:"reason" json:"reason"`
+	Globals  []string        `yaml:"globals" json:"globals"`
+
+	pats []pattern
+}
+
+type pattern struct {
+	module string // exact module, or prefix ending in "." for submodules, or "" for any
+	prefix bool
+	name   glob
+}
+
+// PicklePolicy is the compiled pickle.yaml.
+type PicklePolicy struct {
+	Aliases     map[string]string    `yaml:"aliases" json:"aliases"`
+	NameAliases map[string]string    `yaml:"name_aliases" json:"name_aliases"`
+	Loaders     []Loader             `yaml:"loaders" json:"loaders"`
+	Decoders    map[string]string    `yaml:"decoders" json:"decoders"`
+	Findings    map[string]Behaviour `yaml:"findings" json:"findings"`
+	Rules       []*Rule              `yaml:"rules" json:"rules"`
+
+	loaders map[string]*Loader
+}
+
+// Behaviour describes a finding the pickle VM reports for what a stream
+// does (rather than what it imports).
+type Behaviour struct {
+	Verdict  report.Verdict  `yaml:"verdict" json:"verdict"`
+	Severity report.Severity `yaml:"severity" json:"severity"`
+	Reason   string          `yaml:"reason" json:"reason"`
+}
+
+// Behaviour returns the definition of a VM finding id; unknown ids are a
+// programming error caught by tests.
+func (p *PicklePolicy) Behaviour(id string) Behaviour {
+	b, ok := p.Findings[id]
+	if !ok {
+		panic("rules: no finding definition for " + id)
+	}
+	return b
+}
+
+// Loader is a callable that deserialises its first argument.
+type Loader struct {
+	Global      string `yaml:"global" json:"global"`
+	TrustNested bool   `yaml:"trust_nested" json:"trust_nested,omitempty"`
+}
+
+// Loader returns the loader rule for a normalised import, or nil.
+func (p *PicklePolicy) Loader(module, name string) *Loader { return p.loaders[module+":"+name] }
+
+// Decoder returns the codec name of a pure function aigis may evaluate on
+// constant arguments ("base64", "hex", ...), or "".
+func (p *PicklePolicy) Decoder(module, name string) string { return p.Decoders[module+":"+name] }
+
+var (
+	pickleOnce   sync.Once
+	picklePolicy *PicklePolicy
+	pickleErr    error
+)
+
+// Pickle returns the embedded pickle policy. The data is validated by
+// tests, so an error here is a build defect.
+func Pickle() *PicklePolicy {
+	pickleOnce.Do(func() {
+		var p PicklePolicy
+		if pickleErr = json.Unmarshal(pickleJSON, &p); pickleErr == nil {
+			pickleErr = p.compile()
+		}
+		picklePolicy = &p
+	})
+	if pickleErr != nil {
+		panic("rules: embedded pickle.yaml: " + pickleErr.Error())
+	}
+	return picklePolicy
+}
+
+// ParsePickle compiles a policy document in YAML.
+func ParsePickle(b []byte) (*PicklePolicy, error) {
+	var p PicklePolicy
+	if err := yaml.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	if err := p.compile(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// PickleJSON converts the embedded pickle.yaml to the JSON form that
+// go generate writes to pickle.json.
+func PickleJSON() ([]byte, error) {
+	var p PicklePolicy
+	if err := yaml.Unmarshal(pickleYAML, &p); err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(&p, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// compile validates the policy and builds its lookup tables.
+func (p *PicklePolicy) compile() error {
+	p.loaders = map[string]*Loader{}
+	for i := range p.Loaders {
+		l := &p.Loaders[i]
+		if !strings.Contains(l.Global, ":") {
+			return fmt.Errorf("loader %q: want module:name", l.Global)
+		}
+		p.loaders[l.Global] = l
+	}
+	for id, b := range p.Findings {
+		if b.Reason == "" {
+			return fmt.Errorf("finding %s: every finding needs a reason", id)
+		}
+	}
+	for g := range p.Decoders {
+		if !strings.Contains(g, ":") {
+			return fmt.Errorf("decoder %q: want module:name", g)
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range p.Rules {
+		if r.ID == "" || seen[r.ID] {
+			return fmt.Errorf("rule id %q missing or duplicated", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Action != Allow && r.Action != Deny {
+			return fmt.Errorf("rule %s: action %q", r.ID, r.Action)
+		}
+		if r.Reason == "" {
+			return fmt.Errorf("rule %s: every rule needs a reason", r.ID)
+		}
+		for _, g := range r.Globals {
+			pt, err := compilePattern(g)
+			if err != nil {
+				return fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+			r.pats = append(r.pats, pt)
+		}
+	}
+	return nil
+}
+
+func compilePattern(g string) (pattern, error) {
+	mod, name, ok := strings.Cut(g, ":")
+	if !ok || mod == "" || name == "" {
+		return pattern{}, fmt.Errorf("pattern %q: want module:qualname", g)
+	}
+	var pt pattern
+	switch {
+	case mod == "*" || mod == "**":
+	case strings.HasSuffix(mod, ".*"):
+		pt.module, pt.prefix = strings.TrimSuffix(mod, "*"), true
+	case strings.ContainsAny(mod, "*?["):
+		return pattern{}, fmt.Errorf("pattern %q: module wildcard only as a trailing .*", g)
+	default:
+		pt.module = mod
+	}
+	gl, err := compileGlob(name)
+	if err != nil {
+		return pattern{}, fmt.Errorf("pattern %q: %w", g, err)
+	}
+	pt.name = gl
+	return pt, nil
+}
+
+func (pt *pattern) match(module, name string) bool {
+	switch {
+	case pt.module == "":
+	case pt.prefix:
+		if !strings.HasPrefix(module, pt.module) {
+			return false
+		}
+	case module != pt.module:
+		return false
+	}
+	return pt.name.match(name)
+}
+
+func (r *Rule) matches(module, name string) bool {
+	for i := range r.pats {
+		if r.pats[i].match(module, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Decision is the classification of one import.
+type Decision struct {
+	// Action is Allow, Deny, or "" for unknown.
+	Action Action
+	// Rule is the matching rule (nil for unknown).
+	Rule *Rule
+	// Module and Name are the normalised import.
+	Module, Name string
+	// Via is the re-rooted reference that a deny rule matched, when it
+	// differs from Module:Name ("os:system" reached through "pathlib").
+	Via string
+	// Traversal is set when a dotted name walks through a dunder
+	// attribute such as __globals__ or __subclasses__.
+	Traversal string
+}
+
+// Normalize maps pickler aliases to the module users know, including
+// aliased parents ("_io.x" stays "_io.x" unless "_io" is an alias: only the
+// first component is mapped, as the unpickler's fix_imports does).
+func (p *PicklePolicy) Normalize(module, name string) (string, string) {
+	if m, ok := p.Aliases[module]; ok {
+		module = m
+	} else if first, rest, ok := strings.Cut(module, "."); ok {
+		if m, ok := p.Aliases[first]; ok {
+			module = m + "." + rest
+		}
+	}
+	if to, ok := p.NameAliases[module+":"+name]; ok {
+		module, name, _ = strings.Cut(to, ":")
+	}
+	return module, name
+}
+
+// maxNameParts bounds the dotted names Classify re-roots.
+const maxNameParts = 32
+
+// Classify decides an import. Allow rules must match the import exactly;
+// deny rules are also tried against every re-rooting of a dotted name, so
+// ("pathlib", "os.system") is denied as os:system. The module string itself
+// is never re-rooted: "myproj.code" is not the stdlib module "code".
+func (p *PicklePolicy) Classify(module, name string) Decision {
+	module, name = p.Normalize(module, name)
+	d := Decision{Module: module, Name: name}
+	for _, r := range p.Rules {
+		if r.Action == Allow && r.matches(module, name) {
+			d.Action, d.Rule = Allow, r
+			return d
+		}
+	}
+	// Try the import as written first, then every split of the full
+	// dotted path into (module, attribute path).
+	if r := p.deny(module, name); r != nil {
+		d.Action, d.Rule = Deny, r
+		return d
+	}
+	// The module string is imported as written; a dotted name then walks
+	// attributes from it. Any attribute may itself be a module (pathlib.os),
+	// so every split of the name is a possible new root, and the module
+	// extended by a prefix of the name is one too (torch + hub.load).
+	np := strings.Split(name, ".")
+	if len(np) > maxNameParts {
+		// Real attribute paths are a few names deep; a long one is an
+		// evasion attempt, and re-rooting it would cost quadratic time.
+		d.Traversal = fmt.Sprintf("an attribute path of %d names", len(np))
+		return d
+	}
+	for k := 1; k < len(np); k++ {
+		m, n := p.Normalize(module+"."+strings.Join(np[:k], "."), strings.Join(np[k:], "."))
+		if r := p.deny(m, n); r != nil {
+			d.Action, d.Rule, d.Via = Deny, r, m+"."+n
+			return d
+		}
+	}
+	for s := 0; s < len(np)-1; s++ {
+		for k := s + 1; k < len(np); k++ {
+			m, n := p.Normalize(strings.Join(np[s:k], "."), strings.Join(np[k:], "."))
+			if r := p.deny(m, n); r != nil {
+				d.Action, d.Rule, d.Via = Deny, r, m+"."+n
+				return d
+			}
+		}
+	}
+	if strings.Contains(name, ".") {
+		for _, c := range strings.Split(name, ".") {
+			if len(c) > 4 && strings.HasPrefix(c, "__") && strings.HasSuffix(c, "__") {
+				d.Traversal = c
+				return d
+			}
+		}
+	}
+	return d
+}
+
+func (p *PicklePolicy) deny(module, name string) *Rule {
+	for _, r := range p.Rules {
+		if r.Action == Deny && r.matches(module, name) {
+			return r
+		}
+	}
+	return nil
+}
+
+// ExtensionHints is the compiled extensions.yaml.
+type ExtensionHints struct {
+	Invalid     []string `yaml:"invalid"`
+	Unsupported []string `yaml:"unsupported"`
+}
+
+var (
+	extOnce  sync.Once
+	extHints ExtensionHints
+)
+
+// Extensions returns the embedded extension hints.
+func Extensions() *ExtensionHints {
+	extOnce.Do(func() {
+		if err := yaml.Unmarshal(extensionsYAML, &extHints); err != nil {
+			panic("rules: embedded extensions.yaml: " + err.Error())
+		}
+		sort.Strings(extHints.Invalid)
+		sort.Strings(extHints.Unsupported)
+	})
+	return &extHints
+}
+
+// Hint returns the verdict to give unrecognised content with this file
+// extension (lower-cased, with the dot), and false when there is none.
+func (h *ExtensionHints) Hint(ext string) (report.Verdict, bool) {
+	ext = strings.ToLower(ext)
+	if i := sort.SearchStrings(h.Invalid, ext); i < len(h.Invalid) && h.Invalid[i] == ext {
+		return report.Invalid, true
+	}
+	if i := sort.SearchStrings(h.Unsupported, ext); i < len(h.Unsupported) && h.Unsupported[i] == ext {
+		return report.Unsupported, true
+	}
+	return report.Clean, false
+}

@@ -1,0 +1,216 @@
+package rules
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestClassify(t *testing.T) {
+	p := Pickle()
+	cases := []struct {
+		module, name string
+		want         Action
+		rule         string
+	}{
+		{"posix", "system", Deny, "pickle-process-exec"},
+		{"nt", "system", Deny, "pickle-process-exec"},
+		{"commands", "Popen", Deny, "pickle-process-exec"},
+		{"__builtin__", "eval", Deny, "pickle-code-exec"},
+		{"builtins", "exec", Deny, "pickle-code-exec"},
+		{"_operator", "attrgetter", Deny, "pickle-attribute-gadget"},
+		{"pathlib", "os.system", Deny, "pickle-process-exec"}, // dotted re-rooting
+		{"torch", "hub.load", Deny, "pickle-code-exec"},       // module extended by the name
+		{"transformers", "AutoModel.from_pretrained", Deny, "pickle-nested-loader"},
+		{"torch.storage", "_load_from_bytes", "", ""}, // handled by the VM as a loader
+		{"runpy", "_run_code", Deny, "pickle-code-exec"},
+		{"pathlib", "PosixPath.write_text", Deny, "pickle-file-access"},
+		{"torch._utils", "_rebuild_tensor_v2", Allow, "allow-torch-tensors"},
+		{"torch", "FloatStorage", Allow, "allow-torch-tensors"},
+		{"collections", "OrderedDict", Allow, "allow-stdlib-values"},
+		{"_codecs", "encode", Allow, "allow-stdlib-values"},
+		{"__builtin__", "xrange", Allow, "allow-builtin-types"},
+		{"argparse", "Namespace", Allow, "allow-stdlib-values"},
+		{"numpy._core.multiarray", "_reconstruct", Allow, "allow-numpy"},
+		{"sklearn.ensemble._forest", "RandomForestClassifier", Allow, "allow-sklearn"},
+		{"sklearn.utils", "some_function", "", ""}, // functions are not classes
+		{"__main__", "TinyNet", "", ""},
+		{"myproj.code.model", "Net", "", ""}, // a user module named code is not stdlib code
+		{"torch.nn.modules.linear", "Linear", Allow, "allow-torch-modules"},
+		{"torch.nn.modules.linear", "Linear.__init__.__globals__", "", ""},
+	}
+	for _, c := range cases {
+		d := p.Classify(c.module, c.name)
+		rule := ""
+		if d.Rule != nil {
+			rule = d.Rule.ID
+		}
+		if d.Action != c.want || rule != c.rule {
+			t.Errorf("Classify(%s, %s) = %q %q, want %q %q", c.module, c.name, d.Action, rule, c.want, c.rule)
+		}
+	}
+	if d := p.Classify("torch.nn.modules.linear", "Linear.__init__.__globals__"); d.Traversal != "__init__" {
+		t.Errorf("dunder traversal not flagged: %+v", d)
+	}
+}
+
+func TestParsePickleRejectsBadRules(t *testing.T) {
+	for _, doc := range []string{
+		"rules: [{id: a, action: allow, globals: ['os:system']}]",                     // no reason
+		"rules: [{id: a, action: maybe, reason: r, globals: ['os:system']}]",          // bad action
+		"rules: [{id: a, action: deny, reason: r, globals: ['os']}]",                  // no qualname
+		"rules: [{id: a, action: deny, reason: r, globals: ['o*s:x']}]",               // module glob
+		"rules: [{id: a, action: deny, reason: r}, {id: a, action: deny, reason: r}]", // duplicate
+	} {
+		if _, err := ParsePickle([]byte(doc)); err == nil {
+			t.Errorf("accepted %s", doc)
+		}
+	}
+}
+
+func TestCatalogueIsCurrent(t *testing.T) {
+	want, err := os.ReadFile("../../docs/rules.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := WriteCatalogue(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatal("docs/rules.md is stale: run go generate ./internal/rules")
+	}
+}
+
+func TestExtensionHints(t *testing.T) {
+	h := Extensions()
+	if v, ok := h.Hint(".PT"); !ok || v.String() != "invalid" {
+		t.Errorf(".PT: %v %v", v, ok)
+	}
+	if v, ok := h.Hint(".mlmodel"); !ok || v.String() != "unsupported" {
+		t.Errorf(".mlmodel: %v %v", v, ok)
+	}
+	if _, ok := h.Hint(".txt"); ok {
+		t.Error(".txt has a hint")
+	}
+}
+
+// TestPublishedGadgetsAreDenied pins every gadget that denylist-only
+// scanners were bypassed with (REFERENCE.md §2), as the pickler writes it.
+func TestPublishedGadgetsAreDenied(t *testing.T) {
+	for _, g := range [][2]string{
+		{"runpy", "_run_code"}, {"timeit", "timeit"}, {"cProfile", "run"}, {"code", "InteractiveInterpreter"},
+		{"pkgutil", "resolve_name"}, {"pydoc", "locate"}, {"importlib", "import_module"},
+		{"_operator", "methodcaller"}, {"_operator", "attrgetter"}, {"_functools", "partial"}, {"functools", "partial"},
+		{"pip", "main"}, {"pip._internal.cli.main", "main"}, {"ensurepip", "_run_pip"}, {"venv", "create"}, {"pty", "spawn"},
+		{"ctypes", "CDLL"}, {"_ctypes", "dlopen"}, {"_posixsubprocess", "fork_exec"}, {"asyncio.subprocess", "create_subprocess_exec"},
+		{"asyncio.unix_events", "_UnixSubprocessTransport"}, {"uuid", "_get_command_stdout"}, {"_osx_support", "_read_output"},
+		{"idlelib.pyshell", "ModifiedInterpreter"}, {"lib2to3.pgen2.grammar", "Grammar.loads"}, {"numpy.testing._private.utils", "runstring"},
+		{"numpy.f2py.crackfortran", "myeval"}, {"torch.jit.unsupported_tensor_ops", "execWrapper"},
+		{"torch._dynamo.guards", "GuardBuilder.get"}, {"torch.utils.collect_env", "run"}, {"torch._inductor.codecache", "compile_file"},
+		{"builtins", "open"}, {"_io", "FileIO"}, {"io", "open"}, {"logging", "FileHandler"}, {"shutil", "rmtree"},
+		{"webbrowser", "open"}, {"socket", "create_connection"}, {"ssl", "get_server_certificate"}, {"urllib.request", "urlopen"},
+		{"atexit", "register"}, {"weakref", "finalize"}, {"copyreg", "add_extension"}, {"posix", "system"}, {"nt", "system"},
+		{"subprocess", "run"}, {"os", "execvp"}, {"builtins", "getattr"}, {"builtins", "__import__"}, {"sys", "modules"},
+		{"pickle", "loads"}, {"_pickle", "loads"}, {"marshal", "loads"}, {"dill", "loads"}, {"torch", "load"},
+		{"torch.serialization", "load"}, {"numpy", "load"}, {"joblib", "load"}, {"types", "FunctionType"}, {"types", "CodeType"},
+		{"multiprocessing.util", "spawnv_passfds"}, {"signal", "signal"}, {"threading", "Thread"}, {"http.client", "HTTPConnection"},
+	} {
+		if d := Pickle().Classify(g[0], g[1]); d.Action != Deny {
+			t.Errorf("%s.%s is %q, want deny", g[0], g[1], d.Action)
+		}
+	}
+}
+
+func TestLongDottedNameIsTraversal(t *testing.T) {
+	name := strings.Repeat("a.", 5000) + "system"
+	start := time.Now()
+	d := Pickle().Classify("os", name)
+	if time.Since(start) > time.Second {
+		t.Fatalf("classification took %v", time.Since(start))
+	}
+	if d.Action != Deny && d.Traversal == "" {
+		t.Fatalf("%+v", d)
+	}
+	if d := Pickle().Classify("mylib", name); d.Traversal == "" {
+		t.Fatalf("long attribute path not flagged: %+v", d)
+	}
+}
+
+// TestEveryReportedRuleIsDefined finds every rules.New("id", ...) in the
+// code and checks the id has a definition (verdict, severity, reason), so
+// the catalogue documents everything aigis can report.
+func TestEveryReportedRuleIsDefined(t *testing.T) {
+	re := regexp.MustCompile(`rules\.New\("([a-z0-9-]+)"`)
+	var files []string
+	filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	seen := 0
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, m := range re.FindAllSubmatch(b, -1) {
+			seen++
+			id := string(m[1])
+			if _, ok := Findings()[id]; !ok {
+				if _, ok := Pickle().Findings[id]; !ok {
+					if _, ok := formatFinding(id); !ok {
+						t.Errorf("%s reports %q, which has no definition in rules/", f, id)
+					}
+				}
+			}
+		}
+	}
+	if seen < 20 {
+		t.Fatalf("only %d rules.New calls found; did the walk miss the tree?", seen)
+	}
+}
+
+func TestFormatRuleSets(t *testing.T) {
+	names := FormatNames()
+	for _, want := range []string{"jinja", "python", "keras", "onnx", "tensorflow", "hfrepo", "safetensors", "gguf", "weights"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("rule set %s missing: %v", want, names)
+		}
+	}
+	for _, doc := range []string{
+		"findings: {a: {verdict: malicious}}",           // no title
+		"title: t\nfindings: {a: {verdict: malicious}}", // no reason
+		"title: t\nlists: {l: {values: [x]}}",           // list without reason
+	} {
+		if _, err := ParseSet([]byte(doc)); err == nil {
+			t.Errorf("accepted %q", doc)
+		}
+	}
+	if !Format("onnx").List("standard_domains").Has("com.microsoft") || !Format("hfrepo").List("hydra_allowed").HasPrefix("nemo.collections.asr.X") {
+		t.Error("list lookups")
+	}
+}
+
+func TestPickleJSONIsCurrent(t *testing.T) {
+	want, err := PickleJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(want, pickleJSON) {
+		t.Fatal("rules/pickle.json is stale: run go generate ./internal/rules")
+	}
+	// The policy the binary loads is the one the YAML describes.
+	fromYAML, err := ParsePickle(pickleYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromYAML, Pickle()) {
+		t.Fatal("the JSON policy differs from the YAML one")
+	}
+}

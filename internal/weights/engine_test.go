@@ -1,0 +1,127 @@
+package weights_test
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aigis-dev/aigis/analyzer/list"
+	"github.com/aigis-dev/aigis/internal/testutil"
+	"github.com/aigis-dev/aigis/internal/testutil/scantest"
+	"github.com/aigis-dev/aigis/internal/weights"
+	"github.com/aigis-dev/aigis/internal/weights/tensorfile"
+	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/scan"
+)
+
+var gauss = testutil.GaussF32
+
+func scanWeights(t *testing.T, name string, data []byte) report.Artifact {
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return scan.New(scan.Options{Analyzers: list.All(), Weights: true}).ScanFile(context.Background(), p, name)
+}
+
+// Every format that carries raw tensors is read with --weights.
+func TestWeights_AllFormats(t *testing.T) {
+	nan := gauss(4096, 1)
+	binary.LittleEndian.PutUint32(nan[400:], 0x7fc00000)
+	cases := []struct {
+		name, file string
+		data       []byte
+	}{
+		{"Safetensors", "m.safetensors", testutil.SafetensorsModel(nil, testutil.STensor{Name: "w", Shape: []int64{64, 64}, Data: nan})},
+		{"GGUF", "m.gguf", testutil.GGUF(nil, []testutil.GGUFTensor{{Name: "w", Dims: []uint64{4096}}}, nan)},
+		{"NPY", "a.npy", testutil.NPY("{'descr': '<f4', 'fortran_order': False, 'shape': (4096,), }", nan)},
+		{"TorchZip", "m.pt", testutil.TorchZip(t, "m", testutil.TorchStateDict(1, 4096), 0, 0, testutil.ZipEntry{Name: "m/data/0", Data: nan})},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := scanWeights(t, c.file, c.data)
+			if scantest.Has(a, "weights-nan-inf") == nil || a.Verdict != report.Suspicious {
+				t.Errorf("NaN not found%s", scantest.Dump(a))
+			}
+			if a.Properties["weights.tensors"] != "1" {
+				t.Errorf("properties %v", a.Properties)
+			}
+		})
+	}
+	// Without --weights, tensor data is not read.
+	if a := scantest.Bytes(t, "m.safetensors", cases[0].data); a.Verdict != report.Clean {
+		t.Errorf("header-only scan read data%s", scantest.Dump(a))
+	}
+}
+
+func TestWeights_DiffFineTuneVersusTargetedEdit(t *testing.T) {
+	dir := t.TempDir()
+	const nT, n = 12, 8192
+	var base, tuned, edited []testutil.STensor
+	r := rand.New(rand.NewPCG(5, 5))
+	for i := 0; i < nT; i++ {
+		w := gauss(n, uint64(10+i))
+		ft := append([]byte(nil), w...)
+		for j := 0; j+4 <= len(ft); j += 4 {
+			f := math.Float32frombits(binary.LittleEndian.Uint32(ft[j:]))
+			binary.LittleEndian.PutUint32(ft[j:], math.Float32bits(f+float32(r.NormFloat64()*1e-3)))
+		}
+		ed := append([]byte(nil), w...)
+		if i == 3 {
+			for j := 0; j < 16; j++ { // a handful of weights set sharply
+				binary.LittleEndian.PutUint32(ed[4*(100+j):], math.Float32bits(4))
+			}
+		}
+		name := "layer" + string(rune('a'+i))
+		base = append(base, testutil.STensor{Name: name, Shape: []int64{n}, Data: w})
+		tuned = append(tuned, testutil.STensor{Name: name, Shape: []int64{n}, Data: ft})
+		edited = append(edited, testutil.STensor{Name: name, Shape: []int64{n}, Data: ed})
+	}
+	write := func(name string, ts []testutil.STensor) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, testutil.SafetensorsModel(nil, ts...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pb, pt, pe := write("base.safetensors", base), write("tuned.safetensors", tuned), write("edited.safetensors", edited)
+	diff := func(x, y string) []report.Finding {
+		fa, err := tensorfile.Open(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fa.Close()
+		fb, err := tensorfile.Open(y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fb.Close()
+		d, err := weights.Compare(context.Background(), fa.Source, fb.Source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, _ := d.Findings("")
+		return fs
+	}
+	hasTargeted := func(fs []report.Finding) bool {
+		for _, f := range fs {
+			if f.Rule == "weights-diff-targeted" {
+				return true
+			}
+		}
+		return false
+	}
+	if fs := diff(pb, pt); hasTargeted(fs) || len(fs) != nT {
+		t.Errorf("fine-tune: %+v", fs)
+	}
+	if fs := diff(pb, pe); !hasTargeted(fs) {
+		t.Errorf("targeted edit not flagged: %+v", fs)
+	}
+	if fs := diff(pb, pb); len(fs) != 0 {
+		t.Errorf("identical models: %+v", fs)
+	}
+}

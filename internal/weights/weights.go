@@ -1,0 +1,386 @@
+// Package weights is weight forensics: it streams the tensor data of a
+// model (located by the format analysers) and looks for what a backdoored
+// or payload-carrying model shows: NaN and Inf values, extreme outliers,
+// executable or archive magic inside tensor bytes, and data hidden in the
+// low mantissa bits of float32 weights. Compare diffs two models tensor by
+// tensor.
+//
+// It reads tensor bytes as numbers only; it never interprets them as code
+// and never loads a framework. Work is chunked, bounded in memory
+// (a few MiB per worker) and checks the context between chunks.
+package weights
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/internal/rules"
+)
+
+// DType is the element type of a tensor, as far as forensics cares.
+type DType int
+
+const (
+	Other DType = iota // integers, quantised blocks: magic search only
+	F32
+	F16
+	BF16
+	F64
+)
+
+func (d DType) String() string {
+	return [...]string{"other", "f32", "f16", "bf16", "f64"}[d]
+}
+
+// ParseDType maps the dtype names safetensors and GGUF share ("F32",
+// "F16", "BF16", "F64") to a DType; anything else is Other.
+func ParseDType(name string) DType {
+	switch name {
+	case "F32":
+		return F32
+	case "F16":
+		return F16
+	case "BF16":
+		return BF16
+	case "F64":
+		return F64
+	}
+	return Other
+}
+
+// Size is the element size in bytes (0 for Other).
+func (d DType) Size() int {
+	return [...]int{0, 4, 2, 2, 8}[d]
+}
+
+// Tensor locates one tensor's bytes in a file.
+type Tensor struct {
+	Name   string
+	DType  DType
+	Shape  []int64
+	Offset int64 // file offset of the first byte
+	Size   int64 // bytes
+	// RA, when set, is where this tensor's bytes are read from (an archive
+	// member) instead of the file given to Scan.
+	RA io.ReaderAt
+}
+
+func (t *Tensor) reader(ra io.ReaderAt) io.ReaderAt {
+	if t.RA != nil {
+		return t.RA
+	}
+	return ra
+}
+
+// chunkSize is the unit of work; a multiple of the LSB window.
+const chunkSize = 4 << 20
+
+// window is the number of float32 elements per LSB window (64 KiB).
+const window = 16384
+
+// Stats is what Scan learns about one tensor.
+type Stats struct {
+	Tensor            Tensor
+	N                 int64 // elements decoded
+	NaN, Inf, Zero    int64
+	Min, Max          float64
+	Sum, SumSq        float64
+	windows           []win
+	hits              []hit
+	lsbRuns           []run
+	lsbBaselineUsable float64
+	absOnly           bool // Min/Max are -max|x| and max|x|
+}
+
+// Mean and Std over finite elements.
+func (s *Stats) Mean() float64 {
+	n := float64(s.N - s.NaN - s.Inf)
+	if n == 0 {
+		return 0
+	}
+	return s.Sum / n
+}
+
+func (s *Stats) Std() float64 {
+	n := float64(s.N - s.NaN - s.Inf)
+	if n < 2 {
+		return 0
+	}
+	m := s.Sum / n
+	v := s.SumSq/n - m*m
+	if v < 0 {
+		v = 0
+	}
+	return math.Sqrt(v)
+}
+
+// MaxZ is how many standard deviations the most extreme element lies from
+// the mean.
+func (s *Stats) MaxZ() float64 {
+	sd := s.Std()
+	if sd == 0 || s.N-s.NaN-s.Inf == 0 {
+		return 0
+	}
+	m := s.Mean()
+	if s.absOnly {
+		return (s.Max + math.Abs(m)) / sd
+	}
+	return math.Max(math.Abs(s.Max-m), math.Abs(s.Min-m)) / sd
+}
+
+type task struct {
+	t     int   // tensor index
+	off   int64 // offset inside the tensor
+	n     int64
+	first int // index of the first window in the tensor
+}
+
+type part struct {
+	task
+	s   Stats
+	err error
+}
+
+// Workers is how many goroutines Scan and Compare use for one file.
+var Workers = runtime.GOMAXPROCS(0)
+
+// Scan reads every tensor and reports findings and properties to out.
+func Scan(ctx context.Context, ra io.ReaderAt, ts []Tensor, out *analyzer.Result) error {
+	stats, err := Measure(ctx, ra, ts)
+	if err != nil {
+		return err
+	}
+	Report(stats, out)
+	return nil
+}
+
+// Measure computes Stats for every tensor, in parallel over chunks.
+func Measure(ctx context.Context, ra io.ReaderAt, ts []Tensor) ([]*Stats, error) {
+	stats := make([]*Stats, len(ts))
+	var tasks []task
+	for i, t := range ts {
+		stats[i] = &Stats{Tensor: t, Min: math.Inf(1), Max: math.Inf(-1)}
+		if t.DType == F32 {
+			// Windows are written in place by the chunks that measure them.
+			stats[i].windows = make([]win, (t.Size/4+window-1)/window)
+		}
+		for off := int64(0); off < t.Size; off += chunkSize {
+			n := min(int64(chunkSize), t.Size-off)
+			tasks = append(tasks, task{t: i, off: off, n: n, first: int(off / (window * 4))})
+		}
+	}
+	parts := make([]*part, len(tasks))
+	type scratch struct{ buf, low []byte }
+	err := parallel(ctx, len(tasks), func() *scratch { return &scratch{buf: make([]byte, chunkSize+overlap)} }, func(k int, sc *scratch) error {
+		tk := tasks[k]
+		t := ts[tk.t]
+		// Read a few bytes past the chunk (within the tensor) so magic
+		// that straddles two chunks is still seen.
+		n := min(tk.n+overlap, t.Size-tk.off)
+		b := sc.buf[:n]
+		if _, err := t.reader(ra).ReadAt(b, t.Offset+tk.off); err != nil {
+			return fmt.Errorf("reading tensor %s: %w", t.Name, err)
+		}
+		p := &part{task: tk, s: Stats{Min: math.Inf(1), Max: math.Inf(-1)}}
+		var wins []win
+		if ws := stats[tk.t].windows; tk.first < len(ws) {
+			wins = ws[tk.first:]
+		}
+		sc.low = measureChunk(&p.s, wins, t.DType, b, tk.n, tk.off, sc.low)
+		parts[k] = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		s := stats[p.t]
+		s.merge(&p.s)
+	}
+	return stats, nil
+}
+
+// parallel runs work(k) for every k in [0, n) on Workers goroutines, each
+// with its own state, stopping early when ctx is done. It returns the
+// context's error or the first error of work.
+func parallel[S any](ctx context.Context, n int, state func() S, work func(k int, st S) error) error {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for w := 0; w < max(1, Workers); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := state()
+			for k := range next {
+				if err := work(k, st); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for k := 0; k < n && ctx.Err() == nil; k++ {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return first
+}
+
+// overlap is how far a chunk's magic search looks into the next chunk.
+const overlap = 64
+
+func (s *Stats) merge(o *Stats) {
+	s.N += o.N
+	s.NaN += o.NaN
+	s.Inf += o.Inf
+	s.Zero += o.Zero
+	s.Sum += o.Sum
+	s.SumSq += o.SumSq
+	s.Min = math.Min(s.Min, o.Min)
+	s.Max = math.Max(s.Max, o.Max)
+	s.absOnly = s.absOnly || o.absOnly
+	s.hits = append(s.hits, o.hits...)
+}
+
+// measureChunk decodes one chunk of elements. low is scratch space for the
+// low-byte stream of float32 windows.
+func measureChunk(s *Stats, wins []win, d DType, full []byte, n, base int64, low []byte) []byte {
+	b := full[:n]
+	switch d {
+	case F32:
+		return measureF32(s, wins, b, full, base, low)
+	case F16, BF16:
+		tab := f16()
+		if d == BF16 {
+			tab = nil
+		}
+		for i := 0; i+2 <= len(b); i += 2 {
+			u := binary.LittleEndian.Uint16(b[i:])
+			var f float64
+			if tab == nil {
+				f = float64(math.Float32frombits(uint32(u) << 16))
+			} else {
+				f = float64(tab[u])
+			}
+			s.add(f)
+		}
+	case F64:
+		for i := 0; i+8 <= len(b); i += 8 {
+			s.add(math.Float64frombits(binary.LittleEndian.Uint64(b[i:])))
+		}
+	}
+	findMagic(s, full, n, base, false)
+	return low
+}
+
+func (s *Stats) add(f float64) {
+	s.N++
+	switch {
+	case math.IsNaN(f):
+		s.NaN++
+		return
+	case math.IsInf(f, 0):
+		s.Inf++
+		return
+	case f == 0:
+		s.Zero++
+	}
+	s.Sum += f
+	s.SumSq += f * f
+	if f < s.Min {
+		s.Min = f
+	}
+	if f > s.Max {
+		s.Max = f
+	}
+}
+
+// f16 maps every half-precision bit pattern to its value.
+var f16 = sync.OnceValue(func() []float32 {
+	t := make([]float32, 1<<16)
+	for u := range t {
+		sign := uint32(u>>15) << 31
+		exp := (u >> 10) & 0x1f
+		man := uint32(u & 0x3ff)
+		var bits uint32
+		switch {
+		case exp == 0x1f:
+			bits = sign | 0x7f800000 | man<<13
+		case exp == 0 && man == 0:
+			bits = sign
+		case exp == 0:
+			e := uint32(127 - 15 + 1)
+			for man&0x400 == 0 {
+				man <<= 1
+				e--
+			}
+			bits = sign | e<<23 | (man&0x3ff)<<13
+		default:
+			bits = sign | uint32(exp+127-15)<<23 | man<<13
+		}
+		t[u] = math.Float32frombits(bits)
+	}
+	return t
+})
+
+// Report turns Stats into findings and properties.
+func Report(stats []*Stats, out *analyzer.Result) {
+	var bytes, elems, nan, inf int64
+	worstZ, worstZName := 0.0, ""
+	var nanNames []string
+	analyseLSB(stats)
+	for _, s := range stats {
+		bytes += s.Tensor.Size
+		elems += s.N
+		nan += s.NaN
+		inf += s.Inf
+		if s.NaN+s.Inf > 0 && len(nanNames) < 5 {
+			nanNames = append(nanNames, fmt.Sprintf("%s (%d NaN, %d Inf)", s.Tensor.Name, s.NaN, s.Inf))
+		}
+		if z := s.MaxZ(); z > worstZ {
+			worstZ, worstZName = z, s.Tensor.Name
+		}
+		finite := s.N - s.NaN - s.Inf
+		if finite > 0 && (s.MaxZ() > outlierZ && finite >= 1024 || math.Max(math.Abs(s.Max), math.Abs(s.Min)) > outlierAbs) {
+			z := s.MaxZ()
+			out.Add(rules.New("weights-extreme-outlier", out.Here(), fmt.Sprintf("tensor %s: an element lies %.0f standard deviations from the mean (min %g, max %g, mean %g, std %g)", s.Tensor.Name, z, s.Min, s.Max, s.Mean(), s.Std())))
+		}
+		reportHits(s, out)
+		reportLSB(s, out)
+	}
+	if nan+inf > 0 {
+		out.Add(rules.New("weights-nan-inf", out.Here(), fmt.Sprintf("%d NaN and %d Inf values in the weights: %s", nan, inf, strings.Join(nanNames, ", "))))
+	}
+	out.SetProperty("weights.tensors", fmt.Sprint(len(stats)))
+	out.SetProperty("weights.bytes", fmt.Sprint(bytes))
+	out.SetProperty("weights.elements", fmt.Sprint(elems))
+	out.SetProperty("weights.nan", fmt.Sprint(nan))
+	out.SetProperty("weights.inf", fmt.Sprint(inf))
+	if worstZName != "" {
+		out.SetProperty("weights.max_z", fmt.Sprintf("%.1f (%s)", worstZ, worstZName))
+	}
+}
+
+// Outlier thresholds: far beyond anything seen in trained weights (the
+// "super weights" of large language models are a few hundred standard
+// deviations out), so only deliberate edits cross them.
+const (
+	outlierZ   = 5000
+	outlierAbs = 1e20
+)
