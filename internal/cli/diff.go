@@ -90,7 +90,7 @@ func compareBase(ctx context.Context, base string, rep *report.Report) error {
 			continue
 		}
 		if err := diffInto(ctx, base, a.Path, a); err != nil {
-			a.Add(rules.New("weights-diff-failed", "", err.Error()))
+			a.Add(rules.New(rules.WeightsDiffFailed, "", err.Error()))
 		}
 	}
 	return nil
