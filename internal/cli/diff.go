@@ -33,6 +33,9 @@ Both files are read in full; nothing is loaded with a framework.`,
 			if err := rf.validate(); err != nil {
 				return err
 			}
+			if err := checkTargets(args...); err != nil {
+				return err
+			}
 			a := report.Artifact{Path: args[1], Format: "weights-diff"}
 			if err := diffInto(cmd.Context(), args[0], args[1], &a); err != nil {
 				return withCode(ExitError, err)

@@ -138,8 +138,8 @@ func modelArg(rf *reportFlags, args []string) (string, error) {
 			return "", err
 		}
 	}
-	if _, err := os.Stat(args[0]); err != nil {
-		return "", withCode(ExitError, err)
+	if err := checkTargets(args[0]); err != nil {
+		return "", err
 	}
 	return args[0], nil
 }

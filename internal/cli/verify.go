@@ -13,6 +13,7 @@ import (
 
 	"github.com/aigis-dev/aigis/internal/oms"
 	"github.com/aigis-dev/aigis/internal/verify"
+	"github.com/aigis-dev/aigis/report"
 )
 
 func init() { register(newVerifyCmd) }
@@ -91,9 +92,8 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 		},
 	}
 	// Any failed check fails the command; there is no threshold to lower.
-	rf.failOn = "low"
-	cmd.Flags().StringVarP(&rf.output, "output", "o", "table", "output format: table|json|sarif")
-	cmd.Flags().StringVar(&rf.file, "file", "", "write the report to this file instead of stdout")
+	rf.fixed = &report.Gate{Threshold: report.SeverityLow}
+	addOutputFlags(cmd, &rf)
 	cmd.Flags().StringVar(&signature, "signature", "", "the bundle (default: model.sig inside a model directory, or beside a single-file model)")
 	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM public key: verify a key-method bundle")
 	cmd.Flags().StringSliceVar(&certChain, "certificate-chain", nil, "PEM certificates to trust: verify a certificate-method bundle (repeatable)")

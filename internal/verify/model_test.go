@@ -111,7 +111,7 @@ func TestModel_DetectsEveryChange(t *testing.T) {
 					t.Errorf("failures %v, want %v", got, tc.want)
 				}
 				rep := res.Report()
-				if !rep.Fails(report.SeverityLow) {
+				if !rep.Fails(report.Gate{Threshold: report.SeverityLow}) {
 					t.Error("the report does not fail")
 				}
 			})
@@ -479,7 +479,7 @@ func TestModel_ReportShape(t *testing.T) {
 	sig := signModel(t, root, keySigner(t, k), oms.Options{})
 	rep := run(t, root, sig, keyVerifier(t, k), verify.Options{}).Report()
 	rep.Finish()
-	if rep.Summary.Artifacts != len(sampleFiles)+1 || rep.Fails(report.SeverityLow) {
+	if rep.Summary.Artifacts != len(sampleFiles)+1 || rep.Fails(report.Gate{Threshold: report.SeverityLow}) {
 		t.Fatalf("%+v", rep.Summary)
 	}
 	b := rep.Artifacts[len(rep.Artifacts)-1]
