@@ -21,18 +21,23 @@ import (
 	"sync"
 
 	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
 )
 
-// Options configure a Scanner. The zero value scans with all cores, the
-// default limits and no analysers (callers pass analyzer/list.All()).
+// Options configure a Scanner. The zero value is what aigis scan does:
+// every analyser, directory analysers included, all cores and the default
+// limits. Every verb builds its scanner from Options, so a file is judged
+// the same way by scan, bom, deps, diff and the registry.
 type Options struct {
-	Workers   int
-	Limits    analyzer.Limits
+	Workers int
+	Limits  analyzer.Limits
+	// Analyzers replaces the analyser list (analyzer/list.All()) when
+	// not nil; tests use it to isolate one analyser.
 	Analyzers []analyzer.Analyzer
-	// DirAnalyzers are offered every walked directory (callers pass
-	// analyzer/list.Dirs()). A directory one matches gets an artifact that
+	// DirAnalyzers are offered every walked directory; nil means
+	// analyzer/list.Dirs(). A directory one matches gets an artifact that
 	// summarises everything below it.
 	DirAnalyzers []analyzer.DirAnalyzer
 	// Weights makes analysers read tensor data for weight forensics
@@ -56,6 +61,12 @@ func New(opts Options) *Scanner {
 	}
 	if opts.Limits == (analyzer.Limits{}) {
 		opts.Limits = analyzer.DefaultLimits()
+	}
+	if opts.Analyzers == nil {
+		opts.Analyzers = list.All()
+	}
+	if opts.DirAnalyzers == nil {
+		opts.DirAnalyzers = list.Dirs()
 	}
 	return &Scanner{opts: opts}
 }

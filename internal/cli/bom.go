@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/bom"
 	"github.com/aigis-dev/aigis/internal/bom/cyclonedx"
 	"github.com/aigis-dev/aigis/internal/bom/spdx"
@@ -86,7 +85,7 @@ completeness score. Nothing is loaded, executed or fetched.`,
 			opt := bom.Options{NoHash: noHash, Workers: workers}
 			if doScan {
 				opt.Scan = func(ctx context.Context, target string) (*report.Report, error) {
-					return scan.New(scan.Options{Workers: workers, Limits: analyzer.DefaultLimits(), Analyzers: list.All()}).Scan(ctx, []string{target})
+					return scan.New(scan.Options{Workers: workers, Limits: analyzer.DefaultLimits()}).Scan(ctx, []string{target})
 				}
 			}
 			// bom draws no progress line (it has no --no-progress flag).

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
 	"github.com/aigis-dev/aigis/scan"
@@ -54,7 +53,7 @@ risky".`,
 			limits.Timeout = timeout
 			limits.MaxDepth = maxDepth
 			limits.MaxExpanded = int64(maxExpanded)
-			opts := scan.Options{Workers: workers, Limits: limits, Analyzers: list.All(), DirAnalyzers: list.Dirs(), Weights: weightsFlag}
+			opts := scan.Options{Workers: workers, Limits: limits, Weights: weightsFlag}
 			prog := newProgress(env.Stderr, !noProgress)
 			opts.OnArtifact = prog.artifact
 			var rep *report.Report
