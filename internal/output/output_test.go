@@ -115,3 +115,28 @@ func TestLookup(t *testing.T) {
 		t.Error("unknown format accepted")
 	}
 }
+
+// No artifacts is an empty list, with or without Finish: readers index
+// into "artifacts" without a null check.
+func TestJSONEmptyArtifacts(t *testing.T) {
+	for _, finish := range []bool{true, false} {
+		r := &report.Report{Tool: "aigis", Version: "test", Command: "deps"}
+		if finish {
+			r.Finish()
+		}
+		var b bytes.Buffer
+		if err := JSON(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		var generic map[string]json.RawMessage
+		if err := json.Unmarshal(b.Bytes(), &generic); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(generic["artifacts"]); got != "[]" {
+			t.Errorf("finish=%v: \"artifacts\": %s, want []\n%s", finish, got, b.String())
+		}
+		if r.Artifacts == nil && finish {
+			t.Error("Finish left Artifacts nil")
+		}
+	}
+}
