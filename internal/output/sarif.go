@@ -276,11 +276,11 @@ func (ra *ruleAcc) rule() sarifRule {
 }
 
 // firstSentence is a rule's short description: the first sentence of its
-// reason.
+// reason (a period, a space and a capital end it; "e.g." does not).
 func firstSentence(s string) string {
 	s = strings.TrimSpace(s)
-	for i := 0; i+1 < len(s); i++ {
-		if (s[i] == '.' || s[i] == ';') && s[i+1] == ' ' {
+	for i := 1; i+2 < len(s); i++ {
+		if s[i] == '.' && s[i+1] == ' ' && 'A' <= s[i+2] && s[i+2] <= 'Z' && !strings.HasSuffix(s[:i], "e.g") && !strings.HasSuffix(s[:i], "i.e") {
 			return s[:i+1]
 		}
 	}

@@ -306,3 +306,18 @@ func TestNormaliseMessage(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstSentence(t *testing.T) {
+	for in, want := range map[string]string{
+		"Runs commands.": "Runs commands.",
+		"A truncated file is malformed; loaders may still have acted on the part before the cut.": "A truncated file is malformed; loaders may still have acted on the part before the cut.",
+		"Budgets bound every parser. Content past a limit is not checked.":                        "Budgets bound every parser.",
+		"Some tools (e.g. Foo) do this. Others do not.":                                           "Some tools (e.g. Foo) do this.",
+		"version 1.2 is old. Upgrade.":                                                            "version 1.2 is old.",
+		"a file nobody signed can change what loading the model does":                             "a file nobody signed can change what loading the model does",
+	} {
+		if got := firstSentence(in); got != want {
+			t.Errorf("firstSentence(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
