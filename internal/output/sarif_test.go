@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/internal/testutil/sarifschema"
 	"github.com/aigis-dev/aigis/report"
 )
@@ -24,16 +25,27 @@ func encode(t *testing.T, r *report.Report) []byte {
 	return b.Bytes()
 }
 
-// check encodes r and validates it against the SARIF schema and GitHub's
-// rules; with no schema, the GitHub checks still run.
+// check encodes r and checks it against GitHub's rules, and against the
+// SARIF schema when the shared material is there (TestSARIFSchema
+// insists on it).
 func check(t *testing.T, r *report.Report) *sarifschema.Log {
 	t.Helper()
-	return schema(t).Check(t, encode(t, r))
+	return checkDoc(t, encode(t, r))
 }
 
-func schema(t *testing.T) *sarifschema.Schema {
+func checkDoc(t *testing.T, doc []byte) *sarifschema.Log {
 	t.Helper()
-	return sarifschema.Load(t)
+	if _, ok := testutil.SharedPath("schemas", "sarif", sarifschema.File); ok {
+		return sarifschema.Load(t).Check(t, doc)
+	}
+	return sarifschema.CheckGitHub(t, doc)
+}
+
+func TestSARIFSchema(t *testing.T) {
+	sch := sarifschema.Load(t)
+	for _, r := range []*report.Report{sample(), {}} {
+		sch.Check(t, encode(t, r))
+	}
 }
 
 func loc(res sarifschema.Result) (uri string, line int, off int64, logical string) {
@@ -197,7 +209,7 @@ func TestSARIFEmpty(t *testing.T) {
 // fingerprints maps rule, URI and raw location to the fingerprint.
 func fingerprints(t *testing.T, doc []byte) map[string]string {
 	t.Helper()
-	log := schema(t).Check(t, doc)
+	log := checkDoc(t, doc)
 	m := map[string]string{}
 	for _, res := range log.Runs[0].Results {
 		u, _, _, _ := loc(res)
