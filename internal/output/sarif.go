@@ -234,7 +234,7 @@ func (s *sarifWriter) end(r *report.Report) error {
 	}
 	if s.root != "" {
 		run.OriginalURIBaseIDs = map[string]sarifArtifactLocation{srcRoot: {
-			URI:         fileURI(s.root) + "/",
+			URI:         strings.TrimSuffix(fileURI(s.root), "/") + "/",
 			Description: &sarifText{Text: "the working directory of the aigis run; relative artifact URIs resolve against it"},
 		}}
 	}

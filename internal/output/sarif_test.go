@@ -140,6 +140,26 @@ func TestSARIFArtifactURIs(t *testing.T) {
 	}
 }
 
+// Run at the file system root, %SRCROOT% is still one absolute URI
+// ending in a single slash.
+func TestSARIFRootDirectory(t *testing.T) {
+	if filepath.Separator != '/' {
+		t.Skip("Unix paths")
+	}
+	var b bytes.Buffer
+	r := &report.Report{Artifacts: []report.Artifact{{Path: "etc/m.pt", Findings: []report.Finding{{Rule: "r", Severity: report.SeverityLow, Verdict: report.Suspicious}}}}}
+	if err := encodeSARIF(&b, r, "/"); err != nil {
+		t.Fatal(err)
+	}
+	run := checkDoc(t, b.Bytes()).Runs[0]
+	if u := run.OriginalURIBaseIDs["%SRCROOT%"].URI; u != "file:///" {
+		t.Errorf("%%SRCROOT%% = %q", u)
+	}
+	if u := run.Results[0].Locations[0].PhysicalLocation.ArtifactLocation.URI; u != "etc/m.pt" {
+		t.Errorf("uri %q", u)
+	}
+}
+
 // A repository directory reports "sub/modeling.py:3": the result is on
 // that file and line. The same finding attributed to the file's own
 // artifact is the same result, written once.
