@@ -200,8 +200,12 @@ type Summary struct {
 }
 
 // Finish sorts artifacts by path (so output is deterministic whatever the
-// scheduling) and fills in the summary.
+// scheduling) and fills in the summary. Empty lists stay lists: JSON
+// readers get "artifacts": [] and "findings": [], never null.
 func (r *Report) Finish() {
+	if r.Artifacts == nil {
+		r.Artifacts = []Artifact{}
+	}
 	sort.SliceStable(r.Artifacts, func(i, j int) bool { return r.Artifacts[i].Path < r.Artifacts[j].Path })
 	s := Summary{Artifacts: len(r.Artifacts), Verdicts: map[string]int{}, Severities: map[string]int{}}
 	for i := range r.Artifacts {

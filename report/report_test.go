@@ -125,3 +125,19 @@ func TestFileLine(t *testing.T) {
 		}
 	}
 }
+
+func TestFinishEmptyArtifactsIsAList(t *testing.T) {
+	r := &Report{Tool: "aigis", Command: "scan"}
+	r.Finish()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generic map[string]json.RawMessage
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(generic["artifacts"]); got != "[]" {
+		t.Fatalf(`"artifacts": %s, want []`, got)
+	}
+}
