@@ -418,6 +418,7 @@ func fill(a *report.Artifact, res *analyzer.Result) {
 	if props := res.Properties(); len(props) > 0 {
 		a.Properties = props
 	}
+	a.Model = res.ModelFacts()
 }
 
 func dedupe(s []string) []string {

@@ -43,8 +43,15 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		default:
 			return err
 		}
+		// What the model declares about itself stays a fact when only
+		// its tensor table or layout is malformed.
+		if m, merr := ParseMetadata(ra, size); merr == nil {
+			metadataFacts(m, out.Model())
+		}
 		return nil
 	}
+	metadataFacts(f, out.Model())
+	tensorFacts(f, out.Model())
 	out.SetProperty("gguf.version", fmt.Sprint(f.Version))
 	out.SetProperty("gguf.tensors", fmt.Sprint(len(f.Tensors)))
 	var params int64

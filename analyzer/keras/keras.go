@@ -13,12 +13,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/archive"
 	"github.com/aigis-dev/aigis/internal/decode/hdf5"
 	"github.com/aigis-dev/aigis/internal/decode/zipr"
 	"github.com/aigis-dev/aigis/internal/rules"
+	"github.com/aigis-dev/aigis/report"
 )
 
 // H5 analyses HDF5 files.
@@ -49,10 +51,14 @@ func (H5) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result)
 		return nil
 	}
 	found := false
+	var meta []report.KV
 	for _, a := range root.Attributes {
 		switch a.Name {
 		case "keras_version", "backend":
 			out.SetProperty("keras."+a.Name, a.Value)
+			if a.IsString && len(a.Value) <= 64 {
+				meta = append(meta, report.KV{Key: a.Name, Value: strings.ToValidUTF8(a.Value, "?")})
+			}
 		case "model_config":
 			found = true
 			out.SetFormat("keras-h5")
@@ -65,6 +71,9 @@ func (H5) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result)
 	}
 	if !found && root.Dense {
 		out.Add(rules.New(rules.KerasDenseAttributes, out.Here(), "root attributes in dense storage were not read"))
+	}
+	if found && len(meta) > 0 {
+		out.Model().Meta = meta
 	}
 	return nil
 }
@@ -109,6 +118,7 @@ func (Zip) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m
 			if err == nil {
 				if v := jsonField(b, "keras_version"); v != "" {
 					out.SetProperty("keras.keras_version", v)
+					out.Model().Meta = []report.KV{{Key: "keras_version", Value: strings.ToValidUTF8(v, "?")}}
 				}
 			}
 		case e.Size == 0:

@@ -21,6 +21,7 @@ import (
 	"github.com/aigis-dev/aigis/internal/decode/zipr"
 	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/internal/weights"
+	"github.com/aigis-dev/aigis/report"
 )
 
 var magic = []byte("\x93NUMPY")
@@ -86,6 +87,7 @@ func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 			return err
 		}
 		out.SetFormat("numpy-object")
+		out.Model().LoadsPickle = true // numpy.load(allow_pickle=True)
 		_, err = pickle.Scan(ctx, sec, out.Child(sec), pickle.Options{MaxStreams: 1, ReportTrailing: true})
 		return err
 	}
@@ -101,6 +103,7 @@ func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 	case got > want:
 		out.Add(rules.New(rules.NumpyTrailingData, out.At(dataOff+want), fmt.Sprintf("%d bytes follow the array data", got-want)))
 	}
+	h.facts(out.Model())
 	if in.Budget.Weights {
 		return weights.Scan(ctx, ra, []weights.Tensor{{Name: "array", DType: h.dtype.float, Shape: h.shape, Offset: dataOff, Size: want}}, out)
 	}
@@ -140,6 +143,24 @@ func (NPZ) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m
 type header struct {
 	dtype dtype
 	shape []int64
+	descr string // the descr when it is a plain type string ('<f4')
+}
+
+// facts fills the model facts of a plain array: one tensor, its element
+// count (left unknown when it overflows) and its type string.
+func (h *header) facts(m *report.Model) {
+	n := int64(1)
+	for _, d := range h.shape {
+		if d != 0 && n > math.MaxInt64/d {
+			n = 0
+			break
+		}
+		n *= d
+	}
+	m.Parameters, m.Tensors = n, 1
+	if h.descr != "" {
+		m.DTypes = []string{h.descr}
+	}
 }
 
 type dtype struct {
@@ -177,6 +198,9 @@ func parseHeader(b []byte) (*header, error) {
 	}
 	if h.dtype, err = parseDescr(descr, 0); err != nil {
 		return nil, err
+	}
+	if s, ok := descr.(string); ok && len(s) <= 32 {
+		h.descr = s
 	}
 	if fo, ok := d["fortran_order"].(bool); !ok {
 		_ = fo

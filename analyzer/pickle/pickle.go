@@ -147,6 +147,7 @@ func (Analyzer) Match(s *analyzer.Sniff) bool { return Sniff(s.Head, s.Size) }
 
 func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
 	_, err := Scan(ctx, in, out, Options{ReportTrailing: true})
+	out.Model().LoadsPickle = true
 	return err
 }
 

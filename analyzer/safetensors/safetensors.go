@@ -49,6 +49,7 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		return err
 	}
 	setProperties(h, out)
+	facts(h, out.Model())
 	if h.DataEnd < size {
 		out.Add(rules.New(rules.SafetensorsTrailingData, out.At(h.DataEnd),
 			fmt.Sprintf("%d bytes follow the last tensor; the reference loader rejects such a file, other loaders may read them", size-h.DataEnd)))

@@ -44,6 +44,7 @@ func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 	if err != nil {
 		return err
 	}
+	out.Model().LoadsPickle = true // torch.load unpickles all five
 	if sum.Streams < 5 && !sum.Failed {
 		out.Add(rules.New(rules.TorchLegacyIncomplete, out.At(sum.End), fmt.Sprintf("legacy torch file holds %d of its 5 pickles", sum.Streams)))
 	}
@@ -167,6 +168,9 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 		if !loaded[e.Name] && !(format == "torchscript" && strings.HasSuffix(e.Name, ".debug_pkl")) {
 			out.Add(rules.New(rules.TorchExtraPickle, out.Member(e.Name), fmt.Sprintf("pickle member %q is not one torch.load reads (it reads %s)", e.Name, strings.Join(sortedKeys(loaded), ", "))))
 		}
+	}
+	if len(isPickle) > 0 {
+		out.Model().LoadsPickle = true
 	}
 	main := prefix + "data.pkl"
 	if format != "pt2" && m.Entry(main) == nil {
