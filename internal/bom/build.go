@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -13,14 +12,11 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/analyzer/tensorflow"
-	"github.com/aigis-dev/aigis/analyzer/torch"
 	"github.com/aigis-dev/aigis/internal/bom/dataset"
-	"github.com/aigis-dev/aigis/internal/bom/internal/weights"
 	"github.com/aigis-dev/aigis/internal/bounded"
 	"github.com/aigis-dev/aigis/internal/deps"
 	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/scan"
 )
 
 // Options configure Build. The zero value hashes every file on all cores
@@ -28,12 +24,14 @@ import (
 type Options struct {
 	// NoHash skips hashing (the fast path: only headers are read).
 	NoHash bool
-	// Workers bounds parallel hashing (default: one per CPU).
+	// Workers bounds parallel hashing and scanning (default: one per CPU).
 	Workers int
-	// Scan, when set, is called with the target and returns scan
-	// artifacts (paths as the scan verb reports them: the target joined
-	// with the relative path); their findings are attached to the files.
-	Scan func(ctx context.Context, target string) (*report.Report, error)
+	// Scan runs the whole scan engine over the target, as aigis scan
+	// does, and attaches each file's verdict and findings to it. The
+	// same artifacts name the weight files' formats, so nothing is
+	// scanned twice. Without it the engine reads only the weight files,
+	// header-only.
+	Scan bool
 }
 
 // Bounds of one build.
@@ -64,6 +62,8 @@ type tree struct {
 	doc     *Document
 	byRef   map[string]*Component
 	counter map[string]*dataset.RowCounter // rel -> counter for jsonl/csv
+	engine  *scan.Scanner
+	arts    map[string]*report.Artifact // rel -> what the engine says
 }
 
 func (t *tree) warnf(format string, a ...any) {
@@ -76,7 +76,8 @@ func Build(ctx context.Context, target string, opt Options) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &tree{target: target, dirs: map[string][]entry{}, doc: &Document{Hashed: !opt.NoHash}, byRef: map[string]*Component{}, counter: map[string]*dataset.RowCounter{}}
+	t := &tree{target: target, dirs: map[string][]entry{}, doc: &Document{Hashed: !opt.NoHash}, byRef: map[string]*Component{}, counter: map[string]*dataset.RowCounter{},
+		engine: newEngine(opt.Workers), arts: map[string]*report.Artifact{}}
 	t.rootDir = target
 	if !st.IsDir() {
 		if !st.Mode().IsRegular() {
@@ -94,15 +95,18 @@ func Build(ctx context.Context, target string, opt Options) (*Document, error) {
 	} else if err := t.walk(ctx); err != nil {
 		return nil, err
 	}
-	t.collect(ctx)
+	if opt.Scan {
+		if err := t.scanTarget(ctx); err != nil {
+			return nil, err
+		}
+	}
+	t.collect(ctx, opt.Workers)
 	if err := t.hash(ctx, opt); err != nil {
 		return nil, err
 	}
 	t.finishDatasets()
-	if opt.Scan != nil {
-		if err := t.scan(ctx, opt.Scan); err != nil {
-			return nil, err
-		}
+	if opt.Scan {
+		t.attachScans()
 	}
 	t.finish()
 	return t.doc, ctx.Err()
@@ -195,47 +199,6 @@ func isWeightName(rel string) bool {
 		return strings.Contains(base, "model") || strings.HasPrefix(base, "pytorch")
 	}
 	return weightExts[ext]
-}
-
-// sniffFormat names a weight file's format from its content: the weight
-// formats and legacy torch and TFLite by the analysers' Match; zip, HDF5
-// and pickle by their leading bytes, narrower than the analysers' Match
-// (which also take empty or spanned zips, HDF5 user blocks and protocol-0
-// pickles found by a trial parse).
-func (t *tree) sniffFormat(rel string) string {
-	f, size, err := t.readerAt(rel)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	head := make([]byte, min(size, 4096))
-	if _, err := io.ReadFull(f, head); err != nil {
-		return ""
-	}
-	if w := weights.Sniff(head, size); w != "" {
-		return w
-	}
-	s := &analyzer.Sniff{Head: head, Size: size}
-	switch {
-	case strings.HasPrefix(string(head), "PK\x03\x04"):
-		switch strings.ToLower(path.Ext(rel)) {
-		case ".keras":
-			return "keras"
-		case ".npz":
-			return "npz"
-		}
-		return "pytorch"
-	case strings.HasPrefix(string(head), "\x89HDF\r\n\x1a\n"):
-		return "hdf5"
-	case len(head) > 2 && head[0] == 0x80 && head[1] <= 5:
-		if (torch.Legacy{}).Match(s) {
-			return "pytorch-legacy"
-		}
-		return "pickle"
-	case (tensorflow.TFLite{}).Match(s):
-		return "tflite"
-	}
-	return "unknown"
 }
 
 // shardPattern matches split checkpoints: model-00001-of-00007.safetensors.

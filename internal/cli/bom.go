@@ -17,13 +17,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/bom"
 	"github.com/aigis-dev/aigis/internal/bom/cyclonedx"
 	"github.com/aigis-dev/aigis/internal/bom/spdx"
 	"github.com/aigis-dev/aigis/internal/bom/table"
 	"github.com/aigis-dev/aigis/report"
-	"github.com/aigis-dev/aigis/scan"
 )
 
 func init() { register(newBomCmd) }
@@ -82,12 +80,7 @@ completeness score. Nothing is loaded, executed or fetched.`,
 			if serial != "" && !uuidRE.MatchString(serial) {
 				return withCode(ExitError, fmt.Errorf("--serial %q is not a UUID", serial))
 			}
-			opt := bom.Options{NoHash: noHash, Workers: workers}
-			if doScan {
-				opt.Scan = func(ctx context.Context, target string) (*report.Report, error) {
-					return scan.New(scan.Options{Workers: workers, Limits: analyzer.DefaultLimits()}).Scan(ctx, []string{target})
-				}
-			}
+			opt := bom.Options{NoHash: noHash, Workers: workers, Scan: doScan}
 			// bom draws no progress line (it has no --no-progress flag).
 			var doc *bom.Document
 			err = newProgress(env.Stderr, false).run(cmd, func(ctx context.Context) (err error) {
