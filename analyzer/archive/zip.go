@@ -25,6 +25,12 @@ type ZipLayout interface {
 	AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *Members, out *analyzer.Result) error
 }
 
+// TensorLayout is a ZipLayout whose tensors can be listed (torch zip
+// checkpoints): Zip.ListTensors delegates to the layout that matches.
+type TensorLayout interface {
+	ListZipTensors(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *Members) ([]analyzer.Tensor, error)
+}
+
 // Zip analyses zip archives and zip-based model formats.
 type Zip struct {
 	Layouts []ZipLayout
@@ -214,9 +220,29 @@ func (m *Members) ReadSmall(e *zipr.Entry, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// NewMembers gives access to the members of an opened archive outside the
-// Zip analyser (tools that read a checkpoint's tensors). No checks are
-// reported for it.
-func NewMembers(in *analyzer.Input, out *analyzer.Result, z *zipr.Reader) *Members {
-	return &Members{in: in, out: out, z: z, bad: map[*zipr.Entry]bool{}}
+// ListTensors lists the tensors of a zip-based model format: the first
+// layout that matches, as in Analyze, lists them if it is a
+// TensorLayout (analyzer.TensorLister). Nothing is reported: the
+// archive's checks are the scan's business.
+func (z Zip) ListTensors(ctx context.Context, in *analyzer.Input) ([]analyzer.Tensor, error) {
+	ra, size, err := in.ReaderAt()
+	if err != nil {
+		return nil, err
+	}
+	zr, err := zipr.Open(ra, size, zipr.Limits{MaxEntries: in.Budget.MaxEntries})
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range z.Layouts {
+		if !l.MatchZip(zr) {
+			continue
+		}
+		tl, ok := l.(TensorLayout)
+		if !ok {
+			return nil, fmt.Errorf("%s: %w", l.Name(), analyzer.ErrNoTensors)
+		}
+		m := &Members{in: in, out: analyzer.NewResult(nil), z: zr, bad: map[*zipr.Entry]bool{}}
+		return tl.ListZipTensors(ctx, in, zr, m)
+	}
+	return nil, fmt.Errorf("zip: %w", analyzer.ErrNoTensors)
 }

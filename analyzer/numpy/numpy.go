@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -105,7 +104,7 @@ func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 	}
 	h.facts(out.Model())
 	if in.Budget.Weights {
-		return weights.Scan(ctx, ra, []weights.Tensor{{Name: "array", DType: h.dtype.float, Shape: h.shape, Offset: dataOff, Size: want}}, out)
+		return weights.Scan(ctx, ra, []analyzer.Tensor{{Name: "array", DType: h.dtype.float, Shape: h.shape, Offset: dataOff, Size: want}}, out)
 	}
 	return nil
 }
@@ -166,7 +165,7 @@ func (h *header) facts(m *report.Model) {
 type dtype struct {
 	itemsize int64
 	object   bool
-	float    weights.DType // little-endian float arrays, for weight forensics
+	float    analyzer.DType // little-endian float arrays, for weight forensics
 }
 
 func (h *header) nbytes() (int64, bool) {
@@ -290,7 +289,7 @@ func parseTypeString(s string) (dtype, error) {
 		}
 		return dtype{}, fmt.Errorf("descr %q not understood", s)
 	case kind == 'f' && s[0] != '>':
-		return dtype{itemsize: n, float: map[int64]weights.DType{2: weights.F16, 4: weights.F32, 8: weights.F64}[n]}, nil
+		return dtype{itemsize: n, float: map[int64]analyzer.DType{2: analyzer.F16, 4: analyzer.F32, 8: analyzer.F64}[n]}, nil
 	case strings.IndexByte("fiucbMmSaV", kind) >= 0:
 		return dtype{itemsize: n}, nil
 	case kind == 'U':
@@ -302,8 +301,13 @@ func parseTypeString(s string) (dtype, error) {
 	return dtype{}, fmt.Errorf("descr %q not understood", s)
 }
 
-// Tensors describes the array of a .npy file for weight comparison.
-func Tensors(ra io.ReaderAt, size int64) ([]weights.Tensor, error) {
+// ListTensors describes the array of a .npy file as one tensor
+// (analyzer.TensorLister); an array of Python objects has none.
+func (NPY) ListTensors(ctx context.Context, in *analyzer.Input) ([]analyzer.Tensor, error) {
+	ra, size, err := in.ReaderAt()
+	if err != nil {
+		return nil, err
+	}
 	pre := make([]byte, 12)
 	if n, _ := ra.ReadAt(pre, 0); n < 10 || !bytes.HasPrefix(pre, magic) {
 		return nil, fmt.Errorf("not an npy file")
@@ -323,9 +327,12 @@ func Tensors(ra io.ReaderAt, size int64) ([]weights.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, ok := h.nbytes()
-	if !ok || h.dtype.object || start+hlen+n > size {
-		return nil, fmt.Errorf("npy array is not plain numbers within the file")
+	if h.dtype.object {
+		return nil, fmt.Errorf("npy array of Python objects: %w", analyzer.ErrNoTensors)
 	}
-	return []weights.Tensor{{Name: "array", DType: h.dtype.float, Shape: h.shape, Offset: start + hlen, Size: n}}, nil
+	n, ok := h.nbytes()
+	if !ok || start+hlen+n > size {
+		return nil, fmt.Errorf("npy array data does not fit the file")
+	}
+	return []analyzer.Tensor{{Name: "array", DType: h.dtype.float, Shape: h.shape, Offset: start + hlen, Size: n}}, nil
 }

@@ -62,7 +62,7 @@ func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 // legacy checkpoint: torch writes them in sorted key order, each as a
 // little-endian 8-byte element count and the elements. The walk stops at
 // the first record that does not fit the file.
-func legacyStorages(ra io.ReaderAt, size int64, sum *pickle.Summary) []weights.Tensor {
+func legacyStorages(ra io.ReaderAt, size int64, sum *pickle.Summary) []analyzer.Tensor {
 	types := map[string]string{}
 	for i, k := range sum.StorageKeys {
 		if i < len(sum.StorageTypes) {
@@ -74,7 +74,7 @@ func legacyStorages(ra io.ReaderAt, size int64, sum *pickle.Summary) []weights.T
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var ts []weights.Tensor
+	var ts []analyzer.Tensor
 	off := sum.End
 	for _, k := range keys {
 		var b [8]byte
@@ -86,7 +86,7 @@ func legacyStorages(ra io.ReaderAt, size int64, sum *pickle.Summary) []weights.T
 		if es == 0 || n > uint64(size)/uint64(es) || off+8+int64(n)*es > size {
 			break
 		}
-		ts = append(ts, weights.Tensor{Name: "storage/" + k, DType: storageDType(types[k]), Offset: off + 8, Size: int64(n) * es})
+		ts = append(ts, analyzer.Tensor{Name: "storage/" + k, DType: storageDType(types[k]), Offset: off + 8, Size: int64(n) * es})
 		off += 8 + int64(n)*es
 	}
 	return ts
@@ -207,19 +207,19 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 		out.Add(rules.New(rules.TorchMissingMember, out.Member(main), fmt.Sprintf("%d tensor storages referenced by the pickle are missing (first: %s%s)", len(missing), dataDir, missing[0])))
 	}
 	if in.Budget.Weights && format == "pytorch-zip" {
-		return weights.Scan(ctx, nil, Storages(m, prefix, types), out)
+		return weights.Scan(ctx, nil, storages(m, prefix, types), out)
 	}
 	return nil
 }
 
 func main0(prefix string) string { return prefix + "data.pkl" }
 
-// Storages locates the tensor storages of a torch zip for weight
-// forensics, one tensor per storage (named data/<key>), typed by the
+// storages locates the tensor storages of a torch zip for weight
+// forensics and comparison, one tensor per storage (named data/<key>), typed by the
 // storage class the pickle names. Compressed members are skipped: torch
 // always stores storages uncompressed.
-func Storages(m *archive.Members, prefix string, types map[string]string) []weights.Tensor {
-	var ts []weights.Tensor
+func storages(m *archive.Members, prefix string, types map[string]string) []analyzer.Tensor {
+	var ts []analyzer.Tensor
 	keys := make([]string, 0, len(types))
 	for k := range types {
 		keys = append(keys, k)
@@ -234,23 +234,23 @@ func Storages(m *archive.Members, prefix string, types map[string]string) []weig
 		if err != nil {
 			continue
 		}
-		ts = append(ts, weights.Tensor{Name: "data/" + k, DType: storageDType(types[k]), Offset: 0, Size: sec.Size(), RA: sec})
+		ts = append(ts, analyzer.Tensor{Name: "data/" + k, DType: storageDType(types[k]), Offset: 0, Size: sec.Size(), RA: sec})
 	}
 	return ts
 }
 
-func storageDType(class string) weights.DType {
+func storageDType(class string) analyzer.DType {
 	switch class {
 	case "FloatStorage":
-		return weights.F32
+		return analyzer.F32
 	case "HalfStorage":
-		return weights.F16
+		return analyzer.F16
 	case "BFloat16Storage":
-		return weights.BF16
+		return analyzer.BF16
 	case "DoubleStorage":
-		return weights.F64
+		return analyzer.F64
 	}
-	return weights.Other
+	return analyzer.OtherDType
 }
 
 func hasPrefix(z *zipr.Reader, p string) bool {
@@ -271,10 +271,10 @@ func sortedKeys(m map[string]bool) []string {
 	return s
 }
 
-// TensorsOf lists the storages of a torch zip checkpoint for weight
-// comparison: data.pkl is scanned (never unpickled) for its storage keys
-// and classes.
-func TensorsOf(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archive.Members) ([]weights.Tensor, error) {
+// ListZipTensors lists the storages of a torch zip checkpoint, one tensor
+// per storage (archive.TensorLayout): data.pkl is scanned (never
+// unpickled) for its storage keys and classes.
+func (ZipLayout) ListZipTensors(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archive.Members) ([]analyzer.Tensor, error) {
 	prefix := ""
 	if len(z.Entries) > 0 {
 		if i := strings.IndexByte(z.Entries[0].Name, '/'); i >= 0 {
@@ -283,7 +283,7 @@ func TensorsOf(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archi
 	}
 	e := m.Entry(main0(prefix))
 	if e == nil {
-		return nil, fmt.Errorf("not a torch checkpoint: no %s", main0(prefix))
+		return nil, fmt.Errorf("torch archive without %s: %w", main0(prefix), analyzer.ErrNoTensors)
 	}
 	child, err := m.Input(e)
 	if err != nil {
@@ -299,5 +299,5 @@ func TensorsOf(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archi
 			types[k] = sum.StorageTypes[i]
 		}
 	}
-	return Storages(m, prefix, types), nil
+	return storages(m, prefix, types), nil
 }

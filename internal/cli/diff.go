@@ -2,14 +2,17 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/internal/weights"
-	"github.com/aigis-dev/aigis/internal/weights/tensorfile"
 	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/scan"
 )
 
 func init() { register(newDiffCmd) }
@@ -37,7 +40,7 @@ Both files are read in full; nothing is loaded with a framework.`,
 				return err
 			}
 			a := report.Artifact{Path: args[1], Format: "weights-diff"}
-			if err := diffInto(cmd.Context(), args[0], args[1], &a); err != nil {
+			if err := diffInto(cmd.Context(), scan.New(scan.Options{}), args[0], args[1], &a); err != nil {
 				return withCode(ExitError, err)
 			}
 			return emit(env, &rf, &report.Report{Command: "diff", Artifacts: []report.Artifact{a}})
@@ -47,19 +50,20 @@ Both files are read in full; nothing is loaded with a framework.`,
 	return cmd
 }
 
-// diffInto compares model with base and adds the findings to a.
-func diffInto(ctx context.Context, base, model string, a *report.Artifact) error {
-	fa, err := tensorfile.Open(base)
+// diffInto compares model with base and adds the findings to a. The
+// engine lists both models' tensors (headers only).
+func diffInto(ctx context.Context, engine *scan.Scanner, base, model string, a *report.Artifact) error {
+	_, raA, tsA, closeA, err := engine.Tensors(ctx, base)
 	if err != nil {
 		return err
 	}
-	defer fa.Close()
-	fb, err := tensorfile.Open(model)
+	defer closeA()
+	_, raB, tsB, closeB, err := engine.Tensors(ctx, model)
 	if err != nil {
 		return err
 	}
-	defer fb.Close()
-	d, err := weights.Compare(ctx, fa.Source, fb.Source)
+	defer closeB()
+	d, err := weights.Compare(ctx, weights.Source{RA: raA, Tensors: tsA}, weights.Source{RA: raB, Tensors: tsB})
 	if err != nil {
 		return fmt.Errorf("comparing %s with %s: %w", model, base, err)
 	}
@@ -78,21 +82,22 @@ func diffInto(ctx context.Context, base, model string, a *report.Artifact) error
 }
 
 // compareBase adds a diff against base to every scanned model whose
-// tensors can be compared (scan --base).
-func compareBase(ctx context.Context, base string, rep *report.Report) error {
-	f, err := tensorfile.Open(base)
+// tensors the engine can list (scan --base).
+func compareBase(ctx context.Context, engine *scan.Scanner, base string, rep *report.Report) error {
+	_, _, _, closeBase, err := engine.Tensors(ctx, base)
 	if err != nil {
 		return fmt.Errorf("--base: %w", err)
 	}
-	f.Close()
+	closeBase()
 	for i := range rep.Artifacts {
 		a := &rep.Artifacts[i]
-		switch a.Format {
-		case "safetensors", "gguf", "numpy", "pytorch-zip":
-		default:
-			continue
+		if st, err := os.Lstat(a.Path); err != nil || !st.Mode().IsRegular() {
+			continue // directories, links and devices: the scan read no file there
 		}
-		if err := diffInto(ctx, base, a.Path, a); err != nil {
+		err := diffInto(ctx, engine, base, a.Path, a)
+		switch {
+		case errors.Is(err, analyzer.ErrNoTensors):
+		case err != nil:
 			a.Add(rules.New(rules.WeightsDiffFailed, "", err.Error()))
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aigis-dev/aigis/internal/testutil"
+	"github.com/aigis-dev/aigis/internal/testutil/pkl"
 	"github.com/aigis-dev/aigis/report"
 )
 
@@ -69,5 +70,34 @@ func TestScanWeightsFlag(t *testing.T) {
 	}
 	if r := runCLI(t, map[string]string{"AIGIS_SCAN_WEIGHTS": "true"}, "scan", p); r.code != ExitFindings {
 		t.Errorf("AIGIS_SCAN_WEIGHTS: exit %d", r.code)
+	}
+}
+
+// scan --base compares every file whose tensors the engine can list, and
+// leaves the rest (configs, the repository's own artifact) alone.
+func TestScanBase_Directory(t *testing.T) {
+	dir := t.TempDir()
+	base := writeModel(t, dir, "base.safetensors", nil)
+	repo := filepath.Join(dir, "repo")
+	os.Mkdir(repo, 0o755)
+	writeModel(t, repo, "model.safetensors", nil)
+	write(t, filepath.Join(repo, "config.json"), []byte(`{"model_type": "bert"}`), 0o644)
+	write(t, filepath.Join(repo, "notes.pkl"), pkl.New(2).EmptyDict().Stop().Bytes(), 0o644)
+	r := runCLI(t, nil, "scan", "-o", "json", "--base", base, repo)
+	rep, err := report.Decode([]byte(r.stdout))
+	if err != nil || r.code != ExitOK {
+		t.Fatalf("exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	compared := 0
+	for _, a := range rep.Artifacts {
+		if a.Properties["diff.base"] != "" {
+			compared++
+			if filepath.Base(a.Path) != "model.safetensors" || a.Properties["diff.tensors_changed"] != "0" {
+				t.Errorf("%s compared: %v", a.Path, a.Properties)
+			}
+		}
+	}
+	if compared != 1 {
+		t.Errorf("%d files compared:\n%s", compared, r.stdout)
 	}
 }

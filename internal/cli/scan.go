@@ -57,15 +57,16 @@ risky".`,
 			prog := newProgress(env.Stderr, !noProgress)
 			opts.OnArtifact = prog.artifact
 			var rep *report.Report
+			engine := scan.New(opts)
 			err := prog.run(cmd, func(ctx context.Context) (err error) {
-				rep, err = scan.New(opts).Scan(ctx, args)
+				rep, err = engine.Scan(ctx, args)
 				return err
 			})
 			if err != nil {
 				return err
 			}
 			if base != "" {
-				if err := compareBase(cmd.Context(), base, rep); err != nil {
+				if err := compareBase(cmd.Context(), engine, base, rep); err != nil {
 					return withCode(ExitError, err)
 				}
 			}
