@@ -88,7 +88,7 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		out.Add(rules.New(rules.GgufTrailingData, out.At(f.DataEnd), fmt.Sprintf("%d bytes follow the last tensor", pad)))
 	}
 	if in.Budget.Weights {
-		return weights.Scan(ctx, ra, tensors(f), out)
+		return weights.Scan(ctx, in.Budget.CPU, ra, tensors(f), out)
 	}
 	return nil
 }

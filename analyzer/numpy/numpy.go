@@ -104,7 +104,7 @@ func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 	}
 	h.facts(out.Model())
 	if in.Budget.Weights {
-		return weights.Scan(ctx, ra, []analyzer.Tensor{{Name: "array", DType: h.dtype.float, Shape: h.shape, Offset: dataOff, Size: want}}, out)
+		return weights.Scan(ctx, in.Budget.CPU, ra, []analyzer.Tensor{{Name: "array", DType: h.dtype.float, Shape: h.shape, Offset: dataOff, Size: want}}, out)
 	}
 	return nil
 }

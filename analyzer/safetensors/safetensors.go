@@ -64,7 +64,7 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		out.SetFormat("safetensors")
 	}
 	if in.Budget.Weights {
-		return weights.Scan(ctx, ra, tensors(h), out)
+		return weights.Scan(ctx, in.Budget.CPU, ra, tensors(h), out)
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 		if err != nil {
 			return err
 		}
-		return weights.Scan(ctx, ra, legacyStorages(ra, size, sum), out)
+		return weights.Scan(ctx, in.Budget.CPU, ra, legacyStorages(ra, size, sum), out)
 	}
 	return nil
 }
@@ -207,7 +207,7 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 		out.Add(rules.New(rules.TorchMissingMember, out.Member(main), fmt.Sprintf("%d tensor storages referenced by the pickle are missing (first: %s%s)", len(missing), dataDir, missing[0])))
 	}
 	if in.Budget.Weights && format == "pytorch-zip" {
-		return weights.Scan(ctx, nil, storages(m, prefix, types), out)
+		return weights.Scan(ctx, in.Budget.CPU, nil, storages(m, prefix, types), out)
 	}
 	return nil
 }

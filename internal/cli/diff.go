@@ -40,7 +40,8 @@ Both files are read in full; nothing is loaded with a framework.`,
 				return err
 			}
 			a := report.Artifact{Path: args[1], Format: "weights-diff"}
-			if err := diffInto(cmd.Context(), scan.New(scan.Options{}), args[0], args[1], &a); err != nil {
+			cpu := analyzer.NewCPU(0)
+			if err := diffInto(cmd.Context(), scan.New(scan.Options{CPU: cpu}), cpu, args[0], args[1], &a); err != nil {
 				return withCode(ExitError, err)
 			}
 			return emit(env, &rf, &report.Report{Command: "diff", Artifacts: []report.Artifact{a}})
@@ -51,8 +52,9 @@ Both files are read in full; nothing is loaded with a framework.`,
 }
 
 // diffInto compares model with base and adds the findings to a. The
-// engine lists both models' tensors (headers only).
-func diffInto(ctx context.Context, engine *scan.Scanner, base, model string, a *report.Artifact) error {
+// engine lists both models' tensors (headers only); the comparison runs
+// on the cores of the run's CPU budget.
+func diffInto(ctx context.Context, engine *scan.Scanner, cpu *analyzer.CPU, base, model string, a *report.Artifact) error {
 	_, raA, tsA, closeA, err := engine.Tensors(ctx, base)
 	if err != nil {
 		return err
@@ -63,7 +65,7 @@ func diffInto(ctx context.Context, engine *scan.Scanner, base, model string, a *
 		return err
 	}
 	defer closeB()
-	d, err := weights.Compare(ctx, weights.Source{RA: raA, Tensors: tsA}, weights.Source{RA: raB, Tensors: tsB})
+	d, err := weights.Compare(ctx, cpu, weights.Source{RA: raA, Tensors: tsA}, weights.Source{RA: raB, Tensors: tsB})
 	if err != nil {
 		return fmt.Errorf("comparing %s with %s: %w", model, base, err)
 	}
@@ -83,7 +85,7 @@ func diffInto(ctx context.Context, engine *scan.Scanner, base, model string, a *
 
 // compareBase adds a diff against base to every scanned model whose
 // tensors the engine can list (scan --base).
-func compareBase(ctx context.Context, engine *scan.Scanner, base string, rep *report.Report) error {
+func compareBase(ctx context.Context, engine *scan.Scanner, cpu *analyzer.CPU, base string, rep *report.Report) error {
 	_, _, _, closeBase, err := engine.Tensors(ctx, base)
 	if err != nil {
 		return fmt.Errorf("--base: %w", err)
@@ -94,7 +96,7 @@ func compareBase(ctx context.Context, engine *scan.Scanner, base string, rep *re
 		if st, err := os.Lstat(a.Path); err != nil || !st.Mode().IsRegular() {
 			continue // directories, links and devices: the scan read no file there
 		}
-		err := diffInto(ctx, engine, base, a.Path, a)
+		err := diffInto(ctx, engine, cpu, base, a.Path, a)
 		switch {
 		case errors.Is(err, analyzer.ErrNoTensors):
 		case err != nil:

@@ -53,7 +53,7 @@ risky".`,
 			limits.Timeout = timeout
 			limits.MaxDepth = maxDepth
 			limits.MaxExpanded = int64(maxExpanded)
-			opts := scan.Options{Workers: workers, Limits: limits, Weights: weightsFlag}
+			opts := scan.Options{Workers: workers, Limits: limits, Weights: weightsFlag, CPU: analyzer.NewCPU(workers)}
 			prog := newProgress(env.Stderr, !noProgress)
 			opts.OnArtifact = prog.artifact
 			var rep *report.Report
@@ -66,7 +66,7 @@ risky".`,
 				return err
 			}
 			if base != "" {
-				if err := compareBase(cmd.Context(), engine, base, rep); err != nil {
+				if err := compareBase(cmd.Context(), engine, opts.CPU, base, rep); err != nil {
 					return withCode(ExitError, err)
 				}
 			}

@@ -38,8 +38,9 @@ type Diff struct {
 	Tensors []TensorDiff
 }
 
-// Compare streams both models' tensors and measures their differences.
-func Compare(ctx context.Context, a, b Source) (*Diff, error) {
+// Compare streams both models' tensors and measures their differences,
+// in parallel over chunks on the cores cpu grants (nil: every core).
+func Compare(ctx context.Context, cpu *analyzer.CPU, a, b Source) (*Diff, error) {
 	ia := map[string]analyzer.Tensor{}
 	for _, t := range a.Tensors {
 		ia[t.Name] = t
@@ -83,7 +84,7 @@ func Compare(ctx context.Context, a, b Source) (*Diff, error) {
 		}
 	}
 	type scratch struct{ x, y []byte }
-	err := parallel(ctx, len(tasks), func() *scratch { return &scratch{make([]byte, chunkSize), make([]byte, chunkSize)} }, func(k int, sc *scratch) error {
+	err := parallel(ctx, cpu, len(tasks), func() *scratch { return &scratch{make([]byte, chunkSize), make([]byte, chunkSize)} }, func(k int, sc *scratch) error {
 		tk := tasks[k]
 		x, y := sc.x[:tk.n], sc.y[:tk.n]
 		if _, err := tk.p.x.Source(a.RA).ReadAt(x, tk.p.x.Offset+tk.off); err != nil {

@@ -99,7 +99,7 @@ func TestWeights_DiffFineTuneVersusTargetedEdit(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cb()
-		d, err := weights.Compare(context.Background(), weights.Source{RA: ra, Tensors: ta}, weights.Source{RA: rb, Tensors: tb})
+		d, err := weights.Compare(context.Background(), nil, weights.Source{RA: ra, Tensors: ta}, weights.Source{RA: rb, Tensors: tb})
 		if err != nil {
 			t.Fatal(err)
 		}

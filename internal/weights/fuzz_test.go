@@ -17,7 +17,7 @@ func FuzzScan(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, d := range []analyzer.DType{analyzer.F32, analyzer.F16, analyzer.BF16, analyzer.F64, analyzer.OtherDType} {
 			out := analyzer.NewResult(nil)
-			if err := Scan(context.Background(), bytes.NewReader(b), []analyzer.Tensor{{Name: "t", DType: d, Size: int64(len(b))}}, out); err != nil {
+			if err := Scan(context.Background(), nil, bytes.NewReader(b), []analyzer.Tensor{{Name: "t", DType: d, Size: int64(len(b))}}, out); err != nil {
 				t.Fatal(err)
 			}
 		}

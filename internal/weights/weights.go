@@ -93,12 +93,11 @@ type part struct {
 	err error
 }
 
-// Workers is how many goroutines Scan and Compare use for one file.
-var Workers = runtime.GOMAXPROCS(0)
-
-// Scan reads every tensor and reports findings and properties to out.
-func Scan(ctx context.Context, ra io.ReaderAt, ts []analyzer.Tensor, out *analyzer.Result) error {
-	stats, err := Measure(ctx, ra, ts)
+// Scan reads every tensor and reports findings and properties to out. It
+// parallelises over the cores the run's CPU budget has idle (see
+// Measure).
+func Scan(ctx context.Context, cpu *analyzer.CPU, ra io.ReaderAt, ts []analyzer.Tensor, out *analyzer.Result) error {
+	stats, err := Measure(ctx, cpu, ra, ts)
 	if err != nil {
 		return err
 	}
@@ -106,8 +105,10 @@ func Scan(ctx context.Context, ra io.ReaderAt, ts []analyzer.Tensor, out *analyz
 	return nil
 }
 
-// Measure computes Stats for every tensor, in parallel over chunks.
-func Measure(ctx context.Context, ra io.ReaderAt, ts []analyzer.Tensor) ([]*Stats, error) {
+// Measure computes Stats for every tensor, in parallel over chunks: on
+// the caller's goroutine and one more per token of cpu that is idle (a
+// scan worker holds a token already; a nil cpu grants every core).
+func Measure(ctx context.Context, cpu *analyzer.CPU, ra io.ReaderAt, ts []analyzer.Tensor) ([]*Stats, error) {
 	stats := make([]*Stats, len(ts))
 	var tasks []task
 	for i, t := range ts {
@@ -123,7 +124,7 @@ func Measure(ctx context.Context, ra io.ReaderAt, ts []analyzer.Tensor) ([]*Stat
 	}
 	parts := make([]*part, len(tasks))
 	type scratch struct{ buf, low []byte }
-	err := parallel(ctx, len(tasks), func() *scratch { return &scratch{buf: make([]byte, chunkSize+overlap)} }, func(k int, sc *scratch) error {
+	err := parallel(ctx, cpu, len(tasks), func() *scratch { return &scratch{buf: make([]byte, chunkSize+overlap)} }, func(k int, sc *scratch) error {
 		tk := tasks[k]
 		t := ts[tk.t]
 		// Read a few bytes past the chunk (within the tensor) so magic
@@ -152,15 +153,18 @@ func Measure(ctx context.Context, ra io.ReaderAt, ts []analyzer.Tensor) ([]*Stat
 	return stats, nil
 }
 
-// parallel runs work(k) for every k in [0, n) on Workers goroutines, each
-// with its own state, stopping early when ctx is done. It returns the
-// context's error or the first error of work.
-func parallel[S any](ctx context.Context, n int, state func() S, work func(k int, st S) error) error {
+// parallel runs work(k) for every k in [0, n) on as many goroutines as
+// cpu grants (one per core at most, and no more than there is work),
+// each with its own state, stopping early when ctx is done. It returns
+// the context's error or the first error of work.
+func parallel[S any](ctx context.Context, cpu *analyzer.CPU, n int, state func() S, work func(k int, st S) error) error {
+	workers, release := cpu.Helpers(min(runtime.GOMAXPROCS(0), max(1, n)))
+	defer release()
 	next := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
-	for w := 0; w < max(1, Workers); w++ {
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

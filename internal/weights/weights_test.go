@@ -24,7 +24,7 @@ var (
 
 func scanOne(t testing.TB, dt analyzer.DType, data []byte) *analyzer.Result {
 	out := analyzer.NewResult(nil)
-	err := Scan(context.Background(), bytes.NewReader(data), []analyzer.Tensor{{Name: "w", DType: dt, Offset: 0, Size: int64(len(data))}}, out)
+	err := Scan(context.Background(), nil, bytes.NewReader(data), []analyzer.Tensor{{Name: "w", DType: dt, Offset: 0, Size: int64(len(data))}}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func BenchmarkScanF32(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		out := analyzer.NewResult(nil)
-		if err := Scan(context.Background(), bytes.NewReader(data), []analyzer.Tensor{{Name: "w", DType: analyzer.F32, Size: int64(len(data))}}, out); err != nil {
+		if err := Scan(context.Background(), nil, bytes.NewReader(data), []analyzer.Tensor{{Name: "w", DType: analyzer.F32, Size: int64(len(data))}}, out); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -119,7 +119,7 @@ func BenchmarkScanF32PerCore(b *testing.B) {
 	c0 := cpuTime()
 	for b.Loop() {
 		out := analyzer.NewResult(nil)
-		if err := Scan(context.Background(), bytes.NewReader(data), []analyzer.Tensor{{Name: "w", DType: analyzer.F32, Size: int64(len(data))}}, out); err != nil {
+		if err := Scan(context.Background(), nil, bytes.NewReader(data), []analyzer.Tensor{{Name: "w", DType: analyzer.F32, Size: int64(len(data))}}, out); err != nil {
 			b.Fatal(err)
 		}
 	}
