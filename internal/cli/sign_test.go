@@ -78,19 +78,82 @@ func TestSignVerifyDigest_EndToEnd(t *testing.T) {
 	}
 }
 
+// A single-file model's bundle is <file>.sig beside it, so two models in
+// one directory keep their own signatures (both used to be model.sig, the
+// second overwriting the first).
 func TestSign_SingleFileSignatureGoesBesideIt(t *testing.T) {
 	priv, pub := keyPair(t)
 	dir := t.TempDir()
-	model := filepath.Join(dir, "model.gguf")
-	os.WriteFile(model, []byte("GGUF..."), 0o644)
-	if r := runCLI(t, nil, "sign", "--private-key", priv, model); r.code != ExitOK {
-		t.Fatalf("exit %d %s", r.code, r.stderr)
+	a, b := filepath.Join(dir, "a.gguf"), filepath.Join(dir, "b.gguf")
+	os.WriteFile(a, []byte("GGUF a"), 0o644)
+	os.WriteFile(b, []byte("GGUF b"), 0o644)
+	for _, model := range []string{a, b} {
+		if r := runCLI(t, nil, "sign", "--private-key", priv, model); r.code != ExitOK {
+			t.Fatalf("exit %d %s", r.code, r.stderr)
+		}
+		if _, err := os.Stat(model + ".sig"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "model.sig")); err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat(filepath.Join(dir, "model.sig")); err == nil {
+		t.Error("model.sig written beside a single-file model")
 	}
-	if r := runCLI(t, nil, "verify", "--public-key", pub, model); r.code != ExitOK {
-		t.Fatalf("exit %d %s%s", r.code, r.stdout, r.stderr)
+	for _, model := range []string{a, b} {
+		if r := runCLI(t, nil, "verify", "--public-key", pub, model); r.code != ExitOK {
+			t.Fatalf("%s: exit %d %s%s", model, r.code, r.stdout, r.stderr)
+		}
+	}
+	// Each bundle is checked against its own file.
+	os.WriteFile(a, []byte("GGUF evil"), 0o644)
+	if r := runCLI(t, nil, "verify", "--public-key", pub, a); r.code != ExitFindings {
+		t.Errorf("tampered a.gguf: exit %d", r.code)
+	}
+	if r := runCLI(t, nil, "verify", "--public-key", pub, b); r.code != ExitOK {
+		t.Errorf("b.gguf: exit %d %s", r.code, r.stdout)
+	}
+}
+
+// Bundles written by older aigis releases (model.sig beside a single
+// file) still verify by default, but only the bundle whose manifest names
+// exactly that file; <file>.sig always wins.
+func TestVerify_SingleFileLegacyModelSig(t *testing.T) {
+	priv, pub := keyPair(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.gguf"), filepath.Join(dir, "b.gguf")
+	os.WriteFile(a, []byte("GGUF a"), 0o644)
+	os.WriteFile(b, []byte("GGUF b"), 0o644)
+	legacy := filepath.Join(dir, "model.sig")
+	for _, naming := range [][]string{{"--naming", "python"}, {"--naming", "spec"}, {"--method", "shards", "--shard-size", "2"}} {
+		if r := runCLI(t, nil, append(append([]string{"sign", "--private-key", priv, "--signature", legacy}, naming...), a)...); r.code != ExitOK {
+			t.Fatalf("exit %d %s", r.code, r.stderr)
+		}
+		r := runCLI(t, nil, "verify", "--public-key", pub, a)
+		if r.code != ExitOK || !strings.Contains(r.stderr, "model.sig") {
+			t.Fatalf("%s: legacy model.sig naming a.gguf: exit %d %s%s", naming, r.code, r.stdout, r.stderr)
+		}
+		// The same bundle is not b.gguf's: a usage error that says why,
+		// not a fallback to another model's signature.
+		r = runCLI(t, nil, "verify", "--public-key", pub, b)
+		if r.code != ExitError || !strings.Contains(r.stderr, "b.gguf.sig") || !strings.Contains(r.stderr, "a.gguf") {
+			t.Errorf("%s: b.gguf with a's model.sig: exit %d %q", naming, r.code, r.stderr)
+		}
+	}
+	// <file>.sig wins over model.sig, even when model.sig would verify.
+	os.WriteFile(a+".sig", []byte("not a bundle"), 0o644)
+	if r := runCLI(t, nil, "verify", "--public-key", pub, a); r.code != ExitFindings {
+		t.Errorf("a.gguf.sig ignored: exit %d %s", r.code, r.stdout)
+	}
+	// A directory's model.sig is never taken for a file's.
+	os.Remove(a + ".sig")
+	sub := filepath.Join(dir, "sub")
+	os.MkdirAll(sub, 0o755)
+	os.WriteFile(filepath.Join(sub, "a.gguf"), []byte("GGUF a"), 0o644)
+	os.Remove(legacy)
+	if r := runCLI(t, nil, "sign", "--private-key", priv, "--signature", legacy, sub); r.code != ExitOK {
+		t.Fatal(r.stderr)
+	}
+	if r := runCLI(t, nil, "verify", "--public-key", pub, a); r.code != ExitError {
+		t.Errorf("a directory's bundle used for a file: exit %d %s%s", r.code, r.stdout, r.stderr)
 	}
 }
 

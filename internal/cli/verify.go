@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -61,10 +63,12 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 			if err != nil {
 				return err
 			}
+			var bundle []byte
 			if signature == "" {
-				signature = defaultSignature(model)
+				signature, bundle, err = findBundle(env, model)
+			} else {
+				bundle, err = readBundle(signature)
 			}
-			bundle, err := readBundle(signature)
 			if err != nil {
 				return withCode(ExitError, err)
 			}
@@ -94,7 +98,7 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 	rf.failOn = "low"
 	cmd.Flags().StringVarP(&rf.output, "output", "o", "table", "output format: table|json|sarif")
 	cmd.Flags().StringVar(&rf.file, "file", "", "write the report to this file instead of stdout")
-	cmd.Flags().StringVar(&signature, "signature", "", "the bundle (default: model.sig inside a model directory, or beside a single-file model)")
+	cmd.Flags().StringVar(&signature, "signature", "", "the bundle (default: model.sig inside a model directory, <file>.sig beside a single-file model)")
 	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM public key: verify a key-method bundle")
 	cmd.Flags().StringSliceVar(&certChain, "certificate-chain", nil, "PEM certificates to trust: verify a certificate-method bundle (repeatable)")
 	cmd.Flags().StringSliceVar(&certChain, "cert-chain", nil, "alias of --certificate-chain")
@@ -160,6 +164,37 @@ func chooseVerifier(publicKey string, certChain []string, identity, issuer, trus
 		return nil, fmt.Errorf("--trusted-root %s: %w", trustedRoot, err)
 	}
 	return verify.Sigstore(tr, identity, issuer)
+}
+
+// findBundle reads the default bundle of a model: model.sig inside a
+// directory, <file>.sig beside a single file. For bundles written before
+// <file>.sig became the default, a single file falls back to model.sig
+// beside it, but only when <file>.sig is absent and that bundle's manifest
+// names exactly this file: model.sig may be another model's signature.
+func findBundle(env *Env, model string) (string, []byte, error) {
+	sig := defaultSignature(model)
+	data, err := readBundle(sig)
+	if st, serr := os.Stat(model); serr != nil || st.IsDir() || !errors.Is(err, fs.ErrNotExist) {
+		return sig, data, err
+	}
+	legacy := filepath.Join(filepath.Dir(model), "model.sig")
+	old, lerr := readBundle(legacy)
+	if errors.Is(lerr, fs.ErrNotExist) {
+		return sig, nil, err
+	}
+	if lerr != nil {
+		return sig, nil, fmt.Errorf("%w (and the older default %s: %v)", err, legacy, lerr)
+	}
+	base := filepath.Base(model)
+	switch signed := verify.SignedSingleFile(old); signed {
+	case base:
+		fmt.Fprintf(env.Stderr, "aigis: %s is absent; verifying with %s, which signs %s (the default before <file>.sig; re-sign or pass --signature)\n", sig, legacy, base)
+		return legacy, old, nil
+	case "":
+		return sig, nil, fmt.Errorf("%w (%s beside it does not sign the single file %s; pass --signature to choose a bundle)", err, legacy, base)
+	default:
+		return sig, nil, fmt.Errorf("%w (%s beside it signs %s, not %s; pass --signature to choose a bundle)", err, legacy, signed, base)
+	}
 }
 
 // readBundle reads at most oms.MaxBundleSize+1 bytes, so an oversized or
