@@ -57,8 +57,8 @@ func TestSignVerifyDigest_EndToEnd(t *testing.T) {
 		}
 		root := rootDigest(t, s.stdout)
 		// digest with the same flags prints the signed root digest (the
-		// bundle inside the model is ignored, as sign ignored it).
-		d := runCLI(t, nil, append(append([]string{"digest", "--ignore-paths", filepath.Join(model, "model.sig")}, flags...), model)...)
+		// bundle inside the model is left out, as sign left it out).
+		d := runCLI(t, nil, append([]string{"digest"}, append(flags, model)...)...)
 		if d.code != ExitOK || strings.TrimSpace(d.stdout) != root {
 			t.Errorf("%v: digest %q (exit %d %s), signed root %s", flags, d.stdout, d.code, d.stderr, root)
 		}
@@ -233,5 +233,42 @@ func TestDigest_MatchesModelSigning(t *testing.T) {
 	// The subject digest model_signing v1.1.0 signed for this model.
 	if want := "sha256:61d4849d9d90076d6215f4d525f13d6574af8e3f67aef3e6f36fc40a14fdd226\n"; r.code != ExitOK || r.stdout != want {
 		t.Fatalf("exit %d: %q, want %q (%s)", r.code, r.stdout, want, r.stderr)
+	}
+}
+
+// `digest` prints the root digest a signature of the model records (the
+// root_digest verify reports): it leaves the bundle out of the model as
+// sign does, the default one and a --signature inside the model alike.
+func TestDigest_EqualsTheSignedRootDigest(t *testing.T) {
+	priv, pub := keyPair(t)
+	single := filepath.Join(t.TempDir(), "model.gguf")
+	os.WriteFile(single, []byte("GGUF..."), 0o644)
+	for _, tc := range []struct {
+		name  string
+		model string
+		sig   []string // --signature, when not the default
+	}{
+		{"directory", modelDir(t), nil},
+		{"single file", single, nil},
+		{"directory, --signature inside", modelDir(t), []string{"--signature", "sigs/bert.bundle"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sig := tc.sig
+			if sig != nil {
+				sig = []string{sig[0], filepath.Join(tc.model, sig[1])}
+				os.MkdirAll(filepath.Dir(sig[1]), 0o755)
+			}
+			if r := runCLI(t, nil, append(append([]string{"sign", "--private-key", priv}, sig...), tc.model)...); r.code != ExitOK {
+				t.Fatalf("sign: exit %d %s", r.code, r.stderr)
+			}
+			v := runCLI(t, nil, append(append([]string{"verify", "-o", "json", "--public-key", pub}, sig...), tc.model)...)
+			if v.code != ExitOK {
+				t.Fatalf("verify: exit %d %s%s", v.code, v.stdout, v.stderr)
+			}
+			d := runCLI(t, nil, append(append([]string{"digest"}, sig...), tc.model)...)
+			if want := rootDigest(t, v.stdout); d.code != ExitOK || strings.TrimSpace(d.stdout) != want {
+				t.Errorf("digest %q (exit %d %s), signed root %s", d.stdout, d.code, d.stderr, want)
+			}
+		})
 	}
 }

@@ -129,11 +129,7 @@ func Model(ctx context.Context, root string, s *Signer, opts Options) (*Result, 
 	if opts.Signature == "" {
 		return nil, errors.New("no signature path")
 	}
-	ser := opts.Serialization
-	if rel, ok := oms.Within(root, opts.Signature); ok {
-		ser.IgnorePaths = append(append([]string(nil), ser.IgnorePaths...), rel)
-	}
-	m, err := oms.Build(ctx, root, ser)
+	m, err := Manifest(ctx, root, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +152,18 @@ func Model(ctx context.Context, root string, s *Signer, opts Options) (*Result, 
 		return nil, err
 	}
 	return &Result{Model: root, Signature: opts.Signature, Single: !st.IsDir(), Manifest: m, Bundle: b, Data: data}, nil
+}
+
+// Manifest hashes the model at root into the manifest Model signs: the
+// bundle at opts.Signature, when it lies inside the model, is left out
+// and recorded as ignored. `aigis digest` prints its root digest, so that
+// digest and a signature of the same model always agree.
+func Manifest(ctx context.Context, root string, opts Options) (*oms.Manifest, error) {
+	ser := opts.Serialization
+	if rel, ok := oms.Within(root, opts.Signature); ok && opts.Signature != "" {
+		ser.IgnorePaths = append(append([]string(nil), ser.IgnorePaths...), rel)
+	}
+	return oms.Build(ctx, root, ser)
 }
 
 // writeAtomic writes through a temporary file in the same directory and
