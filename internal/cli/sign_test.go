@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/aigis-dev/aigis/internal/testutil"
+	"github.com/aigis-dev/aigis/report"
 )
 
 // keyPair writes a fresh P-256 key pair as PEM files.
@@ -270,5 +271,65 @@ func TestDigest_EqualsTheSignedRootDigest(t *testing.T) {
 				t.Errorf("digest %q (exit %d %s), signed root %s", d.stdout, d.code, d.stderr, want)
 			}
 		})
+	}
+}
+
+// Nothing inside the model can loosen its verification: a config file in
+// the current directory (the model, here) or a variable cannot tolerate an
+// added file; only the command line can, and an ignore path resolved from
+// a directory inside the model names that directory's file, not another.
+func TestVerify_OnlyTheCommandLineLoosensTheCheck(t *testing.T) {
+	priv, pub := keyPair(t)
+	model := modelDir(t)
+	if r := runCLI(t, nil, "sign", "--private-key", priv, model); r.code != ExitOK {
+		t.Fatal(r.stderr)
+	}
+	os.WriteFile(filepath.Join(model, "evil.py"), []byte("import os"), 0o644)
+	os.WriteFile(filepath.Join(model, ".aigis.yaml"), []byte("verify:\n  ignore-paths: [evil.py, .aigis.yaml]\n  ignore-unsigned-files: true\n  allow-symlinks: true\n"), 0o644)
+	t.Chdir(model)
+	extra := func(r result) map[string]bool {
+		out := map[string]bool{}
+		for _, a := range decodeReport(t, r.stdout).Artifacts {
+			for _, f := range a.Findings {
+				if f.Rule == "file-extra" {
+					out[a.Properties["name"]] = true
+				}
+			}
+		}
+		return out
+	}
+	for name, env := range map[string]map[string]string{
+		"config in the model": nil,
+		"environment":         {"AIGIS_VERIFY_IGNORE_UNSIGNED_FILES": "true", "AIGIS_IGNORE_PATHS": "evil.py,.aigis.yaml"},
+	} {
+		r := runCLI(t, env, "verify", "-o", "json", "--public-key", pub, ".")
+		if got := extra(r); r.code != ExitFindings || !got["evil.py"] || !got[".aigis.yaml"] || !strings.Contains(r.stderr, "only from the command line") {
+			t.Errorf("%s: exit %d, extra %v\n%s", name, r.code, got, r.stderr)
+		}
+	}
+	// On the command line, from inside the model, the same paths are
+	// ignored.
+	if r := runCLI(t, nil, "verify", "--public-key", pub, "--ignore-paths", "evil.py,.aigis.yaml", "."); r.code != ExitOK {
+		t.Errorf("explicit --ignore-paths: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// --ignore-unsigned-files tolerates them, and still reports them.
+	r := runCLI(t, nil, "verify", "-o", "json", "--public-key", pub, "--ignore-unsigned-files", ".")
+	unsigned := 0
+	for _, a := range decodeReport(t, r.stdout).Artifacts {
+		for _, f := range a.Findings {
+			if f.Rule == "file-unsigned" && f.Severity == report.SeverityInfo && a.Verdict != report.Clean {
+				unsigned++
+			}
+		}
+	}
+	if r.code != ExitOK || unsigned != 2 {
+		t.Errorf("--ignore-unsigned-files: exit %d, %d unsigned findings\n%s", r.code, unsigned, r.stdout)
+	}
+	// From a directory inside the model, a relative ignore path names the
+	// file there: the evil.py at the model root is still an extra file.
+	t.Chdir(filepath.Join(model, "tokenizer"))
+	r = runCLI(t, nil, "verify", "-o", "json", "--public-key", pub, "--ignore-paths", "evil.py", "--ignore-paths", "../.aigis.yaml", "..")
+	if got := extra(r); r.code != ExitFindings || !got["evil.py"] || got[".aigis.yaml"] {
+		t.Errorf("from model/tokenizer: exit %d, extra %v", r.code, got)
 	}
 }

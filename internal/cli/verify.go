@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/aigis-dev/aigis/internal/oms"
 	"github.com/aigis-dev/aigis/internal/verify"
@@ -41,7 +42,10 @@ Choose the signer with one of:
 
 Bundles from every model_signing release (v0.2.0 onwards), the OMS spec
 and aigis are accepted. The serialization (files or shards, hash, ignored
-paths, symlink policy) is read from the signed bundle.
+paths, symlink policy) is read from the signed bundle. The flags that
+loosen the check (--ignore-paths, --ignore-unsigned-files,
+--allow-symlinks, --ignore-git-paths) count only on the command line,
+never from the environment or a config file.
 
 Exit status: 0 verified, 1 verification failed (the report says what),
 2 usage or internal error.`,
@@ -55,6 +59,7 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 			if err != nil {
 				return err
 			}
+			commandLineOnly(cmd, env, "ignore-paths", "ignore-unsigned-files", "allow-symlinks", "ignore-git-paths")
 			v, err := chooseVerifier(publicKey, certChain, identity, issuer, trustedRoot)
 			if err != nil {
 				return withCode(ExitError, err)
@@ -76,7 +81,8 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 			opts := verify.Options{
 				Signature:           signature,
 				IgnorePaths:         ignores,
-				IncludeGitPaths:     !mf.ignoreGitPaths,
+				IncludeGitPaths:     cmd.Flags().Changed("ignore-git-paths") && !mf.ignoreGitPaths,
+				IgnoreGitPaths:      cmd.Flags().Changed("ignore-git-paths") && mf.ignoreGitPaths,
 				AllowSymlinks:       mf.allowSymlinks,
 				IgnoreUnsignedFiles: ignoreUnsigned,
 				Workers:             mf.workers,
@@ -106,11 +112,35 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 	cmd.Flags().StringVar(&issuer, "identity-provider", "", "Sigstore: the expected OIDC issuer URL")
 	cmd.Flags().StringVar(&trustedRoot, "trusted-root", "", "Sigstore: trusted_root.json, or a client trust config that embeds one")
 	cmd.Flags().StringVar(&trustedRoot, "trust-config", "", "alias of --trusted-root (model_signing's name)")
-	cmd.Flags().BoolVar(&ignoreUnsigned, "ignore-unsigned-files", false, "tolerate files the manifest does not list (every listed file must still match)")
+	cmd.Flags().BoolVar(&ignoreUnsigned, "ignore-unsigned-files", false, "tolerate files the manifest does not list: reported as info, never verified (every listed file must still match)")
 	cmd.Flags().MarkHidden("cert-chain")
 	cmd.Flags().MarkHidden("trust-config")
 	addModelFlags(cmd, &mf)
+	// Unset, the bundle decides whether git paths are verified.
+	git := cmd.Flags().Lookup("ignore-git-paths")
+	mf.ignoreGitPaths, git.DefValue = false, "false"
+	git.Usage = "leave out .git, .gitattributes, .github and .gitignore at the model root (=false: verify them; unset: as the bundle's ignore_paths say)"
 	return cmd
+}
+
+// commandLineOnly drops the values that the environment or a config file
+// gave to verify flags that tolerate more. Only the person running verify
+// may loosen it: a config file is read from the current directory, which
+// may be inside the very model being verified, and a variable meant for
+// sign should not make verify accept files nobody signed.
+func commandLineOnly(cmd *cobra.Command, env *Env, names ...string) {
+	for _, name := range names {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || f.Changed || f.Value.String() == f.DefValue {
+			continue
+		}
+		fmt.Fprintf(env.Stderr, "aigis: verify takes --%s only from the command line; ignoring %s from the environment or config file\n", name, f.Value.String())
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			sv.Replace(nil)
+		} else {
+			f.Value.Set(f.DefValue)
+		}
+	}
 }
 
 func chooseVerifier(publicKey string, certChain []string, identity, issuer, trustedRoot string) (verify.Verifier, error) {

@@ -46,8 +46,21 @@ func (r *Result) Report() *report.Report {
 		if r.Signer.Issuer != "" {
 			who += " (issuer " + r.Signer.Issuer + ")"
 		}
-		b.Add(report.Finding{Rule: RuleVerified, Severity: report.SeverityInfo, Verdict: report.Clean,
-			Message: fmt.Sprintf("%s match the manifest signed by %s with the %s method", plural(len(r.Files), "file"), who, r.Signer.Method)})
+		unsigned := 0
+		for _, f := range r.Files {
+			if f.Status == StatusUnsigned {
+				unsigned++
+			}
+		}
+		verb := "match"
+		if len(r.Files)-unsigned == 1 {
+			verb = "matches"
+		}
+		msg := fmt.Sprintf("%s %s the manifest signed by %s with the %s method", plural(len(r.Files)-unsigned, "file"), verb, who, r.Signer.Method)
+		if unsigned > 0 {
+			msg += fmt.Sprintf("; %s not in the manifest tolerated by --ignore-unsigned-files, not verified", plural(unsigned, "file"))
+		}
+		b.Add(report.Finding{Rule: RuleVerified, Severity: report.SeverityInfo, Verdict: report.Clean, Message: msg})
 	}
 	rep.Artifacts = append(rep.Artifacts, b)
 	for _, f := range r.Files {
@@ -55,7 +68,14 @@ func (r *Result) Report() *report.Report {
 		if len(f.Digest) > 0 {
 			a.Properties["digest"] = string(r.Manifest.Serialization.HashType) + ":" + hex.EncodeToString(f.Digest)
 		}
-		if f.Status != StatusOK {
+		switch f.Status {
+		case StatusOK:
+		case StatusUnsigned:
+			// Tolerated, so not a failure; but never verified, so not
+			// clean either.
+			a.Add(report.Finding{Rule: RuleFileUnsigned, Severity: report.SeverityInfo, Verdict: report.Inconclusive, Message: f.Msg,
+				Reason: "--ignore-unsigned-files tolerates files nobody signed; they can still change what loading the model does"})
+		default:
 			a.Add(failure(f.Rule, f.Msg, ""))
 		}
 		rep.Artifacts = append(rep.Artifacts, a)

@@ -28,6 +28,7 @@ const (
 	RuleFileMissing       = "file-missing"
 	RuleFileExtra         = "file-extra"
 	RuleFileUnreadable    = "file-unreadable"
+	RuleFileUnsigned      = "file-unsigned" // info: a file the manifest does not list, tolerated by --ignore-unsigned-files
 )
 
 // Failure is a reason verification failed, with the rule that names it.
