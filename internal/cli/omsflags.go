@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/aigis-dev/aigis/internal/hashing"
 	"github.com/aigis-dev/aigis/internal/oms"
@@ -105,6 +106,27 @@ func defaultSignature(model string) string {
 		return filepath.Join(model, "model.sig")
 	}
 	return model + ".sig"
+}
+
+// commandLineOnly drops the values that the environment or a config file
+// gave to flags that loosen a check or risk a secret, with a warning. Only
+// the person running the verb may set them: a config file is read from
+// the current directory, which may be inside the very model being
+// verified, and a variable meant for sign should not make verify accept
+// files nobody signed.
+func commandLineOnly(cmd *cobra.Command, env *Env, names ...string) {
+	for _, name := range names {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || f.Changed || f.Value.String() == f.DefValue {
+			continue
+		}
+		fmt.Fprintf(env.Stderr, "aigis: %s takes --%s only from the command line; ignoring %s from the environment or config file\n", cmd.Name(), name, f.Value.String())
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			sv.Replace(nil)
+		} else {
+			f.Value.Set(f.DefValue)
+		}
+	}
 }
 
 // hashProgress shows bytes hashed on stderr, only when stderr is a

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/aigis-dev/aigis/internal/oms"
 	"github.com/aigis-dev/aigis/internal/verify"
@@ -121,26 +120,6 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 	mf.ignoreGitPaths, git.DefValue = false, "false"
 	git.Usage = "leave out .git, .gitattributes, .github and .gitignore at the model root (=false: verify them; unset: as the bundle's ignore_paths say)"
 	return cmd
-}
-
-// commandLineOnly drops the values that the environment or a config file
-// gave to verify flags that tolerate more. Only the person running verify
-// may loosen it: a config file is read from the current directory, which
-// may be inside the very model being verified, and a variable meant for
-// sign should not make verify accept files nobody signed.
-func commandLineOnly(cmd *cobra.Command, env *Env, names ...string) {
-	for _, name := range names {
-		f := cmd.Flags().Lookup(name)
-		if f == nil || f.Changed || f.Value.String() == f.DefValue {
-			continue
-		}
-		fmt.Fprintf(env.Stderr, "aigis: verify takes --%s only from the command line; ignoring %s from the environment or config file\n", name, f.Value.String())
-		if sv, ok := f.Value.(pflag.SliceValue); ok {
-			sv.Replace(nil)
-		} else {
-			f.Value.Set(f.DefValue)
-		}
-	}
 }
 
 func chooseVerifier(publicKey string, certChain []string, identity, issuer, trustedRoot string) (verify.Verifier, error) {
