@@ -19,7 +19,7 @@ func newDigestCmd(env *Env) *cobra.Command {
 	var signature string
 	cmd := &cobra.Command{
 		Use:   "digest [flags] MODEL",
-		Short: "Print a model's OMS root digest, as model_signing digest does",
+		Short: "Print a model's OMS root digest, the one its signature records",
 		Long: `Hash MODEL (a file or a directory) as sign would and print the root
 digest: SHA-256 over the resource digests in manifest order, the subject
 digest a signature of the same model carries.
