@@ -132,12 +132,12 @@ func (r *Result) Problem(ctx context.Context, off int64, what string, err error)
 	}
 	switch {
 	case IsLimit(err):
-		r.Add(rules.New("limit-reached", loc, fmt.Sprintf("%s: %v; analysis stopped, the rest is unchecked", what, err)))
+		r.Add(rules.New(rules.LimitReached, loc, fmt.Sprintf("%s: %v; analysis stopped, the rest is unchecked", what, err)))
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		r.Add(rules.New("limit-reached", loc, fmt.Sprintf("%s: time budget exhausted; the rest is unchecked", what)))
+		r.Add(rules.New(rules.LimitReached, loc, fmt.Sprintf("%s: time budget exhausted; the rest is unchecked", what)))
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		r.Add(rules.New("truncated", loc, fmt.Sprintf("%s: data ends early (truncated)", what)))
+		r.Add(rules.New(rules.Truncated, loc, fmt.Sprintf("%s: data ends early (truncated)", what)))
 	default:
-		r.Add(rules.New("malformed", loc, fmt.Sprintf("%s: %s", what, strings.TrimSpace(err.Error()))))
+		r.Add(rules.New(rules.Malformed, loc, fmt.Sprintf("%s: %s", what, strings.TrimSpace(err.Error()))))
 	}
 }

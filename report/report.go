@@ -200,8 +200,12 @@ type Summary struct {
 }
 
 // Finish sorts artifacts by path (so output is deterministic whatever the
-// scheduling) and fills in the summary.
+// scheduling) and fills in the summary. Empty lists stay lists: JSON
+// readers get "artifacts": [] and "findings": [], never null.
 func (r *Report) Finish() {
+	if r.Artifacts == nil {
+		r.Artifacts = []Artifact{}
+	}
 	sort.SliceStable(r.Artifacts, func(i, j int) bool { return r.Artifacts[i].Path < r.Artifacts[j].Path })
 	s := Summary{Artifacts: len(r.Artifacts), Verdicts: map[string]int{}, Severities: map[string]int{}}
 	for i := range r.Artifacts {
@@ -217,10 +221,42 @@ func (r *Report) Finish() {
 	r.Summary = s
 }
 
-// Fails reports whether any finding is at or above threshold.
-func (r *Report) Fails(threshold Severity) bool {
+// Incomplete reports whether a verdict means the artifact was not fully
+// analysed: malformed, stopped by a budget, or in a format aigis does not
+// analyse. None of them is clean, and none may pass a gate silently.
+func (v Verdict) Incomplete() bool {
+	return v == Invalid || v == Inconclusive || v == Unsupported
+}
+
+// Gate decides whether a report fails a build (the --fail-on threshold
+// and --allow-incomplete). The zero Gate fails on any finding, info
+// included, and on every incomplete artifact.
+type Gate struct {
+	// Threshold fails the gate on a finding at or above it, unless
+	// NoThreshold is set (--fail-on none).
+	Threshold   Severity
+	NoThreshold bool
+	// AllowIncomplete lets invalid, inconclusive and unsupported
+	// artifacts pass when their findings are below the threshold. It is
+	// off unless the user asks for it by name.
+	AllowIncomplete bool
+}
+
+// Fails reports whether a fails the gate, and why.
+func (g Gate) Fails(a *Artifact) (bool, string) {
+	if m, ok := a.MaxSeverity(); ok && !g.NoThreshold && m >= g.Threshold {
+		return true, fmt.Sprintf("a %s finding", m)
+	}
+	if a.Verdict.Incomplete() && !g.AllowIncomplete {
+		return true, fmt.Sprintf("%s (not fully analysed)", a.Verdict)
+	}
+	return false, ""
+}
+
+// Fails reports whether any artifact of r fails g.
+func (r *Report) Fails(g Gate) bool {
 	for i := range r.Artifacts {
-		if m, ok := r.Artifacts[i].MaxSeverity(); ok && m >= threshold {
+		if fail, _ := g.Fails(&r.Artifacts[i]); fail {
 			return true
 		}
 	}

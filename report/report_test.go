@@ -49,8 +49,45 @@ func TestJSONNames(t *testing.T) {
 	if err != nil || back.Artifacts[0].Findings[0].Severity != SeverityCritical {
 		t.Fatalf("round trip: %v %+v", err, back)
 	}
-	if !r.Fails(SeverityHigh) || r.Fails(SeverityCritical+1) {
+	if !r.Fails(Gate{Threshold: SeverityHigh}) || r.Fails(Gate{Threshold: SeverityCritical + 1}) {
 		t.Fatal("Fails threshold")
+	}
+}
+
+func TestGate(t *testing.T) {
+	mal := Artifact{}
+	mal.Add(Finding{Rule: "m", Severity: SeverityCritical, Verdict: Malicious})
+	low := Artifact{}
+	low.Add(Finding{Rule: "l", Severity: SeverityLow, Verdict: Suspicious})
+	var inc [3]Artifact
+	for i, v := range []Verdict{Invalid, Inconclusive, Unsupported} {
+		inc[i].Add(Finding{Rule: "i", Severity: SeverityLow, Verdict: v})
+	}
+	clean := Artifact{}
+	clean.Add(Finding{Rule: "c", Severity: SeverityInfo, Verdict: Clean})
+	cases := []struct {
+		g    Gate
+		a    *Artifact
+		fail bool
+	}{
+		{Gate{Threshold: SeverityHigh}, &mal, true},
+		{Gate{Threshold: SeverityHigh, AllowIncomplete: true}, &mal, true},
+		{Gate{NoThreshold: true, AllowIncomplete: true}, &mal, false},
+		{Gate{Threshold: SeverityHigh}, &low, false},
+		{Gate{Threshold: SeverityLow}, &low, true},
+		{Gate{Threshold: SeverityHigh}, &inc[0], true},
+		{Gate{Threshold: SeverityCritical}, &inc[1], true},
+		{Gate{NoThreshold: true}, &inc[2], true},
+		{Gate{Threshold: SeverityHigh, AllowIncomplete: true}, &inc[0], false},
+		{Gate{Threshold: SeverityLow, AllowIncomplete: true}, &inc[1], true},
+		{Gate{}, &clean, true}, // the zero gate fails on any finding
+		{Gate{Threshold: SeverityLow}, &clean, false},
+		{Gate{}, &Artifact{}, false},
+	}
+	for i, c := range cases {
+		if got, why := c.g.Fails(c.a); got != c.fail || got && why == "" {
+			t.Errorf("case %d: %+v on %s: %v %q", i, c.g, c.a.Verdict, got, why)
+		}
 	}
 }
 
@@ -86,5 +123,21 @@ func TestFileLine(t *testing.T) {
 		if f, l := FileLine(c.loc); f != c.file || l != c.line {
 			t.Errorf("FileLine(%q) = %q, %d; want %q, %d", c.loc, f, l, c.file, c.line)
 		}
+	}
+}
+
+func TestFinishEmptyArtifactsIsAList(t *testing.T) {
+	r := &Report{Tool: "aigis", Command: "scan"}
+	r.Finish()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generic map[string]json.RawMessage
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(generic["artifacts"]); got != "[]" {
+		t.Fatalf(`"artifacts": %s, want []`, got)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/report"
 	"github.com/aigis-dev/aigis/scan"
@@ -78,7 +77,7 @@ func BenchmarkHeaderOnly(b *testing.B) {
 	m = binary.AppendUvarint(m, uint64(len(g))+uint64(raw))
 	m = append(m, g...)
 	files["onnx"] = sparse(b, "big.onnx", m, int64(len(m))+raw)
-	s := scan.New(scan.Options{Analyzers: list.All()})
+	s := scan.New(scan.Options{})
 	for _, name := range []string{"safetensors", "gguf", "onnx"} {
 		p := files[name]
 		b.Run(name, func(b *testing.B) {

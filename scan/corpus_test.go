@@ -8,7 +8,6 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/report"
 	"github.com/aigis-dev/aigis/scan"
@@ -35,8 +34,8 @@ func TestCorpus(t *testing.T) {
 	if err := json.Unmarshal(raw, &labels); err != nil {
 		t.Fatal(err)
 	}
-	s := scan.New(scan.Options{Analyzers: list.All(), DirAnalyzers: list.Dirs()})
-	withWeights := scan.New(scan.Options{Analyzers: list.All(), Weights: true})
+	s := scan.New(scan.Options{})
+	withWeights := scan.New(scan.Options{Weights: true})
 	var paths []string
 	for p := range labels {
 		paths = append(paths, p)

@@ -110,7 +110,7 @@ func summarise(arts []report.Artifact, dirs []int) {
 		if err != nil {
 			rel = worstPath
 		}
-		f := rules.New("repo-contents", filepath.ToSlash(rel), fmt.Sprintf("%s of %d files below this directory (worst: %s)", strings.Join(parts, ", "), files, filepath.ToSlash(rel)))
+		f := rules.New(rules.RepoContents, filepath.ToSlash(rel), fmt.Sprintf("%s of %d files below this directory (worst: %s)", strings.Join(parts, ", "), files, filepath.ToSlash(rel)))
 		f.Verdict, f.Severity = worst, sev
 		d.Add(f)
 	}

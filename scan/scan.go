@@ -21,18 +21,23 @@ import (
 	"sync"
 
 	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
 )
 
-// Options configure a Scanner. The zero value scans with all cores, the
-// default limits and no analysers (callers pass analyzer/list.All()).
+// Options configure a Scanner. The zero value is what aigis scan does:
+// every analyser, directory analysers included, all cores and the default
+// limits. Every verb builds its scanner from Options, so a file is judged
+// the same way by scan, bom, deps, diff and the registry.
 type Options struct {
-	Workers   int
-	Limits    analyzer.Limits
+	Workers int
+	Limits  analyzer.Limits
+	// Analyzers replaces the analyser list (analyzer/list.All()) when
+	// not nil; tests use it to isolate one analyser.
 	Analyzers []analyzer.Analyzer
-	// DirAnalyzers are offered every walked directory (callers pass
-	// analyzer/list.Dirs()). A directory one matches gets an artifact that
+	// DirAnalyzers are offered every walked directory; nil means
+	// analyzer/list.Dirs(). A directory one matches gets an artifact that
 	// summarises everything below it.
 	DirAnalyzers []analyzer.DirAnalyzer
 	// Weights makes analysers read tensor data for weight forensics
@@ -56,6 +61,12 @@ func New(opts Options) *Scanner {
 	}
 	if opts.Limits == (analyzer.Limits{}) {
 		opts.Limits = analyzer.DefaultLimits()
+	}
+	if opts.Analyzers == nil {
+		opts.Analyzers = list.All()
+	}
+	if opts.DirAnalyzers == nil {
+		opts.DirAnalyzers = list.Dirs()
 	}
 	return &Scanner{opts: opts}
 }
@@ -203,7 +214,7 @@ func (s *Scanner) walk(ctx context.Context, target string, jobs chan<- job, root
 				return err
 			}
 			a := &report.Artifact{Path: p, Format: "unreadable"}
-			a.Add(rules.New("unreadable", "", fmt.Sprintf("cannot read: %v", err)))
+			a.Add(rules.New(rules.Unreadable, "", fmt.Sprintf("cannot read: %v", err)))
 			jobs <- job{special: a}
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
@@ -227,7 +238,7 @@ func (s *Scanner) walk(ctx context.Context, target string, jobs chan<- job, root
 
 func specialArtifact(p string, m fs.FileMode) *report.Artifact {
 	a := &report.Artifact{Path: p, Format: "special"}
-	a.Add(rules.New("special-file", "", fmt.Sprintf("not a regular file (%s); not read", m.Type())))
+	a.Add(rules.New(rules.SpecialFile, "", fmt.Sprintf("not a regular file (%s); not read", m.Type())))
 	return a
 }
 
@@ -241,14 +252,14 @@ func linkArtifact(root, p string) *report.Artifact {
 	resolved, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		if escapes(root, lexicalTarget(p, dest)) {
-			a.Add(rules.New("symlink-escape", "", fmt.Sprintf("dangling link to %q points outside the scan root", dest)))
+			a.Add(rules.New(rules.SymlinkEscape, "", fmt.Sprintf("dangling link to %q points outside the scan root", dest)))
 			return a
 		}
-		a.Add(rules.New("symlink-dangling", "", fmt.Sprintf("link to %q does not resolve: %v", dest, err)))
+		a.Add(rules.New(rules.SymlinkDangling, "", fmt.Sprintf("link to %q does not resolve: %v", dest, err)))
 		return a
 	}
 	if escapes(root, resolved) {
-		a.Add(rules.New("symlink-escape", "", fmt.Sprintf("link to %q resolves outside the scan root (%s); not followed", dest, resolved)))
+		a.Add(rules.New(rules.SymlinkEscape, "", fmt.Sprintf("link to %q resolves outside the scan root (%s); not followed", dest, resolved)))
 		return a
 	}
 	if rel, err := filepath.Rel(root, resolved); err == nil {
@@ -299,10 +310,10 @@ func (s *Scanner) scanFile(ctx context.Context, path, display string, nb analyze
 	content, f, size, err := openRegular(path, smallFile, *bp)
 	switch {
 	case errors.Is(err, errNotRegular):
-		a.Add(rules.New("unreadable", "", "not a regular file when opened"))
+		a.Add(rules.New(rules.Unreadable, "", "not a regular file when opened"))
 		return a
 	case err != nil:
-		a.Add(rules.New("unreadable", "", fmt.Sprintf("cannot open: %v", err)))
+		a.Add(rules.New(rules.Unreadable, "", fmt.Sprintf("cannot open: %v", err)))
 		return a
 	}
 	var ra io.ReaderAt
@@ -355,7 +366,7 @@ func (s *Scanner) scanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 func guard(res *analyzer.Result, display, who string, fn func() error, onErr func(error)) {
 	defer func() {
 		if r := recover(); r != nil {
-			res.Add(rules.New("internal-error", "", fmt.Sprintf("%s failure: %v", who, r)))
+			res.Add(rules.New(rules.InternalError, "", fmt.Sprintf("%s failure: %v", who, r)))
 			if os.Getenv("AIGIS_DEBUG") != "" {
 				fmt.Fprintf(os.Stderr, "panic scanning %s: %v\n%s", display, r, debug.Stack())
 			}
@@ -404,7 +415,7 @@ func (s *Scanner) polyglot(ctx context.Context, primary analyzer.Analyzer, in *a
 			continue
 		}
 		first := out.Format()
-		out.Add(rules.New("polyglot", out.Here(), fmt.Sprintf("the content is %s from its start and %s from its end; each was analysed", first, a.Name())))
+		out.Add(rules.New(rules.Polyglot, out.Here(), fmt.Sprintf("the content is %s from its start and %s from its end; each was analysed", first, a.Name())))
 		child := out.Child(in)
 		if err := a.Analyze(ctx, in, child); err != nil && !errors.Is(err, analyzer.ErrNotFormat) {
 			child.Problem(ctx, -1, a.Name(), err)
@@ -417,7 +428,7 @@ func (s *Scanner) polyglot(ctx context.Context, primary analyzer.Analyzer, in *a
 // is the analyzer.Dispatcher that containers recurse through.
 func (s *Scanner) Dispatch(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
 	if in.Depth > in.Budget.MaxDepth {
-		out.Add(rules.New("limit-reached", out.Here(), fmt.Sprintf("containers nested deeper than %d; not analysed", in.Budget.MaxDepth)))
+		out.Add(rules.New(rules.LimitReached, out.Here(), fmt.Sprintf("containers nested deeper than %d; not analysed", in.Budget.MaxDepth)))
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -444,7 +455,7 @@ func (s *Scanner) Dispatch(ctx context.Context, in *analyzer.Input, out *analyze
 	out.SetFormat("other")
 	s.polyglot(ctx, nil, in, out)
 	if v, ok := rules.Extensions().Hint(filepath.Ext(sn.Name)); ok {
-		f := rules.New("unrecognised-model", out.Here(), fmt.Sprintf("the name says %s but the content matches no supported format", filepath.Ext(sn.Name)))
+		f := rules.New(rules.UnrecognisedModel, out.Here(), fmt.Sprintf("the name says %s but the content matches no supported format", filepath.Ext(sn.Name)))
 		if v == report.Unsupported {
 			f.Verdict, f.Severity = v, report.SeverityLow
 			f.Message = fmt.Sprintf("%s content is not analysed by this version", filepath.Ext(sn.Name))

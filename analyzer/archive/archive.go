@@ -61,7 +61,7 @@ func unsafeLink(name, target string) string {
 }
 
 func slipFinding(out *analyzer.Result, member, why string) {
-	out.Add(rules.New("archive-slip", out.Member(member), fmt.Sprintf("member %q %s", member, why)))
+	out.Add(rules.New(rules.ArchiveSlip, out.Member(member), fmt.Sprintf("member %q %s", member, why)))
 }
 
 func checkEntries(ctx context.Context, out *analyzer.Result, n int, budget *analyzer.Budget) bool {

@@ -146,12 +146,12 @@ func (SevenZip) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 	encrypted, err := check7z(ra, size, in.Budget.MaxEntries)
 	if err == nil && encrypted {
 		err = errors.New("7z member data is encrypted")
-		out.Add(rules.New("archive-encrypted", out.Here(), err.Error()))
+		out.Add(rules.New(rules.ArchiveEncrypted, out.Here(), err.Error()))
 		return nil
 	}
 	if err != nil {
 		if errors.Is(err, errUnsupported7z) {
-			out.Add(rules.New("archive-encrypted", out.Here(), err.Error()))
+			out.Add(rules.New(rules.ArchiveEncrypted, out.Here(), err.Error()))
 			return nil
 		}
 		out.Problem(ctx, -1, "7z", err)

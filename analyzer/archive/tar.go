@@ -137,7 +137,7 @@ func (Tar) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 			continue
 		case tar.TypeReg, tar.TypeGNUSparse:
 		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-			out.Add(rules.New("archive-special-member", out.Member(hdr.Name), fmt.Sprintf("member %q is a device or FIFO", hdr.Name)))
+			out.Add(rules.New(rules.ArchiveSpecialMember, out.Member(hdr.Name), fmt.Sprintf("member %q is a device or FIFO", hdr.Name)))
 			continue
 		default:
 			continue

@@ -59,10 +59,10 @@ func (z Zip) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Resu
 		return nil
 	}
 	for _, a := range zr.Anomalies {
-		out.Add(rules.New("zip-anomaly", out.Here(), a))
+		out.Add(rules.New(rules.ZipAnomaly, out.Here(), a))
 	}
 	for _, d := range zr.Damage {
-		out.Add(rules.New("malformed", out.Here(), "zip: "+d))
+		out.Add(rules.New(rules.Malformed, out.Here(), "zip: "+d))
 	}
 	m := &Members{in: in, out: out, z: zr}
 	m.checkAll(ctx)
@@ -102,12 +102,12 @@ func (m *Members) checkAll(ctx context.Context) {
 			slipFinding(m.out, e.Name, why)
 		}
 		if seen[e.Name] {
-			m.out.Add(rules.New("zip-duplicate-member", m.out.Member(e.Name), fmt.Sprintf("member %q appears more than once; loaders disagree on which copy they read", e.Name)))
+			m.out.Add(rules.New(rules.ZipDuplicateMember, m.out.Member(e.Name), fmt.Sprintf("member %q appears more than once; loaders disagree on which copy they read", e.Name)))
 		}
 		seen[e.Name] = true
 		if e.Encrypted() {
 			m.bad[e] = true
-			m.out.Add(rules.New("archive-encrypted", m.out.Member(e.Name), fmt.Sprintf("member %q is encrypted and cannot be checked", e.Name)))
+			m.out.Add(rules.New(rules.ArchiveEncrypted, m.out.Member(e.Name), fmt.Sprintf("member %q is encrypted and cannot be checked", e.Name)))
 		}
 		if e.IsSymlink() {
 			m.bad[e] = true
@@ -134,7 +134,7 @@ func (m *Members) linkTarget(e *zipr.Entry) string {
 // central directory (members never read are never seeked to).
 func (m *Members) Input(e *zipr.Entry) (*analyzer.Input, error) {
 	if ln := e.LocalName(); ln != "" && ln != e.Name {
-		m.out.Add(rules.New("zip-name-mismatch", m.out.Member(e.Name), fmt.Sprintf("local header names %q but the central directory names %q", ln, e.Name)))
+		m.out.Add(rules.New(rules.ZipNameMismatch, m.out.Member(e.Name), fmt.Sprintf("local header names %q but the central directory names %q", ln, e.Name)))
 	}
 	if e.Stored() {
 		sec, err := e.Section()
@@ -182,7 +182,7 @@ func (m *Members) Recurse(ctx context.Context, e *zipr.Entry) error {
 func (m *Members) problem(ctx context.Context, e *zipr.Entry, err error) {
 	var me zipr.ErrMethod
 	if errors.As(err, &me) {
-		m.out.Add(rules.New("archive-unsupported-member", m.out.Member(e.Name), fmt.Sprintf("member %q: %v", e.Name, err)))
+		m.out.Add(rules.New(rules.ArchiveUnsupportedMember, m.out.Member(e.Name), fmt.Sprintf("member %q: %v", e.Name, err)))
 		return
 	}
 	m.out.ForMember(e.Name).Problem(ctx, -1, "zip member", err)

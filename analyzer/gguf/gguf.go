@@ -56,7 +56,7 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		}
 	}
 	if unknown > 0 {
-		out.Add(rules.New("gguf-unknown-tensor-type", out.Here(), fmt.Sprintf("%d tensors use element types this version does not know; their data spans are not checked", unknown)))
+		out.Add(rules.New(rules.GgufUnknownTensorType, out.Here(), fmt.Sprintf("%d tensors use element types this version does not know; their data spans are not checked", unknown)))
 	}
 	out.SetProperty("gguf.parameters", fmt.Sprint(params))
 	for _, kv := range f.KVs {
@@ -78,7 +78,7 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		}
 	}
 	if pad := size - f.DataEnd; pad >= f.Alignment && len(f.Tensors) > 0 {
-		out.Add(rules.New("gguf-trailing-data", out.At(f.DataEnd), fmt.Sprintf("%d bytes follow the last tensor", pad)))
+		out.Add(rules.New(rules.GgufTrailingData, out.At(f.DataEnd), fmt.Sprintf("%d bytes follow the last tensor", pad)))
 	}
 	if in.Budget.Weights {
 		return weights.Scan(ctx, ra, Tensors(f), out)

@@ -163,8 +163,8 @@ func (c *cfg) target(s, at string) {
 	}
 	d := rules.Pickle().Classify(mod, name)
 	if d.Action == rules.Deny {
-		c.findings = append(c.findings, rules.New("hydra-dangerous-target", c.out.Here(), fmt.Sprintf("%s: _target_ %q (%s)", at, s, d.Rule.ID)))
+		c.findings = append(c.findings, rules.New(rules.HydraDangerousTarget, c.out.Here(), fmt.Sprintf("%s: _target_ %q (%s)", at, s, d.Rule.ID)))
 		return
 	}
-	c.findings = append(c.findings, rules.New("hydra-unknown-target", c.out.Here(), fmt.Sprintf("%s: _target_ %q", at, s)))
+	c.findings = append(c.findings, rules.New(rules.HydraUnknownTarget, c.out.Here(), fmt.Sprintf("%s: _target_ %q", at, s)))
 }

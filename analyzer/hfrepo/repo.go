@@ -77,7 +77,7 @@ func (Repo) AnalyzeDir(ctx context.Context, d *analyzer.Dir, out *analyzer.Resul
 	}
 	if len(r.remote) > 0 {
 		sort.Strings(r.remote)
-		out.Add(rules.New("hf-remote-code", out.Here(), fmt.Sprintf("transformers imports this repository's code on load: %s", strings.Join(r.remote, ", "))))
+		out.Add(rules.New(rules.HfRemoteCode, out.Here(), fmt.Sprintf("transformers imports this repository's code on load: %s", strings.Join(r.remote, ", "))))
 	}
 	r.python()
 	return nil
@@ -148,7 +148,7 @@ func (r *repo) config(name string) {
 func (r *repo) reference(target, from string) {
 	loc := r.out.Member(from)
 	if repo, rest, ok := strings.Cut(target, "--"); ok {
-		r.out.Add(rules.New("hf-remote-code-elsewhere", loc, fmt.Sprintf("%s loads %s from the repository %s", from, rest, repo)))
+		r.out.Add(rules.New(rules.HfRemoteCodeElsewhere, loc, fmt.Sprintf("%s loads %s from the repository %s", from, rest, repo)))
 		return
 	}
 	i := strings.LastIndexByte(target, '.')
@@ -158,11 +158,11 @@ func (r *repo) reference(target, from string) {
 	mod := target[:i]
 	file := strings.ReplaceAll(mod, ".", "/") + ".py"
 	if strings.HasPrefix(mod, "/") || strings.Contains(mod, "..") || strings.ContainsAny(mod, "\\\x00") {
-		r.out.Add(rules.New("hf-reference-escape", loc, fmt.Sprintf("%s names module %q outside the repository", from, mod)))
+		r.out.Add(rules.New(rules.HfReferenceEscape, loc, fmt.Sprintf("%s names module %q outside the repository", from, mod)))
 		return
 	}
 	if _, err := r.d.FS.Lstat(file); err != nil {
-		r.out.Add(rules.New("hf-remote-code-missing", loc, fmt.Sprintf("%s names %s, but %s is not in the repository", from, target, file)))
+		r.out.Add(rules.New(rules.HfRemoteCodeMissing, loc, fmt.Sprintf("%s names %s, but %s is not in the repository", from, target, file)))
 		return
 	}
 	r.loaded[file] = true
@@ -193,11 +193,11 @@ func (r *repo) index(name string) {
 	for _, f := range names {
 		c := path.Clean(strings.ReplaceAll(f, "\\", "/"))
 		if path.IsAbs(c) || c == ".." || strings.HasPrefix(c, "../") || strings.ContainsRune(f, 0) || len(f) > 1 && f[1] == ':' {
-			r.out.Add(rules.New("hf-reference-escape", loc, fmt.Sprintf("weight_map points at %q, outside the repository", f)))
+			r.out.Add(rules.New(rules.HfReferenceEscape, loc, fmt.Sprintf("weight_map points at %q, outside the repository", f)))
 			continue
 		}
 		if _, err := r.d.FS.Lstat(c); err != nil {
-			r.out.Add(rules.New("hf-shard-missing", loc, fmt.Sprintf("weight_map names %q, which is not in the repository", f)))
+			r.out.Add(rules.New(rules.HfShardMissing, loc, fmt.Sprintf("weight_map names %q, which is not in the repository", f)))
 		}
 	}
 	r.out.SetProperty("hf.shards", fmt.Sprint(len(names)))

@@ -21,12 +21,12 @@ const maxDepth = 256
 func checkConfig(cfg []byte, loc string, out *analyzer.Result) {
 	rs := rules.Format("keras")
 	if len(cfg) > maxConfig {
-		out.Add(rules.New("limit-reached", loc, fmt.Sprintf("model configuration of %d bytes exceeds the %d-byte budget; not checked", len(cfg), maxConfig)))
+		out.Add(rules.New(rules.LimitReached, loc, fmt.Sprintf("model configuration of %d bytes exceeds the %d-byte budget; not checked", len(cfg), maxConfig)))
 		return
 	}
 	var v any
 	if err := json.Unmarshal(cfg, &v); err != nil {
-		out.Add(rules.New("keras-bad-config", loc, fmt.Sprintf("model configuration is not JSON: %v", err)))
+		out.Add(rules.New(rules.KerasBadConfig, loc, fmt.Sprintf("model configuration is not JSON: %v", err)))
 		return
 	}
 	c := &checker{rs: rs, out: out, loc: loc, seen: map[string]bool{}}
@@ -40,11 +40,11 @@ type checker struct {
 	seen map[string]bool
 }
 
-func (c *checker) add(id, msg string) {
-	if c.seen[id+msg] {
+func (c *checker) add(id rules.ID, msg string) {
+	if c.seen[string(id)+msg] {
 		return
 	}
-	c.seen[id+msg] = true
+	c.seen[string(id)+msg] = true
 	c.out.Add(rules.New(id, c.loc, msg))
 }
 

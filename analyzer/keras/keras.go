@@ -57,14 +57,14 @@ func (H5) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result)
 			found = true
 			out.SetFormat("keras-h5")
 			if !a.IsString {
-				out.Add(rules.New("keras-bad-config", out.At(a.Off), "model_config is not a string attribute"))
+				out.Add(rules.New(rules.KerasBadConfig, out.At(a.Off), "model_config is not a string attribute"))
 				continue
 			}
 			checkConfig([]byte(a.Value), out.At(a.Off), out)
 		}
 	}
 	if !found && root.Dense {
-		out.Add(rules.New("keras-dense-attributes", out.Here(), "root attributes in dense storage were not read"))
+		out.Add(rules.New(rules.KerasDenseAttributes, out.Here(), "root attributes in dense storage were not read"))
 	}
 	return nil
 }

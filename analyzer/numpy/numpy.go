@@ -99,7 +99,7 @@ func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 		out.Problem(ctx, dataOff, fmt.Sprintf("npy data (%d of %d bytes)", got, want), errTruncated)
 		return nil
 	case got > want:
-		out.Add(rules.New("numpy-trailing-data", out.At(dataOff+want), fmt.Sprintf("%d bytes follow the array data", got-want)))
+		out.Add(rules.New(rules.NumpyTrailingData, out.At(dataOff+want), fmt.Sprintf("%d bytes follow the array data", got-want)))
 	}
 	if in.Budget.Weights {
 		return weights.Scan(ctx, ra, []weights.Tensor{{Name: "array", DType: h.dtype.float, Shape: h.shape, Offset: dataOff, Size: want}}, out)

@@ -357,7 +357,7 @@ func (w *walker) report() {
 			continue
 		}
 		u := w.domains[d]
-		w.out.Add(rules.New("onnx-custom-domain", w.out.At(u.off),
+		w.out.Add(rules.New(rules.OnnxCustomDomain, w.out.At(u.off),
 			fmt.Sprintf("%d nodes use operators from the custom domain %q (first: %s)", u.count, d, u.op)))
 	}
 	w.externals()
@@ -382,11 +382,11 @@ func (w *walker) externals() {
 	for _, e := range w.ext {
 		loc := w.out.At(e.off)
 		if e.location == "" {
-			w.out.Add(rules.New("onnx-external-data-missing", loc, fmt.Sprintf("tensor %q is stored externally but names no location", e.tensor)))
+			w.out.Add(rules.New(rules.OnnxExternalDataMissing, loc, fmt.Sprintf("tensor %q is stored externally but names no location", e.tensor)))
 			continue
 		}
 		if why := escapes(e.location); why != "" {
-			w.out.Add(rules.New("onnx-external-data-traversal", loc,
+			w.out.Add(rules.New(rules.OnnxExternalDataTraversal, loc,
 				fmt.Sprintf("tensor %q keeps its data at %q, which %s", e.tensor, e.location, why)))
 			continue
 		}
@@ -415,17 +415,17 @@ func (w *walker) externals() {
 		st, err := nb.Lstat(name)
 		switch {
 		case err == nil && st.Mode()&fs.ModeSymlink != 0:
-			w.out.Add(rules.New("onnx-external-data-symlink", loc, fmt.Sprintf("external data file %q is a symbolic link", name)))
+			w.out.Add(rules.New(rules.OnnxExternalDataSymlink, loc, fmt.Sprintf("external data file %q is a symbolic link", name)))
 		case err != nil:
-			w.out.Add(rules.New("onnx-external-data-missing", loc, fmt.Sprintf("external data file %q (tensor %q) is missing or unreadable: %v", name, u.tensor, err)))
+			w.out.Add(rules.New(rules.OnnxExternalDataMissing, loc, fmt.Sprintf("external data file %q (tensor %q) is missing or unreadable: %v", name, u.tensor, err)))
 		case !st.Mode().IsRegular():
-			w.out.Add(rules.New("onnx-external-data-missing", loc, fmt.Sprintf("external data %q is not a regular file", name)))
+			w.out.Add(rules.New(rules.OnnxExternalDataMissing, loc, fmt.Sprintf("external data %q is not a regular file", name)))
 		case st.Size() < u.end:
-			w.out.Add(rules.New("onnx-external-data-missing", loc, fmt.Sprintf("external data file %q has %d bytes but tensor %q needs %d", name, st.Size(), u.tensor, u.end)))
+			w.out.Add(rules.New(rules.OnnxExternalDataMissing, loc, fmt.Sprintf("external data file %q has %d bytes but tensor %q needs %d", name, st.Size(), u.tensor, u.end)))
 		}
 	}
 	if unchecked > 0 {
-		w.out.Add(rules.New("onnx-external-data-unchecked", w.out.Here(), fmt.Sprintf("%d external data files could not be checked", unchecked)))
+		w.out.Add(rules.New(rules.OnnxExternalDataUnchecked, w.out.Here(), fmt.Sprintf("%d external data files could not be checked", unchecked)))
 	}
 }
 

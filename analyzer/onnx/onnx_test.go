@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/internal/testutil/scantest"
 	"github.com/aigis-dev/aigis/report"
@@ -52,7 +51,7 @@ func TestONNX_ExternalDataBesideModel(t *testing.T) {
 		}
 	}
 	write("model.onnx", model)
-	s := scan.New(scan.Options{Analyzers: list.All()})
+	s := scan.New(scan.Options{})
 	if a := s.ScanFile(context.Background(), filepath.Join(dir, "model.onnx"), "model.onnx"); a.Verdict != report.Invalid {
 		t.Errorf("missing data: %s", scantest.Dump(a))
 	}

@@ -5,7 +5,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/testutil/pkl"
 	"github.com/aigis-dev/aigis/internal/testutil/scantest"
 	"github.com/aigis-dev/aigis/scan"
@@ -22,7 +21,7 @@ func BenchmarkScanFile(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := scan.New(scan.Options{Analyzers: list.All()})
+	s := scan.New(scan.Options{})
 	b.SetBytes(st.Size())
 	for i := 0; i < b.N; i++ {
 		s.ScanFile(context.Background(), p, p)
@@ -35,7 +34,7 @@ func BenchmarkScanDir(b *testing.B) {
 	if p == "" {
 		b.Skip("set AIGIS_BENCH_DIR to a directory to scan")
 	}
-	s := scan.New(scan.Options{Analyzers: list.All()})
+	s := scan.New(scan.Options{})
 	for i := 0; i < b.N; i++ {
 		if _, err := s.Scan(context.Background(), []string{p}); err != nil {
 			b.Fatal(err)

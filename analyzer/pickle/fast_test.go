@@ -12,14 +12,13 @@ import (
 	"testing"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/analyzer/pickle"
 	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/internal/testutil/pkl"
 	"github.com/aigis-dev/aigis/scan"
 )
 
-var diffEngine = scan.New(scan.Options{Analyzers: list.All(), Workers: 1})
+var diffEngine = scan.New(scan.Options{Workers: 1})
 
 // bothPaths scans data with the VM's fast path on and off, from memory
 // and through the buffered reader, and fails unless all four reports are

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // joblib interleaves raw array bytes with the pickle opcodes: after BUILD
@@ -176,6 +178,6 @@ func (m *machine) externalArray(c *call) {
 	}
 	if f, ok := m.dictGet(c.state, "filename"); ok {
 		name, _ := m.str(f)
-		m.sink.anomaly(anomExternal, c.off, fmt.Sprintf("array data is loaded from the file %q named in the pickle", name))
+		m.sink.anomaly(rules.PickleExternalArray, c.off, fmt.Sprintf("array data is loaded from the file %q named in the pickle", name))
 	}
 }

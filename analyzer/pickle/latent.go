@@ -75,6 +75,6 @@ func (m *machine) checkLatent(r io.Reader, off int64, what string) {
 		}
 	}
 	if len(bad) > 0 {
-		m.sink.anomaly(anomLatent, off, fmt.Sprintf("%s is itself a pickle that imports %s; unpickling it later would run it", what, strings.Join(bad, ", ")))
+		m.sink.anomaly(rules.PickleLatentPayload, off, fmt.Sprintf("%s is itself a pickle that imports %s; unpickling it later would run it", what, strings.Join(bad, ", ")))
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"regexp"
 
 	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // Options control a Scan.
@@ -97,7 +98,7 @@ func Scan(ctx context.Context, in *analyzer.Input, out *analyzer.Result, opts Op
 		if n > 0 && !m.effects && opts.MaxStreams == 0 {
 			// Not another pickle: data that follows the last stream.
 			if opts.ReportTrailing {
-				s.anomaly(anomTrailing, start, fmt.Sprintf("%s after the last pickle stream", trailingSize(in, start)))
+				s.anomaly(rules.PickleTrailingData, start, fmt.Sprintf("%s after the last pickle stream", trailingSize(in, start)))
 			}
 			break
 		}

@@ -103,7 +103,7 @@ func (m *machine) stackGlobal(module, name val) (val, error) {
 	if mok && nok {
 		v := m.importGlobal(ms, ns, "STACK_GLOBAL")
 		if (module.k == kStrComputed || name.k == kStrComputed) && v.k == kGlobal && m.sink != nil {
-			m.sink.anomaly(anomComputed, m.opOff, fmt.Sprintf("STACK_GLOBAL operands are computed at load time; they resolve to %s.%s", ms, ns))
+			m.sink.anomaly(rules.PickleComputedImport, m.opOff, fmt.Sprintf("STACK_GLOBAL operands are computed at load time; they resolve to %s.%s", ms, ns))
 		}
 		return v, nil
 	}
@@ -130,7 +130,7 @@ func (m *machine) invoke(op byte, fn, args val) val {
 	m.effects = true
 	if fn.k != kGlobal {
 		if m.sink != nil {
-			m.sink.anomaly(anomDynamicCall, m.opOff, fmt.Sprintf("%s calls %s, a value produced while loading rather than an import", callOpName(op), m.render(fn, 1)))
+			m.sink.anomaly(rules.PickleDynamicCall, m.opOff, fmt.Sprintf("%s calls %s, a value produced while loading rather than an import", callOpName(op), m.render(fn, 1)))
 		}
 		return m.newCall(op, fn, args)
 	}
@@ -185,7 +185,7 @@ func (m *machine) build(inst, state val) error {
 	switch inst.k {
 	case kGlobal:
 		if m.sink != nil {
-			m.sink.anomaly(anomMutation, m.opOff, fmt.Sprintf("BUILD sets state %s on the imported %s", m.render(state, 1), m.render(inst, 0)))
+			m.sink.anomaly(rules.PickleGlobalMutation, m.opOff, fmt.Sprintf("BUILD sets state %s on the imported %s", m.render(state, 1), m.render(inst, 0)))
 		}
 	case kCall:
 		c := &m.calls[inst.ref]
@@ -207,7 +207,7 @@ func (m *machine) build(inst, state val) error {
 // its __setitem__, append or add and change process state.
 func (m *machine) mutate(target val, op string) {
 	if target.k == kGlobal && m.sink != nil {
-		m.sink.anomaly(anomMutation, m.opOff, fmt.Sprintf("%s modifies the imported %s", op, m.render(target, 0)))
+		m.sink.anomaly(rules.PickleGlobalMutation, m.opOff, fmt.Sprintf("%s modifies the imported %s", op, m.render(target, 0)))
 	}
 }
 

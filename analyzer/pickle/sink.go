@@ -12,24 +12,6 @@ import (
 	"github.com/aigis-dev/aigis/report"
 )
 
-// Behaviour finding ids (defined, with reasons, in rules/pickle.yaml).
-const (
-	anomUnknown      = "pickle-unknown-import"
-	anomMain         = "pickle-main-module"
-	anomTraversal    = "pickle-attribute-traversal"
-	anomUnresolved   = "pickle-unresolved-import"
-	anomComputed     = "pickle-computed-import"
-	anomDynamicCall  = "pickle-dynamic-call"
-	anomMutation     = "pickle-global-mutation"
-	anomNestedOpaque = "pickle-nested-opaque"
-	anomNested       = "pickle-nested-payload"
-	anomFrame        = "pickle-frame-mismatch"
-	anomBuffer       = "pickle-out-of-band-buffer"
-	anomExternal     = "pickle-external-array"
-	anomTrailing     = "pickle-trailing-data"
-	anomLatent       = "pickle-latent-payload"
-)
-
 // sink gathers what the machines of one input observe and turns it into
 // findings: one per distinct import and one per kind of behaviour, each at
 // its first offset, with counts.
@@ -40,7 +22,7 @@ type sink struct {
 	pol *rules.PicklePolicy
 
 	imports map[string]*importObs
-	anoms   map[string]*anomObs
+	anoms   map[rules.ID]*anomObs
 	lost    *anomObs
 	storage []string
 	stypes  []string
@@ -73,10 +55,10 @@ type anomObs struct {
 }
 
 func newSink(ctx context.Context, in *analyzer.Input, out *analyzer.Result) *sink {
-	return &sink{ctx: ctx, in: in, out: out, pol: rules.Pickle(), imports: map[string]*importObs{}, anoms: map[string]*anomObs{}}
+	return &sink{ctx: ctx, in: in, out: out, pol: rules.Pickle(), imports: map[string]*importObs{}, anoms: map[rules.ID]*anomObs{}}
 }
 
-func (s *sink) anomaly(id string, off int64, msg string) {
+func (s *sink) anomaly(id rules.ID, off int64, msg string) {
 	if a, ok := s.anoms[id]; ok {
 		a.count++
 		return
@@ -139,7 +121,7 @@ func (s *sink) nested(g *global, callOff int64, r io.ReaderAt, n, off int64) {
 		r = io.NewSectionReader(ra, off, n)
 	}
 	child := s.in.Child(name, r, n)
-	s.anomaly(anomNested, callOff, fmt.Sprintf("%s.%s loads a constant %d-byte payload; it was scanned as %s", g.dec.Module, g.dec.Name, n, s.out.Member(name)))
+	s.anomaly(rules.PickleNestedPayload, callOff, fmt.Sprintf("%s.%s loads a constant %d-byte payload; it was scanned as %s", g.dec.Module, g.dec.Name, n, s.out.Member(name)))
 	if err := s.out.Recurse(s.ctx, child); err != nil {
 		s.out.Problem(s.ctx, callOff, "nested payload", err)
 	}
@@ -152,7 +134,7 @@ func (s *sink) finish() {
 		f   report.Finding
 	}
 	var items []item
-	add := func(off int64, id string, msg string) {
+	add := func(off int64, id rules.ID, msg string) {
 		items = append(items, item{off, rules.New(id, s.out.At(off), msg)})
 	}
 	for _, o := range s.imports {
@@ -169,25 +151,25 @@ func (s *sink) finish() {
 		use := usage(o)
 		switch {
 		case g.unresolved != "":
-			add(g.first, anomUnresolved, "import cannot be resolved: "+g.unresolved+use)
+			add(g.first, rules.PickleUnresolvedImport, "import cannot be resolved: "+g.unresolved+use)
 		case g.dec.Action == rules.Allow:
 		case g.dec.Action == rules.Deny:
 			r := g.dec.Rule
 			items = append(items, item{g.first, report.Finding{Rule: r.ID, Severity: r.Severity, Verdict: report.Malicious,
 				Message: "imports " + desc + use, Location: s.out.At(g.first), Reason: r.Reason}})
 			if g.loader != nil && o.loaderOpaque > 0 {
-				add(g.callOff, anomNestedOpaque, fmt.Sprintf("%s loads a payload that is not a constant in the file", resolved))
+				add(g.callOff, rules.PickleNestedOpaque, fmt.Sprintf("%s loads a payload that is not a constant in the file", resolved))
 			}
 		case g.loader != nil && g.loader.TrustNested:
 			if o.loaderOpaque > 0 {
-				add(g.callOff, anomNestedOpaque, fmt.Sprintf("%s loads a payload that is not a constant in the file%s", resolved, use))
+				add(g.callOff, rules.PickleNestedOpaque, fmt.Sprintf("%s loads a payload that is not a constant in the file%s", resolved, use))
 			}
 		case g.dec.Traversal != "":
-			add(g.first, anomTraversal, fmt.Sprintf("imports %s, walking through %s%s", desc, g.dec.Traversal, use))
+			add(g.first, rules.PickleAttributeTraversal, fmt.Sprintf("imports %s, walking through %s%s", desc, g.dec.Traversal, use))
 		case g.dec.Module == "__main__":
-			add(g.first, anomMain, fmt.Sprintf("imports %s, defined in the script that saved the file%s", desc, use))
+			add(g.first, rules.PickleMainModule, fmt.Sprintf("imports %s, defined in the script that saved the file%s", desc, use))
 		default:
-			add(g.first, anomUnknown, fmt.Sprintf("imports %s, which is not on the allowlist%s", desc, use))
+			add(g.first, rules.PickleUnknownImport, fmt.Sprintf("imports %s, which is not on the allowlist%s", desc, use))
 		}
 	}
 	for id, a := range s.anoms {
@@ -207,7 +189,7 @@ func (s *sink) finish() {
 		s.out.Add(it.f)
 	}
 	if s.lost != nil {
-		s.out.Add(rules.New("limit-reached", s.out.At(s.lost.first), s.lost.msg))
+		s.out.Add(rules.New(rules.LimitReached, s.out.At(s.lost.first), s.lost.msg))
 	}
 }
 

@@ -399,7 +399,7 @@ func (m *machine) step() error {
 	if m.frameEnd >= 0 {
 		if end := m.rd.offset(); end >= m.frameEnd {
 			if m.opOff < m.frameEnd && end > m.frameEnd && m.sink != nil {
-				m.sink.anomaly(anomFrame, m.opOff, fmt.Sprintf("opcode 0x%02x crosses the end of its FRAME at %d", op, m.frameEnd))
+				m.sink.anomaly(rules.PickleFrameMismatch, m.opOff, fmt.Sprintf("opcode 0x%02x crosses the end of its FRAME at %d", op, m.frameEnd))
 			}
 			m.frameEnd = -1
 		}
@@ -823,7 +823,7 @@ func (m *machine) exec(op byte) error {
 		}
 		n := binary.LittleEndian.Uint64(b)
 		if m.frameEnd >= 0 && m.sink != nil {
-			m.sink.anomaly(anomFrame, m.opOff, fmt.Sprintf("a new FRAME starts %d bytes before the previous one ends", m.frameEnd-m.opOff))
+			m.sink.anomaly(rules.PickleFrameMismatch, m.opOff, fmt.Sprintf("a new FRAME starts %d bytes before the previous one ends", m.frameEnd-m.opOff))
 		}
 		if n > math.MaxInt64/2 {
 			return m.fail("FRAME length %d out of range", n)
@@ -831,7 +831,7 @@ func (m *machine) exec(op byte) error {
 		m.frameEnd = rd.offset() + int64(n)
 	case 0x97: // NEXT_BUFFER
 		if m.sink != nil {
-			m.sink.anomaly(anomBuffer, m.opOff, "refers to an out-of-band buffer (pickle protocol 5); its content is supplied by the loading program and was not checked")
+			m.sink.anomaly(rules.PickleOutOfBandBuffer, m.opOff, "refers to an out-of-band buffer (pickle protocol 5); its content is supplied by the loading program and was not checked")
 		}
 		return m.push(val{k: kBuffer})
 	case 0x98: // READONLY_BUFFER

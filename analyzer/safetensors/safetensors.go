@@ -50,7 +50,7 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 	}
 	setProperties(h, out)
 	if h.DataEnd < size {
-		out.Add(rules.New("safetensors-trailing-data", out.At(h.DataEnd),
+		out.Add(rules.New(rules.SafetensorsTrailingData, out.At(h.DataEnd),
 			fmt.Sprintf("%d bytes follow the last tensor; the reference loader rejects such a file, other loaders may read them", size-h.DataEnd)))
 		sec, err := in.Section(h.DataEnd, size-h.DataEnd)
 		if err != nil {

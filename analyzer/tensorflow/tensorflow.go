@@ -196,12 +196,12 @@ func judge(o *ops, prefix string, out *analyzer.Result) {
 	sort.Strings(names)
 	out.SetProperty("tf.ops", fmt.Sprint(len(names)))
 	for _, op := range names {
-		id := ""
+		var id rules.ID
 		switch {
 		case rs.List("dangerous_ops").Has(op):
-			id = "tf-dangerous-op"
+			id = rules.TfDangerousOp
 		case rs.List("file_ops").Has(op):
-			id = "tf-file-op"
+			id = rules.TfFileOp
 		default:
 			continue
 		}

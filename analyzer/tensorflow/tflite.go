@@ -136,7 +136,7 @@ func (TFLite) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 		}
 		if !custom[c.custom] {
 			custom[c.custom] = true
-			out.Add(rules.New("tflite-custom-op", out.At(int64(c.off)), fmt.Sprintf("custom operator %q", c.custom)))
+			out.Add(rules.New(rules.TfliteCustomOp, out.At(int64(c.off)), fmt.Sprintf("custom operator %q", c.custom)))
 		}
 	}
 	out.SetProperty("tflite.operator_codes", fmt.Sprint(len(codes)))

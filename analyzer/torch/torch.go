@@ -45,7 +45,7 @@ func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 		return err
 	}
 	if sum.Streams < 5 && !sum.Failed {
-		out.Add(rules.New("torch-legacy-incomplete", out.At(sum.End), fmt.Sprintf("legacy torch file holds %d of its 5 pickles", sum.Streams)))
+		out.Add(rules.New(rules.TorchLegacyIncomplete, out.At(sum.End), fmt.Sprintf("legacy torch file holds %d of its 5 pickles", sum.Streams)))
 	}
 	if in.Budget.Weights && sum.Streams == 5 && in.Seekable() {
 		ra, size, err := in.ReaderAt()
@@ -165,12 +165,12 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 			}
 		}
 		if !loaded[e.Name] && !(format == "torchscript" && strings.HasSuffix(e.Name, ".debug_pkl")) {
-			out.Add(rules.New("torch-extra-pickle", out.Member(e.Name), fmt.Sprintf("pickle member %q is not one torch.load reads (it reads %s)", e.Name, strings.Join(sortedKeys(loaded), ", "))))
+			out.Add(rules.New(rules.TorchExtraPickle, out.Member(e.Name), fmt.Sprintf("pickle member %q is not one torch.load reads (it reads %s)", e.Name, strings.Join(sortedKeys(loaded), ", "))))
 		}
 	}
 	main := prefix + "data.pkl"
 	if format != "pt2" && m.Entry(main) == nil {
-		out.Add(rules.New("torch-missing-member", out.Here(), fmt.Sprintf("the archive has no %s", main)))
+		out.Add(rules.New(rules.TorchMissingMember, out.Here(), fmt.Sprintf("the archive has no %s", main)))
 	}
 	dataDir := prefix + "data/"
 	present := make(map[string]bool, len(z.Entries))
@@ -200,7 +200,7 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		out.Add(rules.New("torch-missing-member", out.Member(main), fmt.Sprintf("%d tensor storages referenced by the pickle are missing (first: %s%s)", len(missing), dataDir, missing[0])))
+		out.Add(rules.New(rules.TorchMissingMember, out.Member(main), fmt.Sprintf("%d tensor storages referenced by the pickle are missing (first: %s%s)", len(missing), dataDir, missing[0])))
 	}
 	if in.Budget.Weights && format == "pytorch-zip" {
 		return weights.Scan(ctx, nil, Storages(m, prefix, types), out)

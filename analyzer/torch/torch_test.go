@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/internal/testutil/pkl"
 	"github.com/aigis-dev/aigis/internal/testutil/scantest"
@@ -93,7 +92,7 @@ func TestTorchLegacyWeights(t *testing.T) {
 	if err := os.WriteFile(p, legacyFile(magicPkl, protoPkl, infoPkl, sd, keysPkl, st), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a := scan.New(scan.Options{Analyzers: list.All(), Weights: true}).ScanFile(context.Background(), p, "legacy.pt")
+	a := scan.New(scan.Options{Weights: true}).ScanFile(context.Background(), p, "legacy.pt")
 	if scantest.Has(a, "weights-nan-inf") == nil || a.Properties["weights.tensors"] != "1" {
 		t.Errorf("legacy storages not read%s %v", scantest.Dump(a), a.Properties)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/bom"
 	"github.com/aigis-dev/aigis/internal/bom/cyclonedx"
 	"github.com/aigis-dev/aigis/internal/bom/spdx"
@@ -34,7 +33,8 @@ var bomFormats = []string{"table", "cyclonedx-json", "spdx-json"}
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 func newBomCmd(env *Env) *cobra.Command {
-	var out, file, specVersion, timestamp, serial, failOn string
+	var out, file, specVersion, timestamp, serial string
+	var rf reportFlags
 	var noHash, doScan bool
 	var workers int
 	cmd := &cobra.Command{
@@ -68,9 +68,11 @@ completeness score. Nothing is loaded, executed or fetched.`,
 			if !slices.Contains(cyclonedx.Versions(), specVersion) {
 				return withCode(ExitError, fmt.Errorf("--spec-version %q: want one of %s", specVersion, strings.Join(cyclonedx.Versions(), ", ")))
 			}
-			rf := reportFlags{failOn: failOn}
-			th, failing, err := rf.threshold()
+			gate, err := rf.gate()
 			if err != nil {
+				return err
+			}
+			if err := checkTargets(args...); err != nil {
 				return err
 			}
 			ts, reproducible, err := bomTime(timestamp, env.Getenv("SOURCE_DATE_EPOCH"))
@@ -83,7 +85,7 @@ completeness score. Nothing is loaded, executed or fetched.`,
 			opt := bom.Options{NoHash: noHash, Workers: workers}
 			if doScan {
 				opt.Scan = func(ctx context.Context, target string) (*report.Report, error) {
-					return scan.New(scan.Options{Workers: workers, Limits: analyzer.DefaultLimits(), Analyzers: list.All()}).Scan(ctx, []string{target})
+					return scan.New(scan.Options{Workers: workers, Limits: analyzer.DefaultLimits()}).Scan(ctx, []string{target})
 				}
 			}
 			// bom draws no progress line (it has no --no-progress flag).
@@ -98,9 +100,9 @@ completeness score. Nothing is loaded, executed or fetched.`,
 			render := func(w io.Writer, serial string) error {
 				switch out {
 				case "cyclonedx-json":
-					return cyclonedx.Encode(w, doc, cyclonedx.Options{SpecVersion: specVersion, Timestamp: ts, Serial: serial, ToolVersion: Version, Reproducible: reproducible})
+					return cyclonedx.Encode(w, doc, cyclonedx.Options{SpecVersion: specVersion, Timestamp: ts, Serial: serial, ToolVersion: toolVersion(), Reproducible: reproducible})
 				case "spdx-json":
-					return spdx.Encode(w, doc, spdx.Options{Timestamp: ts, Serial: serial, ToolVersion: Version})
+					return spdx.Encode(w, doc, spdx.Options{Timestamp: ts, Serial: serial, ToolVersion: toolVersion()})
 				}
 				return table.Encode(w, doc)
 			}
@@ -126,12 +128,10 @@ completeness score. Nothing is loaded, executed or fetched.`,
 			if _, err := w.Write(buf.Bytes()); err != nil {
 				return withCode(ExitError, err)
 			}
-			if out != "table" {
-				for _, wmsg := range doc.Warnings {
-					fmt.Fprintln(env.Stderr, "aigis: warning:", wmsg)
-				}
+			for _, wmsg := range doc.Warnings {
+				env.warnf("%s", wmsg)
 			}
-			if failing && scanFails(doc, th) {
+			if doScan && scanFails(doc, gate) {
 				return withCode(ExitFindings, nil)
 			}
 			return nil
@@ -144,7 +144,7 @@ completeness score. Nothing is loaded, executed or fetched.`,
 	cmd.Flags().StringVar(&serial, "serial", "", "document serial number (a UUID); default random, or derived from the content when the timestamp is pinned")
 	cmd.Flags().BoolVar(&noHash, "no-hash", false, "do not hash files (reads only headers, configs and cards)")
 	cmd.Flags().BoolVar(&doScan, "scan", false, "scan every file with the scan engine and embed the findings")
-	cmd.Flags().StringVar(&failOn, "fail-on", "none", "with --scan, exit 1 when a finding is at or above this severity: info|low|medium|high|critical|none")
+	addGateFlags(cmd, &rf, "none")
 	cmd.Flags().IntVar(&workers, "workers", runtime.NumCPU(), "files hashed (and scanned) in parallel")
 	return cmd
 }
@@ -190,13 +190,14 @@ func bomSerial(render func(io.Writer, string) error, reproducible bool) (string,
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
 }
 
-func scanFails(d *bom.Document, th report.Severity) bool {
+// scanFails applies the gate to the scan verdicts a BOM embeds (--scan).
+func scanFails(d *bom.Document, g report.Gate) bool {
 	for _, c := range d.All() {
 		for _, f := range c.Files {
 			if f.Scan == nil {
 				continue
 			}
-			if s, ok := f.Scan.MaxSeverity(); ok && s >= th {
+			if fail, _ := g.Fails(f.Scan); fail {
 				return true
 			}
 		}

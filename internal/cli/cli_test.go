@@ -41,11 +41,16 @@ func TestExitCodes(t *testing.T) {
 	if r := runCLI(t, nil, "scan", dir); r.code != ExitFindings {
 		t.Errorf("corrupt .pt with default --fail-on: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := runCLI(t, nil, "scan", "--fail-on", "high", dir); r.code != ExitOK {
-		t.Errorf("--fail-on high: exit %d, want 0", r.code)
+	// An invalid file fails the gate whatever the threshold, unless the
+	// user allows incomplete analysis by name.
+	if r := runCLI(t, nil, "scan", "--fail-on", "high", dir); r.code != ExitFindings {
+		t.Errorf("--fail-on high: exit %d, want 1", r.code)
 	}
-	if r := runCLI(t, nil, "scan", "--fail-on", "none", dir); r.code != ExitOK {
-		t.Errorf("--fail-on none: exit %d, want 0", r.code)
+	if r := runCLI(t, nil, "scan", "--fail-on", "high", "--allow-incomplete", dir); r.code != ExitOK {
+		t.Errorf("--fail-on high --allow-incomplete: exit %d, want 0", r.code)
+	}
+	if r := runCLI(t, nil, "scan", "--fail-on", "none", "--allow-incomplete", dir); r.code != ExitOK {
+		t.Errorf("--fail-on none --allow-incomplete: exit %d, want 0", r.code)
 	}
 	if r := runCLI(t, nil, "scan", "--fail-on", "bogus", dir); r.code != ExitError {
 		t.Errorf("bad --fail-on: exit %d, want 2", r.code)
@@ -88,17 +93,17 @@ func TestJSONContract(t *testing.T) {
 
 func TestEnvAndConfig(t *testing.T) {
 	dir := corruptModel(t)
-	if r := runCLI(t, map[string]string{"AIGIS_FAIL_ON": "high"}, "scan", dir); r.code != ExitOK {
+	if r := runCLI(t, map[string]string{"AIGIS_FAIL_ON": "high", "AIGIS_ALLOW_INCOMPLETE": "true"}, "scan", dir); r.code != ExitOK {
 		t.Errorf("AIGIS_FAIL_ON=high: exit %d", r.code)
 	}
-	if r := runCLI(t, map[string]string{"AIGIS_FAIL_ON": "high", "AIGIS_SCAN_FAIL_ON": "low"}, "scan", dir); r.code != ExitFindings {
+	if r := runCLI(t, map[string]string{"AIGIS_FAIL_ON": "high", "AIGIS_SCAN_FAIL_ON": "low", "AIGIS_ALLOW_INCOMPLETE": "true"}, "scan", dir); r.code != ExitFindings {
 		t.Errorf("verb-specific variable must win: exit %d", r.code)
 	}
-	if r := runCLI(t, map[string]string{"AIGIS_FAIL_ON": "high"}, "scan", "--fail-on", "medium", dir); r.code != ExitFindings {
+	if r := runCLI(t, map[string]string{"AIGIS_FAIL_ON": "high", "AIGIS_ALLOW_INCOMPLETE": "true"}, "scan", "--fail-on", "medium", dir); r.code != ExitFindings {
 		t.Errorf("flag must beat the environment: exit %d", r.code)
 	}
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
-	os.WriteFile(cfg, []byte("scan:\n  fail-on: critical\n  output: json\n"), 0o644)
+	os.WriteFile(cfg, []byte("scan:\n  fail-on: critical\n  output: json\nallow-incomplete: true\n"), 0o644)
 	r := runCLI(t, nil, "--config", cfg, "scan", dir)
 	if r.code != ExitOK || !strings.HasPrefix(strings.TrimSpace(r.stdout), "{") {
 		t.Errorf("config file not applied: exit %d, %q", r.code, r.stdout)

@@ -6,42 +6,106 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 )
 
-// maxConfigSize bounds the config file; it is user input like any other.
+// Configuration comes from flags, AIGIS_* variables and one YAML file:
+// --config, else $AIGIS_CONFIG, else <user config dir>/aigis/config.yaml.
+// Never from the current directory or anything being checked: a model
+// repository that carried an .aigis.yaml with "fail-on: none" would turn
+// the gate off for whoever scans it. A config file that lies inside a
+// target of the run is refused outright, whatever it says.
+
+// maxConfigSize bounds the config file; it is input like any other.
 const maxConfigSize = 1 << 20
 
-// loadConfig reads the optional YAML config. An explicit path (flag or
-// AIGIS_CONFIG) must exist; the default locations may be absent.
-func loadConfig(explicit string, getenv func(string) string) (map[string]any, error) {
-	if explicit == "" {
-		explicit = getenv("AIGIS_CONFIG")
+// noConfig as --config or $AIGIS_CONFIG reads no file at all.
+const noConfig = "none"
+
+// config is the file in use, if any.
+type config struct {
+	path   string // as found
+	origin string // which source named it
+	data   map[string]any
+}
+
+// findConfig names the config file to read: the flag, the variable, or the
+// user config dir's file when it exists. explicit paths must exist.
+func findConfig(flag string, getenv func(string) string) (path, origin string, explicit bool) {
+	switch {
+	case flag != "":
+		return flag, "--config", true
+	case getenv("AIGIS_CONFIG") != "":
+		return getenv("AIGIS_CONFIG"), "$AIGIS_CONFIG", true
 	}
-	candidates := []string{explicit}
-	if explicit == "" {
-		candidates = []string{".aigis.yaml"}
-		if dir, err := os.UserConfigDir(); err == nil {
-			candidates = append(candidates, filepath.Join(dir, "aigis", "config.yaml"))
-		}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", "", false
 	}
-	for _, p := range candidates {
-		b, err := readBounded(p, maxConfigSize)
-		if errors.Is(err, fs.ErrNotExist) && explicit == "" {
+	return filepath.Join(dir, "aigis", "config.yaml"), "the user config dir", false
+}
+
+// loadConfig reads and checks the config file. targets are the paths the
+// verb will check: a config file inside one of them is refused.
+func loadConfig(root *cobra.Command, flag string, getenv func(string) string, targets []string) (*config, error) {
+	p, origin, explicit := findConfig(flag, getenv)
+	if p == "" || p == noConfig {
+		return nil, nil
+	}
+	b, err := readBounded(p, maxConfigSize)
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", p, err)
+	}
+	if t, ok := insideTarget(p, targets); ok {
+		return nil, fmt.Errorf("config %s (from %s) lies inside %s, which this run checks: what is being checked may not configure the check; pass --config with a file outside it, or --config none", p, origin, t)
+	}
+	data := map[string]any{}
+	if err := yaml.Unmarshal(b, &data); err != nil {
+		return nil, fmt.Errorf("config %s: %w", p, yamlMessage(err))
+	}
+	if err := checkConfigKeys(root, data); err != nil {
+		return nil, fmt.Errorf("config %s: %w", p, err)
+	}
+	return &config{path: p, origin: origin, data: data}, nil
+}
+
+// insideTarget reports the target that contains p (or is p), comparing
+// paths with every symbolic link resolved.
+func insideTarget(p string, targets []string) (string, bool) {
+	rp, err := resolve(p)
+	if err != nil {
+		return "", false
+	}
+	for _, t := range targets {
+		rt, err := resolve(t)
+		if err != nil {
 			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("config %s: %w", p, err)
+		rel, err := filepath.Rel(rt, rp)
+		if err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel) {
+			return t, true
 		}
-		cfg := map[string]any{}
-		if err := yaml.Unmarshal(b, &cfg); err != nil {
-			return nil, fmt.Errorf("config %s: %w", p, err)
-		}
-		return cfg, nil
 	}
-	return nil, nil
+	return "", false
+}
+
+func resolve(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r, nil
+	}
+	return abs, nil
 }
 
 func readBounded(p string, max int64) ([]byte, error) {
@@ -54,6 +118,9 @@ func readBounded(p string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !st.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
 	if st.Size() > max {
 		return nil, fmt.Errorf("larger than %d bytes", max)
 	}
@@ -65,21 +132,112 @@ func readBounded(p string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// configValue looks up flag under the verb's section ("scan:" or, for
-// nested verbs, "db_import:"), then at the top level.
-func configValue(cfg map[string]any, verb, flag string) (string, bool) {
-	if cfg == nil {
+// yamlMessage drops the library's prefix from a YAML error.
+func yamlMessage(err error) error {
+	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// sectionName is a verb's section in the config file and its part of the
+// environment variable names: "scan", "db_import".
+func sectionName(cmd *cobra.Command) string {
+	var parts []string
+	for c := cmd; c != nil && c.HasParent(); c = c.Parent() {
+		parts = append([]string{c.Name()}, parts...)
+	}
+	return strings.Join(parts, "_")
+}
+
+// configurable lists the flags a config file or variable may set.
+func configurable(f *pflag.Flag) bool {
+	switch f.Name {
+	case "config", "help", "version":
+		return false
+	}
+	return true
+}
+
+// checkConfigKeys refuses anything the file cannot mean: a section that is
+// no verb, a key that is no flag of its verb (or, at the top level, of any
+// verb), a section where a value belongs and the other way round.
+func checkConfigKeys(root *cobra.Command, data map[string]any) error {
+	sections := map[string]*cobra.Command{}
+	anyFlag := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Runnable() && c.HasParent() {
+			sections[sectionName(c)] = c
+			c.Flags().VisitAll(func(f *pflag.Flag) {
+				if configurable(f) {
+					anyFlag[f.Name] = true
+				}
+			})
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	root.PersistentFlags().VisitAll(func(f *pflag.Flag) {
+		if configurable(f) {
+			anyFlag[f.Name] = true
+		}
+	})
+	var errs []string
+	for _, k := range sortedKeys(data) {
+		v := data[k]
+		sec, isMap := v.(map[string]any)
+		if c, ok := sections[k]; ok {
+			if !isMap {
+				errs = append(errs, fmt.Sprintf("%s: a verb's section must be a mapping of its flags", k))
+				continue
+			}
+			for _, fk := range sortedKeys(sec) {
+				f := c.Flags().Lookup(fk)
+				switch {
+				case f == nil || !configurable(f):
+					errs = append(errs, fmt.Sprintf("%s.%s: %s has no such flag", k, fk, c.CommandPath()))
+				case isMapping(sec[fk]):
+					errs = append(errs, fmt.Sprintf("%s.%s: want a value, not a mapping", k, fk))
+				}
+			}
+			continue
+		}
+		switch {
+		case !anyFlag[k]:
+			errs = append(errs, fmt.Sprintf("%s: no verb has this flag and no verb has this name", k))
+		case isMap:
+			errs = append(errs, fmt.Sprintf("%s: want a value, not a mapping", k))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("unknown or misplaced keys:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+func isMapping(v any) bool { _, ok := v.(map[string]any); return ok }
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// value looks flag up under the verb's section, then at the top level.
+func (c *config) value(section, flag string) (string, bool) {
+	if c == nil {
 		return "", false
 	}
-	if sec, ok := cfg[verb].(map[string]any); ok {
+	if sec, ok := c.data[section].(map[string]any); ok {
 		if v, ok := sec[flag]; ok {
 			return scalar(v), true
 		}
 	}
-	if v, ok := cfg[flag]; ok {
-		if _, isMap := v.(map[string]any); !isMap {
-			return scalar(v), true
-		}
+	if v, ok := c.data[flag]; ok && !isMapping(v) {
+		return scalar(v), true
 	}
 	return "", false
 }
@@ -93,4 +251,43 @@ func scalar(v any) string {
 		return strings.Join(parts, ",")
 	}
 	return fmt.Sprint(v)
+}
+
+// applyDefaults fills every flag the user did not set from, in order, the
+// environment (AIGIS_<VERB>_<FLAG>, then AIGIS_<FLAG>) and the config
+// file ("<verb>: {flag: value}", then top-level "flag: value"). An empty
+// variable counts as unset: an unset $SEVERITY in a CI script must not
+// clear --fail-on. It returns where each value came from, for -v.
+func applyDefaults(cmd *cobra.Command, env *Env, cfg *config) ([]string, error) {
+	section := sectionName(cmd)
+	var firstErr error
+	var sources []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed || !configurable(f) || firstErr != nil {
+			return
+		}
+		key := strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		var val, from string
+		for _, name := range []string{"AIGIS_" + strings.ToUpper(section) + "_" + key, "AIGIS_" + key} {
+			if v := env.Getenv(name); v != "" {
+				val, from = v, "$"+name
+				break
+			}
+		}
+		if from == "" {
+			if v, ok := cfg.value(section, f.Name); ok {
+				val, from = v, cfg.path
+			}
+		}
+		if from == "" {
+			return
+		}
+		if err := f.Value.Set(val); err != nil {
+			firstErr = withCode(ExitError, fmt.Errorf("invalid value %q for --%s from %s: %v", val, f.Name, from, flagMessage(err)))
+			return
+		}
+		f.Changed = true
+		sources = append(sources, fmt.Sprintf("--%s=%s from %s", f.Name, val, from))
+	})
+	return sources, firstErr
 }

@@ -50,6 +50,10 @@ Nothing is installed, resolved or fetched; no model is loaded.`,
 			if err := rf.validate(); err != nil {
 				return err
 			}
+			if err := checkTargets(args...); err != nil {
+				return err
+			}
+			args = distinctTargets(args)
 			opt := deps.Options{}
 			if !skipVulns {
 				p, err := dbPath(db)

@@ -33,6 +33,9 @@ Both files are read in full; nothing is loaded with a framework.`,
 			if err := rf.validate(); err != nil {
 				return err
 			}
+			if err := checkTargets(args...); err != nil {
+				return err
+			}
 			a := report.Artifact{Path: args[1], Format: "weights-diff"}
 			if err := diffInto(cmd.Context(), args[0], args[1], &a); err != nil {
 				return withCode(ExitError, err)
@@ -90,7 +93,7 @@ func compareBase(ctx context.Context, base string, rep *report.Report) error {
 			continue
 		}
 		if err := diffInto(ctx, base, a.Path, a); err != nil {
-			a.Add(rules.New("weights-diff-failed", "", err.Error()))
+			a.Add(rules.New(rules.WeightsDiffFailed, "", err.Error()))
 		}
 	}
 	return nil

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -12,38 +14,63 @@ import (
 	"github.com/aigis-dev/aigis/report"
 )
 
-// reportFlags are the output flags every report-producing verb shares.
+// reportFlags are the output and gate flags the report-producing verbs
+// share.
 type reportFlags struct {
-	output string
-	file   string
-	failOn string
+	output          string
+	file            string
+	failOn          string
+	allowIncomplete bool
+	// fixed is the gate of a verb without --fail-on (verify, sign).
+	fixed *report.Gate
 }
 
-// addReportFlags registers -o, --file and --fail-on with the verb's default
-// threshold ("none" never fails on findings).
-func addReportFlags(cmd *cobra.Command, rf *reportFlags, defaultFailOn string, extraFormats ...string) {
+// addOutputFlags registers -o and --file.
+func addOutputFlags(cmd *cobra.Command, rf *reportFlags, extraFormats ...string) {
 	formats := append(output.Formats(), extraFormats...)
 	cmd.Flags().StringVarP(&rf.output, "output", "o", "table", "output format: "+strings.Join(formats, "|"))
 	cmd.Flags().StringVar(&rf.file, "file", "", "write the report to this file instead of stdout")
-	cmd.Flags().StringVar(&rf.failOn, "fail-on", defaultFailOn, "exit 1 when a finding is at or above this severity: info|low|medium|high|critical|none")
 }
 
-// threshold parses --fail-on; ok is false for "none".
-func (rf *reportFlags) threshold() (report.Severity, bool, error) {
-	if strings.EqualFold(rf.failOn, "none") || rf.failOn == "" {
-		return 0, false, nil
+// addGateFlags registers --fail-on, with the verb's default threshold, and
+// --allow-incomplete.
+func addGateFlags(cmd *cobra.Command, rf *reportFlags, defaultFailOn string) {
+	cmd.Flags().StringVar(&rf.failOn, "fail-on", defaultFailOn, "exit 1 when a finding is at or above this severity: info|low|medium|high|critical, or none")
+	cmd.Flags().BoolVar(&rf.allowIncomplete, "allow-incomplete", false, "let invalid, inconclusive and unsupported files pass the gate (they fail it otherwise, whatever --fail-on says)")
+}
+
+// addReportFlags registers the output and the gate flags.
+func addReportFlags(cmd *cobra.Command, rf *reportFlags, defaultFailOn string) {
+	addOutputFlags(cmd, rf)
+	addGateFlags(cmd, rf, defaultFailOn)
+}
+
+// gate parses --fail-on. An empty or unknown value is a usage error: an
+// unset $SEVERITY in a CI script must not turn the gate off.
+func (rf *reportFlags) gate() (report.Gate, error) {
+	if rf.fixed != nil {
+		return *rf.fixed, nil
+	}
+	g := report.Gate{AllowIncomplete: rf.allowIncomplete}
+	switch {
+	case strings.TrimSpace(rf.failOn) == "":
+		return g, withCode(ExitError, errors.New("--fail-on is empty: want info, low, medium, high, critical or none"))
+	case strings.EqualFold(rf.failOn, "none"):
+		g.NoThreshold = true
+		return g, nil
 	}
 	s, err := report.ParseSeverity(rf.failOn)
 	if err != nil {
-		return 0, false, withCode(ExitError, fmt.Errorf("--fail-on: %w", err))
+		return g, withCode(ExitError, fmt.Errorf("--fail-on: %w, or none", err))
 	}
-	return s, true, nil
+	g.Threshold = s
+	return g, nil
 }
 
 // validate checks the flags before any work starts, so a typo costs
 // nothing.
 func (rf *reportFlags) validate() error {
-	if _, _, err := rf.threshold(); err != nil {
+	if _, err := rf.gate(); err != nil {
 		return err
 	}
 	if _, err := output.Lookup(rf.output); err != nil {
@@ -52,10 +79,10 @@ func (rf *reportFlags) validate() error {
 	return nil
 }
 
-// emit writes the report and turns --fail-on into the exit code.
+// emit writes the report and turns the gate into the exit code.
 func emit(env *Env, rf *reportFlags, r *report.Report) error {
 	r.Tool = "aigis"
-	r.Version = Version
+	r.Version = toolVersion()
 	r.Finish()
 	enc, err := output.Lookup(rf.output)
 	if err != nil {
@@ -73,9 +100,85 @@ func emit(env *Env, rf *reportFlags, r *report.Report) error {
 	if err := enc.Encode(w, r); err != nil {
 		return withCode(ExitError, fmt.Errorf("writing %s output: %w", rf.output, err))
 	}
-	th, on, _ := rf.threshold()
-	if on && r.Fails(th) {
+	g, err := rf.gate()
+	if err != nil {
+		return err
+	}
+	if r.Fails(g) {
 		return withCode(ExitFindings, nil)
 	}
 	return nil
+}
+
+// checkTargets makes sure every path a verb was given exists and can be
+// read: a target that cannot be read is a usage error (exit 2) in every
+// verb, never an empty, passing report.
+func checkTargets(paths ...string) error {
+	for _, p := range paths {
+		if err := readable(p); err != nil {
+			return withCode(ExitError, err)
+		}
+	}
+	return nil
+}
+
+func readable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		d, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		if _, err := d.Readdirnames(1); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		return nil
+	}
+	// O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// distinctTargets drops a target named twice, and one inside another
+// directory target, so that nothing is scanned (and reported) twice.
+func distinctTargets(paths []string) []string {
+	type target struct {
+		p, abs string
+		dir    bool
+	}
+	var ts []target
+	for _, p := range paths {
+		abs, err := resolve(p)
+		if err != nil {
+			abs = p
+		}
+		st, err := os.Stat(p)
+		ts = append(ts, target{p, abs, err == nil && st.IsDir()})
+	}
+	var out []string
+	for i, t := range ts {
+		covered := false
+		for j, u := range ts {
+			if i == j {
+				continue
+			}
+			same := u.abs == t.abs && j < i
+			inside := u.dir && u.abs != t.abs && strings.HasPrefix(t.abs, strings.TrimSuffix(u.abs, string(os.PathSeparator))+string(os.PathSeparator))
+			if same || inside {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, t.p)
+		}
+	}
+	return out
 }

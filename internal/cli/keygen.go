@@ -23,6 +23,7 @@ func init() { register(newKeygenCmd) }
 func newKeygenCmd(env *Env) *cobra.Command {
 	var prefix string
 	var force, noPassword bool
+	typed := typedFlags{}
 	cmd := &cobra.Command{
 		Use:   "keygen [flags]",
 		Short: "Generate an ECDSA P-256 key pair for sign and verify",
@@ -40,9 +41,9 @@ store only. Existing files are never replaced without --force; --force and
   AIGIS_KEY_PASSWORD=... aigis keygen --output-key-prefix release
   aigis sign --private-key aigis.key ./bert
   aigis verify --public-key aigis.pub ./bert`,
-		Args: cobra.NoArgs,
+		Args: typed.args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			commandLineOnly(cmd, env, "force", "no-password")
+			typed.commandLineOnly(cmd, env, "force", "no-password")
 			if prefix == "" {
 				return withCode(ExitError, errors.New("--output-key-prefix must not be empty"))
 			}

@@ -96,6 +96,9 @@ func (p *progress) stop() {
 func (p *progress) run(cmd *cobra.Command, work func(ctx context.Context) error) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
+	if quiet, _ := cmd.Flags().GetBool("quiet"); quiet {
+		p.enabled = false
+	}
 	p.start()
 	err := work(ctx)
 	p.stop()

@@ -12,18 +12,14 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 // Exit codes, documented in README.md.
 const (
-	ExitOK       = 0 // nothing at or above --fail-on
-	ExitFindings = 1 // findings at or above --fail-on (or a failed verification)
-	ExitError    = 2 // usage or internal error
+	ExitOK       = 0 // nothing fails the gate
+	ExitFindings = 1 // the gate failed: findings at or above --fail-on, incomplete analysis, a failed verification
+	ExitError    = 2 // usage or internal error, unreadable target
 )
-
-// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
-var Version = "dev"
 
 // exitError carries an exit code through cobra without printing twice.
 type exitError struct {
@@ -50,13 +46,30 @@ var verbs []verb
 // register adds a verb; call it from an init function in the verb's file.
 func register(v verb) { verbs = append(verbs, v) }
 
-// Env is what every verb gets: the streams and the configuration sources.
+// Env is what every verb gets: the streams, the environment and the
+// global flags.
 type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
-	config map[string]any
+
+	verbose int  // -v: say which configuration is in use
+	quiet   bool // -q: no warnings or progress on stderr
+}
+
+// warnf writes a warning on stderr unless -q.
+func (e *Env) warnf(format string, a ...any) {
+	if !e.quiet {
+		fmt.Fprintf(e.Stderr, "aigis: warning: "+format+"\n", a...)
+	}
+}
+
+// infof writes a -v message on stderr.
+func (e *Env) infof(format string, a ...any) {
+	if e.verbose > 0 && !e.quiet {
+		fmt.Fprintf(e.Stderr, "aigis: "+format+"\n", a...)
+	}
 }
 
 // Main runs aigis with args and returns the process exit code.
@@ -65,12 +78,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func run(env *Env, args []string) int {
-	stdout, stderr, stdin := env.Stdout, env.Stderr, env.Stdin
 	root := newRoot(env)
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
 	err := root.Execute()
 	if err == nil {
 		return ExitOK
@@ -78,11 +90,11 @@ func run(env *Env, args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "aigis:", ee.err)
+			fmt.Fprintln(env.Stderr, "aigis:", ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "aigis:", err)
+	fmt.Fprintln(env.Stderr, "aigis:", err)
 	return ExitError
 }
 
@@ -94,22 +106,42 @@ func newRoot(env *Env) *cobra.Command {
 		Long: `aigis secures the AI supply chain from a laptop to CI.
 
 It never executes the content it inspects: model files are parsed by
-bounded static readers, never loaded.`,
-		Version:       Version,
+bounded static readers, never loaded.
+
+Configuration comes from flags, AIGIS_<VERB>_<FLAG> and AIGIS_<FLAG>
+variables, and one YAML file (--config, $AIGIS_CONFIG or the user config
+dir's aigis/config.yaml), never from the directory being checked.`,
+		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(configPath, env.Getenv)
+			root := cmd.Root()
+			cfg, err := loadConfig(root, configPath, env.Getenv, args)
 			if err != nil {
 				return withCode(ExitError, err)
 			}
-			env.config = cfg
-			return applyDefaults(cmd, env)
+			sources, err := applyDefaults(cmd, env, cfg)
+			if err != nil {
+				return err
+			}
+			if cfg != nil {
+				env.infof("config %s (from %s)", cfg.path, cfg.origin)
+			} else {
+				env.infof("no config file")
+			}
+			for _, s := range sources {
+				env.infof("%s", s)
+			}
+			return nil
 		},
 	}
-	root.PersistentFlags().StringVar(&configPath, "config", "", "config file (default: $AIGIS_CONFIG, ./.aigis.yaml or the user config dir's aigis/config.yaml)")
+	root.SetVersionTemplate("{{.Version}}\n")
+	pf := root.PersistentFlags()
+	pf.StringVar(&configPath, "config", "", "config file (default $AIGIS_CONFIG, else the user config dir's aigis/config.yaml; \"none\" reads none)")
+	pf.CountVarP(&env.verbose, "verbose", "v", "say which config file and settings are in use")
+	pf.BoolVarP(&env.quiet, "quiet", "q", false, "no progress or warnings on stderr (errors still)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return withCode(ExitError, fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath()))
+		return withCode(ExitError, fmt.Errorf("%s\nRun '%s --help' for usage", flagMessage(err), c.CommandPath()))
 	})
 	for _, v := range verbs {
 		root.AddCommand(v(env))
@@ -117,41 +149,25 @@ bounded static readers, never loaded.`,
 	return root
 }
 
-// applyDefaults fills every flag the user did not set from, in order, the
-// environment (AIGIS_<VERB>_<FLAG>, then AIGIS_<FLAG>) and the config file
-// ("<verb>: {flag: value}", then top-level "flag: value").
-func applyDefaults(cmd *cobra.Command, env *Env) error {
-	verbName := ""
-	for c := cmd; c != nil && c.HasParent(); c = c.Parent() {
-		if verbName == "" {
-			verbName = c.Name()
-		} else {
-			verbName = c.Name() + "_" + verbName
+// flagMessage rewrites pflag's errors so that no Go function or type
+// name reaches the user: `invalid argument "x" for "--workers" flag:
+// strconv.ParseInt: parsing "x": invalid syntax` becomes `invalid
+// argument "x" for "--workers" flag: want a number`.
+func flagMessage(err error) string {
+	s := err.Error()
+	hints := []struct{ marker, hint string }{
+		{"strconv.ParseBool", "want true or false"},
+		{"strconv.Parse", "want a number"},
+		{"time: ", "want a duration such as 90s, 5m or 1h"},
+	}
+	for _, h := range hints {
+		if i := strings.Index(s, h.marker); i >= 0 {
+			head := strings.TrimSuffix(strings.TrimSpace(s[:i]), ":")
+			if head == "" {
+				return h.hint
+			}
+			return head + ": " + h.hint
 		}
 	}
-	var firstErr error
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if f.Changed || f.Name == "config" || f.Name == "help" || firstErr != nil {
-			return
-		}
-		key := strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		var val string
-		var found bool
-		for _, name := range []string{"AIGIS_" + strings.ToUpper(verbName) + "_" + key, "AIGIS_" + key} {
-			if v := env.Getenv(name); v != "" {
-				val, found = v, true
-				break
-			}
-		}
-		if !found {
-			val, found = configValue(env.config, verbName, f.Name)
-		}
-		if !found {
-			return
-		}
-		if err := f.Value.Set(val); err != nil {
-			firstErr = withCode(ExitError, fmt.Errorf("invalid value %q for --%s from environment or config: %v", val, f.Name, err))
-		}
-	})
-	return firstErr
+	return s
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
 	"github.com/aigis-dev/aigis/scan"
@@ -21,7 +20,7 @@ func newScanCmd(env *Env) *cobra.Command {
 	var workers int
 	var timeout time.Duration
 	var maxDepth int
-	var maxExpanded int64
+	maxExpanded := byteSize(analyzer.DefaultLimits().MaxExpanded)
 	var noProgress bool
 	var weightsFlag bool
 	var base string
@@ -43,14 +42,18 @@ risky".`,
 			if err := rf.validate(); err != nil {
 				return err
 			}
+			if err := checkTargets(args...); err != nil {
+				return err
+			}
+			args = distinctTargets(args)
 			// Nearly every scan meets a pickle: load the policy on
 			// another core while the walk starts.
 			go rules.Pickle()
 			limits := analyzer.DefaultLimits()
 			limits.Timeout = timeout
 			limits.MaxDepth = maxDepth
-			limits.MaxExpanded = maxExpanded
-			opts := scan.Options{Workers: workers, Limits: limits, Analyzers: list.All(), DirAnalyzers: list.Dirs(), Weights: weightsFlag}
+			limits.MaxExpanded = int64(maxExpanded)
+			opts := scan.Options{Workers: workers, Limits: limits, Weights: weightsFlag}
 			prog := newProgress(env.Stderr, !noProgress)
 			opts.OnArtifact = prog.artifact
 			var rep *report.Report
@@ -73,7 +76,7 @@ risky".`,
 	cmd.Flags().IntVar(&workers, "workers", runtime.NumCPU(), "files analysed in parallel")
 	cmd.Flags().DurationVar(&timeout, "timeout", analyzer.DefaultLimits().Timeout, "time budget per file; a file over budget is inconclusive")
 	cmd.Flags().IntVar(&maxDepth, "max-depth", analyzer.DefaultLimits().MaxDepth, "deepest container nesting analysed")
-	cmd.Flags().Int64Var(&maxExpanded, "max-expanded", analyzer.DefaultLimits().MaxExpanded, "bytes decompression may produce per file")
+	cmd.Flags().Var(&maxExpanded, "max-expanded", "bytes decompression may produce per file (16GiB, 512MiB, ...)")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "never show progress on stderr")
 	cmd.Flags().BoolVar(&weightsFlag, "weights", false, "also read tensor data: NaN/Inf, outliers, embedded files, payloads in low mantissa bits (reads every byte)")
 	cmd.Flags().StringVar(&base, "base", "", "compare every model file scanned with this base model, tensor by tensor (see aigis diff)")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aigis-dev/aigis/internal/oms"
 	"github.com/aigis-dev/aigis/internal/sign"
+	"github.com/aigis-dev/aigis/report"
 )
 
 func init() { register(newSignCmd) }
@@ -80,9 +81,8 @@ one file is hashed on every core.`,
 			return emit(env, &rf, res.Report())
 		},
 	}
-	rf.failOn = "none" // signing either succeeds or errors
-	cmd.Flags().StringVarP(&rf.output, "output", "o", "table", "output format: table|json|sarif")
-	cmd.Flags().StringVar(&rf.file, "file", "", "write the report to this file instead of stdout")
+	rf.fixed = &report.Gate{NoThreshold: true, AllowIncomplete: true} // signing either succeeds or errors
+	addOutputFlags(cmd, &rf)
 	cmd.Flags().StringVar(&signature, "signature", "", "where to write the bundle (default: model.sig inside a model directory, <file>.sig beside a single-file model); never over a file that is not a bundle")
 	cmd.Flags().StringVar(&privateKey, "private-key", "", "PEM private key (EC P-256, P-384 or P-521; SEC 1, PKCS #8 or encrypted)")
 	cmd.Flags().StringVar(&signingCert, "signing-cert", "", "PEM certificate of the key: sign with the certificate method")

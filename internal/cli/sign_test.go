@@ -274,18 +274,21 @@ func TestDigest_EqualsTheSignedRootDigest(t *testing.T) {
 	}
 }
 
-// Nothing inside the model can loosen its verification: a config file in
-// the current directory (the model, here) or a variable cannot tolerate an
-// added file; only the command line can, and an ignore path resolved from
-// a directory inside the model names that directory's file, not another.
+// Only the command line loosens verification: neither a config file (the
+// user's own, or one shipped inside the model, which is never read) nor a
+// variable can tolerate an added file; and an ignore path resolved from a
+// directory inside the model names that directory's file, not another.
 func TestVerify_OnlyTheCommandLineLoosensTheCheck(t *testing.T) {
 	priv, pub := keyPair(t)
 	model := modelDir(t)
 	if r := runCLI(t, nil, "sign", "--private-key", priv, model); r.code != ExitOK {
 		t.Fatal(r.stderr)
 	}
+	loosen := []byte("verify:\n  ignore-paths: [evil.py, .aigis.yaml]\n  ignore-unsigned-files: true\n  allow-symlinks: true\n  ignore-git-paths: true\n")
 	os.WriteFile(filepath.Join(model, "evil.py"), []byte("import os"), 0o644)
-	os.WriteFile(filepath.Join(model, ".aigis.yaml"), []byte("verify:\n  ignore-paths: [evil.py, .aigis.yaml]\n  ignore-unsigned-files: true\n  allow-symlinks: true\n"), 0o644)
+	os.WriteFile(filepath.Join(model, ".aigis.yaml"), loosen, 0o644)
+	userConfig := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(userConfig, loosen, 0o644)
 	t.Chdir(model)
 	extra := func(r result) map[string]bool {
 		out := map[string]bool{}
@@ -298,13 +301,18 @@ func TestVerify_OnlyTheCommandLineLoosensTheCheck(t *testing.T) {
 		}
 		return out
 	}
-	for name, env := range map[string]map[string]string{
-		"config in the model": nil,
-		"environment":         {"AIGIS_VERIFY_IGNORE_UNSIGNED_FILES": "true", "AIGIS_IGNORE_PATHS": "evil.py,.aigis.yaml"},
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		warn bool
+	}{
+		{"config in the model", nil, false},
+		{"user config", map[string]string{"AIGIS_CONFIG": userConfig}, true},
+		{"environment", map[string]string{"AIGIS_VERIFY_IGNORE_UNSIGNED_FILES": "true", "AIGIS_IGNORE_PATHS": "evil.py,.aigis.yaml", "AIGIS_ALLOW_SYMLINKS": "true"}, true},
 	} {
-		r := runCLI(t, env, "verify", "-o", "json", "--public-key", pub, ".")
-		if got := extra(r); r.code != ExitFindings || !got["evil.py"] || !got[".aigis.yaml"] || !strings.Contains(r.stderr, "only from the command line") {
-			t.Errorf("%s: exit %d, extra %v\n%s", name, r.code, got, r.stderr)
+		r := runCLI(t, tc.env, "verify", "-o", "json", "--public-key", pub, ".")
+		if got := extra(r); r.code != ExitFindings || !got["evil.py"] || !got[".aigis.yaml"] || tc.warn != strings.Contains(r.stderr, "only from the command line") {
+			t.Errorf("%s: exit %d, extra %v\n%s", tc.name, r.code, got, r.stderr)
 		}
 	}
 	// On the command line, from inside the model, the same paths are

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aigis-dev/aigis/internal/oms"
 	"github.com/aigis-dev/aigis/internal/verify"
+	"github.com/aigis-dev/aigis/report"
 )
 
 func init() { register(newVerifyCmd) }
@@ -25,6 +26,7 @@ func newVerifyCmd(env *Env) *cobra.Command {
 	var signature, publicKey, identity, issuer, trustedRoot string
 	var certChain []string
 	var ignoreUnsigned bool
+	typed := typedFlags{}
 	cmd := &cobra.Command{
 		Use:   "verify [flags] MODEL",
 		Short: "Verify a model against its OpenSSF Model Signing (OMS) bundle",
@@ -52,13 +54,13 @@ Exit status: 0 verified, 1 verification failed (the report says what),
   aigis verify --certificate-chain ca.pem --signature bert.sig ./bert
   aigis verify --identity you@example.com --identity-provider https://github.com/login/oauth \
       --trusted-root trusted_root.json -o json ./bert`,
-		Args: cobra.ExactArgs(1),
+		Args: typed.args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			model, err := modelArg(&rf, args)
 			if err != nil {
 				return err
 			}
-			commandLineOnly(cmd, env, "ignore-paths", "ignore-unsigned-files", "allow-symlinks", "ignore-git-paths")
+			typed.commandLineOnly(cmd, env, "ignore-paths", "ignore-unsigned-files", "allow-symlinks", "ignore-git-paths")
 			v, err := chooseVerifier(publicKey, certChain, identity, issuer, trustedRoot)
 			if err != nil {
 				return withCode(ExitError, err)
@@ -88,6 +90,11 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 				Progress:            prog.add,
 				OnTotal:             prog.setTotal,
 			}
+			if ignoreUnsigned {
+				// Tolerated files are reported as inconclusive (never
+				// verified); asking for them lets them pass the gate.
+				rf.fixed = &report.Gate{Threshold: report.SeverityLow, AllowIncomplete: true}
+			}
 			var res *verify.Result
 			err = prog.run(cmd, func(ctx context.Context) (err error) {
 				res, err = verify.Model(ctx, model, bundle, v, opts)
@@ -100,9 +107,8 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 		},
 	}
 	// Any failed check fails the command; there is no threshold to lower.
-	rf.failOn = "low"
-	cmd.Flags().StringVarP(&rf.output, "output", "o", "table", "output format: table|json|sarif")
-	cmd.Flags().StringVar(&rf.file, "file", "", "write the report to this file instead of stdout")
+	rf.fixed = &report.Gate{Threshold: report.SeverityLow}
+	addOutputFlags(cmd, &rf)
 	cmd.Flags().StringVar(&signature, "signature", "", "the bundle (default: model.sig inside a model directory, <file>.sig beside a single-file model)")
 	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM public key: verify a key-method bundle")
 	cmd.Flags().StringSliceVar(&certChain, "certificate-chain", nil, "PEM certificates to trust: verify a certificate-method bundle (repeatable)")

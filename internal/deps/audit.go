@@ -11,33 +11,16 @@ import (
 	"github.com/google/osv-scalibr/semantic"
 
 	"github.com/aigis-dev/aigis/internal/deps/correlate"
-	"github.com/aigis-dev/aigis/internal/deps/indexes"
 	"github.com/aigis-dev/aigis/internal/deps/modelfile"
 	"github.com/aigis-dev/aigis/internal/deps/typosquat"
 	"github.com/aigis-dev/aigis/internal/osvdb"
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
 )
 
-// Rule names of the checks (advisory findings use the advisory id).
-const (
-	RuleInvalid       = "deps-manifest-invalid"
-	RuleNoData        = "deps-no-advisory-data"
-	RuleNotLocked     = "deps-not-locked"
-	RuleTyposquat     = "deps-typosquat"
-	RuleImpersonation = "deps-impersonation"
-	RuleMatchError    = "deps-match-error"
-	rulePrefixML      = "deps-ml-"
-)
-
-// Reasons, the documentation of each rule.
-var reasons = map[string]string{
-	RuleInvalid:       "A manifest that cannot be read hides its dependencies: they were not checked.",
-	RuleNoData:        "The vulnerability database has no export for this ecosystem, so its packages could not be checked (run aigis db update or import that ecosystem).",
-	RuleNotLocked:     "A version range is not what gets installed: checking its lower bound gives false alarms, and any release the range allows (a vulnerable one included) may be installed. Lock the dependency or scan the lockfile.",
-	RuleTyposquat:     "Attackers publish packages whose names are misspellings or look-alikes of popular ML packages (deepseeek, a 2025 PyPI malware) and wait for a typo.",
-	RuleImpersonation: "A name made of a brand and an affix, or a name owned by another package index (pytorch-mutex on conda, torchtriton on PyTorch's index), resolves on PyPI to whoever registered it.",
-	RuleMatchError:    "A version could not be compared with an advisory's ranges: the package may be affected.",
-}
+// Findings about an advisory use the advisory's id; correlations with the
+// tree's model files use this prefix and the correlation's id.
+const rulePrefixML = "deps-ml-"
 
 type matcher struct {
 	db    *osvdb.DB
@@ -64,9 +47,7 @@ func (m *matcher) lookup(eco, name string) ([]osvdb.Record, error) {
 func (m *matcher) audit(mf *Manifest, models map[modelfile.Kind][]string, siblingLocks map[string]bool) report.Artifact {
 	a := report.Artifact{Path: mf.Path, Format: mf.Format, Size: mf.Size, Properties: map[string]string{}}
 	if mf.Err != nil {
-		a.Add(report.Finding{Rule: RuleInvalid, Severity: report.SeverityMedium, Verdict: report.Invalid,
-			Message: fmt.Sprintf("%s cannot be read as %s: %v; its dependencies were not checked", mf.Path, mf.Format, mf.Err),
-			Reason:  reasons[RuleInvalid]})
+		a.Add(rules.New(rules.DepsManifestInvalid, "", fmt.Sprintf("%s cannot be read as %s: %v; its dependencies were not checked", mf.Path, mf.Format, mf.Err)))
 		return a
 	}
 	locked, vulnerable := 0, 0
@@ -102,13 +83,12 @@ func (m *matcher) audit(mf *Manifest, models map[modelfile.Kind][]string, siblin
 		}
 	}
 	for _, s := range mf.Signals {
-		a.Add(report.Finding{Rule: s.Rule, Severity: s.Severity, Verdict: report.Suspicious, Message: s.Message,
-			Location: lineLoc(mf, s.Line, ""), Reason: indexes.Reason})
+		f := rules.New(s.Rule, lineLoc(mf, s.Line, ""), s.Message)
+		f.Severity = s.Severity
+		a.Add(f)
 	}
 	for _, eco := range sortedKeys(noData) {
-		a.Add(report.Finding{Rule: RuleNoData, Severity: report.SeverityLow, Verdict: report.Inconclusive,
-			Message: fmt.Sprintf("%d locked %s packages were not checked: the database has no %s export", noData[eco], eco, eco),
-			Reason:  reasons[RuleNoData]})
+		a.Add(rules.New(rules.DepsNoAdvisoryData, "", fmt.Sprintf("%d locked %s packages were not checked: the database has no %s export", noData[eco], eco, eco)))
 	}
 	a.Properties["packages"] = strconv.Itoa(len(seen))
 	a.Properties["locked"] = strconv.Itoa(locked)
@@ -122,12 +102,11 @@ func (m *matcher) checkName(a *report.Artifact, mf *Manifest, p Package) {
 	if !ok {
 		return
 	}
-	rule, msg := RuleTyposquat, fmt.Sprintf("%s looks like a typosquat of %s: %s", p.Name, v.Target, v.Reason)
+	rule, msg := rules.DepsTyposquat, fmt.Sprintf("%s looks like a typosquat of %s: %s", p.Name, v.Target, v.Reason)
 	if v.Kind == typosquat.Impersonation {
-		rule, msg = RuleImpersonation, fmt.Sprintf("%s impersonates a trusted name: %s", p.Name, v.Reason)
+		rule, msg = rules.DepsImpersonation, fmt.Sprintf("%s impersonates a trusted name: %s", p.Name, v.Reason)
 	}
-	a.Add(report.Finding{Rule: rule, Severity: report.SeverityHigh, Verdict: report.Suspicious, Message: msg,
-		Location: lineLoc(mf, p.Line, p.Name+"@"+p.Version), Reason: reasons[rule]})
+	a.Add(rules.New(rule, lineLoc(mf, p.Line, p.Name+"@"+p.Version), msg))
 }
 
 func (m *matcher) notLocked(a *report.Artifact, mf *Manifest, p Package) {
@@ -138,9 +117,9 @@ func (m *matcher) notLocked(a *report.Artifact, mf *Manifest, p Package) {
 			extra = fmt.Sprintf("; the database has %d advisories for %s, so the version that gets installed matters", len(recs), p.Name)
 		}
 	}
-	a.Add(report.Finding{Rule: RuleNotLocked, Severity: sev, Verdict: report.Clean,
-		Message:  fmt.Sprintf("%s is not locked, any version it allows may be installed (%s)%s", p.Name, p.Requirement, extra),
-		Location: lineLoc(mf, p.Line, p.Name), Reason: reasons[RuleNotLocked]})
+	f := rules.New(rules.DepsNotLocked, lineLoc(mf, p.Line, p.Name), fmt.Sprintf("%s is not locked, any version it allows may be installed (%s)%s", p.Name, p.Requirement, extra))
+	f.Severity = sev
+	a.Add(f)
 }
 
 // group is a set of records that are one vulnerability (linked by ids
@@ -163,8 +142,7 @@ func (m *matcher) vulns(a *report.Artifact, mf *Manifest, p Package, models map[
 		recs, err = m.lookup(p.Ecosystem, p.Name)
 	}
 	if err != nil {
-		a.Add(report.Finding{Rule: RuleMatchError, Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-			Message: err.Error(), Location: lineLoc(mf, p.Line, p.Name+"@"+p.Version), Reason: reasons[RuleMatchError]})
+		a.Add(rules.New(rules.DepsMatchError, lineLoc(mf, p.Line, p.Name+"@"+p.Version), err.Error()))
 		return false
 	}
 	var groups []*group
@@ -172,9 +150,7 @@ func (m *matcher) vulns(a *report.Artifact, mf *Manifest, p Package, models map[
 		r := &recs[i]
 		hits, err := r.Match(p.Ecosystem, p.Name, p.Version)
 		if err != nil && len(hits) == 0 {
-			a.Add(report.Finding{Rule: RuleMatchError, Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-				Message:  fmt.Sprintf("%s %s could not be compared with %s: %v", p.Name, p.Version, r.ID, err),
-				Location: lineLoc(mf, p.Line, p.Name+"@"+p.Version), Reason: reasons[RuleMatchError]})
+			a.Add(rules.New(rules.DepsMatchError, lineLoc(mf, p.Line, p.Name+"@"+p.Version), fmt.Sprintf("%s %s could not be compared with %s: %v", p.Name, p.Version, r.ID, err)))
 			continue
 		}
 		if len(hits) == 0 {
@@ -203,10 +179,9 @@ func (m *matcher) vulns(a *report.Artifact, mf *Manifest, p Package, models map[
 		if used[i] {
 			continue
 		}
-		a.Add(report.Finding{Rule: rulePrefixML + c.ID, Severity: c.Severity, Verdict: report.Suspicious,
-			Message: fmt.Sprintf("%s %s is in the affected range of %s and this tree holds %s that exercise it", p.Name, p.Version,
-				strings.Join(c.Advisories, "/"), filesPhrase(c.Files)),
-			Location: lineLoc(mf, p.Line, p.Name+"@"+p.Version), Reason: c.Reason})
+		a.Add(rules.FromData(rulePrefixML+c.ID, report.Suspicious, c.Severity, c.Reason, lineLoc(mf, p.Line, p.Name+"@"+p.Version),
+			fmt.Sprintf("%s %s is in the affected range of %s and this tree holds %s that exercise it", p.Name, p.Version,
+				strings.Join(c.Advisories, "/"), filesPhrase(c.Files))))
 	}
 	return len(groups) > 0 || len(correlations) > 0
 }
@@ -319,8 +294,7 @@ func vulnFinding(mf *Manifest, p Package, g *group) report.Finding {
 	if malicious {
 		reason = "Known malicious package (OpenSSF malicious-packages via OSV): https://osv.dev/vulnerability/" + primary
 	}
-	return report.Finding{Rule: primary, Severity: sev, Verdict: verdict, Message: b.String(),
-		Location: lineLoc(mf, p.Line, p.Name+"@"+p.Version), Reason: reason}
+	return rules.FromData(primary, verdict, sev, reason, lineLoc(mf, p.Line, p.Name+"@"+p.Version), b.String())
 }
 
 func severityOf(s osvdb.Score) report.Severity {

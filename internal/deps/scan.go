@@ -26,6 +26,7 @@ import (
 	"github.com/aigis-dev/aigis/internal/bounded"
 	"github.com/aigis-dev/aigis/internal/deps/modelfile"
 	"github.com/aigis-dev/aigis/internal/osvdb"
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
 )
 
@@ -211,8 +212,7 @@ func isVenv(dir string) bool {
 
 func unreadable(p string, err error) report.Artifact {
 	a := report.Artifact{Path: p, Format: "other"}
-	a.Add(report.Finding{Rule: "deps-unreadable", Severity: report.SeverityMedium, Verdict: report.Inconclusive,
-		Message: fmt.Sprintf("%s could not be read: %v; manifests under it were not checked", p, err)})
+	a.Add(rules.New(rules.DepsUnreadable, "", fmt.Sprintf("%s could not be read: %v; manifests under it were not checked", p, err)))
 	return a
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/aigis-dev/aigis/internal/osvdb"
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/report"
 )
@@ -92,10 +93,10 @@ var fixtureRecords = []string{
 	`{"id":"PYSEC-N-1","details":"numpy bug","affected":[{"package":{"ecosystem":"PyPI","name":"numpy"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.22.0"}]}]}]}`,
 }
 
-func findings(a report.Artifact, rule string) []report.Finding {
+func findings[R ~string](a report.Artifact, rule R) []report.Finding {
 	var out []report.Finding
 	for _, f := range a.Findings {
-		if f.Rule == rule {
+		if f.Rule == string(rule) {
 			out = append(out, f)
 		}
 	}
@@ -155,13 +156,13 @@ pytorch-mutex==1.0
 	if len(mal) != 1 || mal[0].Verdict != report.Malicious || mal[0].Severity != report.SeverityCritical || !strings.Contains(mal[0].Message, "PYSEC-2026-2") {
 		t.Errorf("litellm: %+v", mal)
 	}
-	if nl := findings(req, RuleNotLocked); len(nl) != 1 || !strings.Contains(nl[0].Message, "numpy") || nl[0].Severity != report.SeverityLow {
+	if nl := findings(req, rules.DepsNotLocked); len(nl) != 1 || !strings.Contains(nl[0].Message, "numpy") || nl[0].Severity != report.SeverityLow {
 		t.Errorf("numpy>=1.20 must be 'not locked' (the DB has a numpy advisory), never matched at 1.20: %+v", nl)
 	}
 	if len(findings(req, "PYSEC-N-1")) != 0 {
 		t.Error("numpy>=1.20 matched against its lower bound")
 	}
-	if im := findings(req, RuleImpersonation); len(im) != 1 || !strings.Contains(im[0].Message, "pytorch-mutex") {
+	if im := findings(req, rules.DepsImpersonation); len(im) != 1 || !strings.Contains(im[0].Message, "pytorch-mutex") {
 		t.Errorf("pytorch-mutex: %+v", im)
 	}
 	if ei := findings(req, "deps-extra-index"); len(ei) != 1 || ei[0].Location != "requirements.txt:1" {
@@ -175,12 +176,12 @@ pytorch-mutex==1.0
 	if c := findings(py, "deps-ml-llama-cpp-python-chat-template"); len(c) != 1 || c[0].Severity != report.SeverityCritical || !strings.Contains(c[0].Message, "model.gguf") {
 		t.Errorf("llama-cpp-python correlation without a DB record: %+v", py.Findings)
 	}
-	if ts := findings(py, RuleTyposquat); len(ts) != 1 || !strings.Contains(ts[0].Message, "deepseek") {
+	if ts := findings(py, rules.DepsTyposquat); len(ts) != 1 || !strings.Contains(ts[0].Message, "deepseek") {
 		t.Errorf("deepseeek: %+v", py.Findings)
 	}
 
 	bad := artifact(t, rep, filepath.Join("broken", "poetry.lock"))
-	if f := findings(bad, RuleInvalid); len(f) != 1 || bad.Verdict != report.Invalid || !strings.Contains(f[0].Message, filepath.Join("broken", "poetry.lock")) {
+	if f := findings(bad, rules.DepsManifestInvalid); len(f) != 1 || bad.Verdict != report.Invalid || !strings.Contains(f[0].Message, filepath.Join("broken", "poetry.lock")) {
 		t.Errorf("malformed lockfile: %+v", bad)
 	}
 }
@@ -194,7 +195,7 @@ func TestScan_WithoutDatabaseStillRunsNameAndModelChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := rep.Artifacts[0]
-	if len(findings(a, RuleImpersonation)) != 1 || len(findings(a, "deps-ml-torch-load-pickle")) != 1 {
+	if len(findings(a, rules.DepsImpersonation)) != 1 || len(findings(a, "deps-ml-torch-load-pickle")) != 1 {
 		t.Errorf("%+v", a.Findings)
 	}
 }
@@ -209,7 +210,7 @@ func TestScan_UnlockedRequirementBesideLockfileIsNotReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	py := artifact(t, rep, "pyproject.toml")
-	nl := findings(py, RuleNotLocked)
+	nl := findings(py, rules.DepsNotLocked)
 	if len(nl) != 1 || !strings.Contains(nl[0].Message, "rich") {
 		t.Errorf("only rich is unlocked (numpy is locked by uv.lock): %+v", nl)
 	}
@@ -227,7 +228,7 @@ func TestScan_EcosystemMissingFromDatabaseIsInconclusive(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := rep.Artifacts[0]
-	if f := findings(a, RuleNoData); len(f) != 1 || a.Verdict != report.Inconclusive || !strings.Contains(f[0].Message, "1 locked Go packages") {
+	if f := findings(a, rules.DepsNoAdvisoryData); len(f) != 1 || a.Verdict != report.Inconclusive || !strings.Contains(f[0].Message, "1 locked Go packages") {
 		t.Errorf("%+v", a)
 	}
 }
@@ -266,7 +267,7 @@ func TestScan_SharedVulnerableML(t *testing.T) {
 	if f := findings(req, "MAL-2026-2144"); len(f) != 1 || f[0].Location != "requirements.txt:12" || f[0].Severity != report.SeverityCritical {
 		t.Errorf("MAL-2026-2144 for litellm==1.82.7: %+v", f)
 	}
-	if len(findings(req, "MAL-2025-1970")) != 1 || len(findings(req, RuleTyposquat)) != 1 {
+	if len(findings(req, "MAL-2025-1970")) != 1 || len(findings(req, rules.DepsTyposquat)) != 1 {
 		t.Error("deepseeek: want both the MAL record and the typosquat check")
 	}
 	env := artifact(t, rep, "environment.yml")

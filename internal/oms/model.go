@@ -44,8 +44,8 @@ const (
 	ProblemSymlink     ProblemKind = "symlink-not-allowed"
 	ProblemBrokenLink  ProblemKind = "symlink-broken"
 	ProblemLinkedDir   ProblemKind = "symlink-to-directory"
-	ProblemSpecialFile ProblemKind = "special-file"
-	ProblemUnreadable  ProblemKind = "unreadable"
+	ProblemSpecialFile ProblemKind = "file-special"
+	ProblemUnreadable  ProblemKind = "file-unreadable"
 	ProblemBadName     ProblemKind = "name-not-utf8"
 )
 

@@ -1,7 +1,9 @@
-// Package rules holds aigis's detection policy as embedded data: which
-// pickle imports are safe or dangerous (each with a reason), module aliases,
-// and extension hints. Code never hard-codes a module name; it asks this
-// package. docs/rules.md is generated from the same data (go generate).
+// Package rules is the one registry of everything aigis reports, as
+// embedded data: every finding of every verb (scan, verify, deps, sign)
+// with its verdict, severity and reason, which pickle imports are safe or
+// dangerous, module aliases, and extension hints. Code never hard-codes a
+// module name; it asks this package. ids.go (Go constants for every
+// finding) and docs/rules.md are generated from the same data.
 package rules
 
 import (
@@ -17,7 +19,7 @@ import (
 	"github.com/aigis-dev/aigis/report"
 )
 
-//go:generate go run ../gen/rulesdoc -o ../../docs/rules.md -json pickle.json
+//go:generate go run ../gen/rulegen -o ../../docs/rules.md -json pickle.json -ids ids.go
 
 // pickle.yaml is the policy as people edit it; pickle.json is the same
 // data generated from it (TestPickleJSONIsCurrent), which the binary
@@ -32,39 +34,49 @@ var pickleJSON []byte
 //go:embed extensions.yaml
 var extensionsYAML []byte
 
-//go:embed findings.yaml
-var findingsYAML []byte
+// ID names a finding. The constants in ids.go are generated from the rule
+// data, so reporting a finding nobody defined does not compile.
+type ID string
 
-var (
-	findingsOnce sync.Once
-	findings     map[string]Behaviour
-)
-
-// Findings returns the definitions of the non-pickle findings.
-func Findings() map[string]Behaviour {
-	findingsOnce.Do(func() {
-		if err := yaml.Unmarshal(findingsYAML, &findings); err != nil {
-			panic("rules: embedded findings.yaml: " + err.Error())
-		}
-	})
-	return findings
+// New builds a finding from its definition in a rule set or the pickle
+// behaviours. Every ID constant has one (TestEveryIDIsDefined).
+func New(id ID, location, message string) report.Finding {
+	b, ok := Lookup(id)
+	if !ok {
+		panic("rules: no definition for finding " + string(id))
+	}
+	return report.Finding{Rule: string(id), Verdict: b.Verdict, Severity: b.Severity, Reason: b.Reason, Location: location, Message: message}
 }
 
-// New builds a finding from its definition in findings.yaml (or the
-// pickle behaviours, or a format rule set in formats/). An unknown id is a programming error, caught by
-// tests: every rule aigis reports is documented.
-func New(id, location, message string) report.Finding {
-	b, ok := Findings()[id]
-	if !ok {
-		b, ok = Pickle().Findings[id]
+// Lookup returns the definition of a finding id.
+func Lookup(id ID) (Behaviour, bool) {
+	if b, ok := setFinding(id); ok {
+		return b, true
 	}
-	if !ok {
-		b, ok = formatFinding(id)
+	b, ok := Pickle().Findings[string(id)]
+	return b, ok
+}
+
+// FromData builds a finding whose id comes from data rather than from the
+// registry: an advisory id (deps), a pickle deny rule, a dependency
+// correlation. Its data carries the verdict, severity and reason.
+func FromData(id string, v report.Verdict, s report.Severity, reason, location, message string) report.Finding {
+	return report.Finding{Rule: id, Verdict: v, Severity: s, Reason: reason, Location: location, Message: message}
+}
+
+// AllIDs lists every finding id in the registry, sorted.
+func AllIDs() []ID {
+	var ids []ID
+	for _, n := range SetNames() {
+		for id := range Format(n).Findings {
+			ids = append(ids, ID(id))
+		}
 	}
-	if !ok {
-		panic("rules: no definition for finding " + id)
+	for id := range Pickle().Findings {
+		ids = append(ids, ID(id))
 	}
-	return report.Finding{Rule: id, Verdict: b.Verdict, Severity: b.Severity, Reason: b.Reason, Location: location, Message: message}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
 }
 
 // Action is what a rule does with a matching import.
@@ -110,16 +122,6 @@ type Behaviour struct {
 	Verdict  report.Verdict  `yaml:"verdict" json:"verdict"`
 	Severity report.Severity `yaml:"severity" json:"severity"`
 	Reason   string          `yaml:"reason" json:"reason"`
-}
-
-// Behaviour returns the definition of a VM finding id; unknown ids are a
-// programming error caught by tests.
-func (p *PicklePolicy) Behaviour(id string) Behaviour {
-	b, ok := p.Findings[id]
-	if !ok {
-		panic("rules: no finding definition for " + id)
-	}
-	return b
 }
 
 // Loader is a callable that deserialises its first argument.

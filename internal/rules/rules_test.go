@@ -2,11 +2,9 @@ package rules
 
 import (
 	"bytes"
-	"io/fs"
+	"go/format"
 	"os"
-	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -144,41 +142,35 @@ func TestLongDottedNameIsTraversal(t *testing.T) {
 	}
 }
 
-// TestEveryReportedRuleIsDefined finds every rules.New("id", ...) in the
-// code and checks the id has a definition (verdict, severity, reason), so
-// the catalogue documents everything aigis can report.
-func TestEveryReportedRuleIsDefined(t *testing.T) {
-	re := regexp.MustCompile(`rules\.New\("([a-z0-9-]+)"`)
-	var files []string
-	filepath.WalkDir("../..", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
-			files = append(files, p)
-		}
-		return nil
-	})
-	seen := 0
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		for _, m := range re.FindAllSubmatch(b, -1) {
-			seen++
-			id := string(m[1])
-			if _, ok := Findings()[id]; !ok {
-				if _, ok := Pickle().Findings[id]; !ok {
-					if _, ok := formatFinding(id); !ok {
-						t.Errorf("%s reports %q, which has no definition in rules/", f, id)
-					}
-				}
-			}
-		}
+// TestIDsAreCurrent keeps ids.go, the constants code names findings by,
+// in step with the rule data.
+func TestIDsAreCurrent(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteIDs(&b); err != nil {
+		t.Fatal(err)
 	}
-	if seen < 20 {
-		t.Fatalf("only %d rules.New calls found; did the walk miss the tree?", seen)
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("ids.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(src, want) {
+		t.Fatal("ids.go is stale: run go generate ./internal/rules")
+	}
+	for _, id := range AllIDs() {
+		f := New(id, "", "")
+		if f.Reason == "" || f.Rule != string(id) {
+			t.Errorf("%s: %+v", id, f)
+		}
 	}
 }
 
 func TestFormatRuleSets(t *testing.T) {
-	names := FormatNames()
-	for _, want := range []string{"jinja", "python", "keras", "onnx", "tensorflow", "hfrepo", "safetensors", "gguf", "weights"} {
+	names := SetNames()
+	for _, want := range []string{"jinja", "python", "keras", "onnx", "tensorflow", "hfrepo", "safetensors", "gguf", "weights", "engine", "verify", "deps", "sign"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("rule set %s missing: %v", want, names)
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/aigis-dev/aigis/internal/oms"
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
 )
 
@@ -50,8 +51,7 @@ func (r *Result) Report() *report.Report {
 		f.shards++
 		f.digest = string(m.Serialization.HashType) + ":" + hex.EncodeToString(res.Digest)
 	}
-	bundle.Add(report.Finding{Rule: "signed", Severity: report.SeverityInfo, Verdict: report.Clean,
-		Message: fmt.Sprintf("signed %d files (%d resources, %s %s) with the %s method; root digest %s", len(order), len(m.Resources), m.Serialization.Method, m.Serialization.HashType, b.Material, root)})
+	bundle.Add(rules.New(rules.Signed, "", fmt.Sprintf("signed %d files (%d resources, %s %s) with the %s method; root digest %s", len(order), len(m.Resources), m.Serialization.Method, m.Serialization.HashType, b.Material, root)))
 	rep.Artifacts = append(rep.Artifacts, bundle)
 	for _, name := range order {
 		path := r.Model

@@ -1,6 +1,8 @@
 // Package testutil finds the shared test material that sits beside the
 // checkout (../shared). Tests that need it skip with a clear message when
-// it is absent, as it is in a user's fresh clone.
+// it is absent, as it is in a user's fresh clone; with
+// AIGIS_REQUIRE_SHARED=1 (which .ci/run sets) they fail instead, so CI
+// cannot pass with the security tests skipped.
 package testutil
 
 import (
@@ -17,11 +19,18 @@ import (
 func Shared(t testing.TB, elem ...string) string {
 	t.Helper()
 	p, ok := SharedPath(elem...)
+	if !ok && os.Getenv(RequireShared) == "1" {
+		t.Fatalf("shared test material %s not found beside the checkout, and %s=1 requires it", filepath.Join(append([]string{"../shared"}, elem...)...), RequireShared)
+	}
 	if !ok {
 		t.Skipf("shared test material %s not found beside the checkout; skipping (CI provides it)", filepath.Join(append([]string{"../shared"}, elem...)...))
 	}
 	return p
 }
+
+// RequireShared names the variable that turns a missing ../shared from a
+// skip into a failure.
+const RequireShared = "AIGIS_REQUIRE_SHARED"
 
 // SharedPath is Shared without the test: it reports whether the path
 // exists. Benchmarks and tools use it.

@@ -95,11 +95,11 @@ func run(t testing.TB, root, sig string, v verify.Verifier, opts verify.Options)
 func failures(r *verify.Result) map[string]string {
 	out := map[string]string{}
 	if r.Failure != nil {
-		out["bundle"] = r.Failure.Rule
+		out["bundle"] = string(r.Failure.Rule)
 	}
 	for _, f := range r.Files {
 		if f.Status != verify.StatusOK && f.Status != verify.StatusUnsigned {
-			out[f.Name] = f.Rule
+			out[f.Name] = string(f.Rule)
 		}
 	}
 	return out

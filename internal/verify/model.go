@@ -23,6 +23,7 @@ import (
 
 	"github.com/aigis-dev/aigis/internal/hashing"
 	"github.com/aigis-dev/aigis/internal/oms"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // Options configure Model.
@@ -77,7 +78,7 @@ type File struct {
 	Name   string // as in the manifest ("." for a single-file model)
 	Path   string // on disk
 	Status Status
-	Rule   string // for failures
+	Rule   rules.ID // for failures
 	Msg    string
 	Size   int64
 	Digest []byte // the signed digest (files method)
@@ -128,7 +129,7 @@ func Model(ctx context.Context, root string, bundle []byte, v Verifier, opts Opt
 	res.Signer = signer
 	m, err := oms.ParseStatement(payload)
 	if err != nil {
-		res.Failure = failf(RuleBundleMalformed, "the signed payload is not an OMS statement: %v", err)
+		res.Failure = failf(rules.BundleMalformed, "the signed payload is not an OMS statement: %v", err)
 		return res, nil
 	}
 	if m.Legacy {
@@ -155,9 +156,9 @@ func asFailure(err error) *Failure {
 	}
 	var fe *oms.FormatError
 	if errors.As(err, &fe) {
-		return failf(RuleBundleMalformed, "%s", fe.Msg)
+		return failf(rules.BundleMalformed, "%s", fe.Msg)
 	}
-	return failf(RuleBundleMalformed, "%v", err)
+	return failf(rules.BundleMalformed, "%v", err)
 }
 
 // expected is what the manifest says about one file.
@@ -181,18 +182,18 @@ func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) (
 	}
 	want, err := expectations(m, model, root)
 	if err != nil {
-		return nil, failf(RuleBundleMalformed, "%v", err)
+		return nil, failf(rules.BundleMalformed, "%v", err)
 	}
 	var out []File
 	seen := map[string]bool{}
 	for _, p := range model.Problems {
 		seen[p.Name] = true
-		file := File{Name: p.Name, Path: displayPath(root, model.Single, p.Name), Status: StatusRefused, Rule: string(p.Kind), Msg: p.Err.Error()}
+		file := File{Name: p.Name, Path: displayPath(root, model.Single, p.Name), Status: StatusRefused, Rule: rules.ID(p.Kind), Msg: p.Err.Error()}
 		if p.Kind == oms.ProblemUnreadable {
 			file.Status = StatusUnreadable
 		}
 		if _, listed := want[p.Name]; !listed && opts.IgnoreUnsignedFiles {
-			file.Status, file.Rule, file.Msg = StatusUnsigned, RuleFileUnsigned, unsignedMsg+" ("+p.Err.Error()+")"
+			file.Status, file.Rule, file.Msg = StatusUnsigned, rules.FileUnsigned, unsignedMsg+" ("+p.Err.Error()+")"
 		}
 		out = append(out, file)
 	}
@@ -216,12 +217,12 @@ func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) (
 			// absence can be verified.
 			file.Msg = "empty file: shard manifests do not list empty files"
 		case !listed && opts.IgnoreUnsignedFiles:
-			file.Status, file.Rule, file.Msg = StatusUnsigned, RuleFileUnsigned, unsignedMsg
+			file.Status, file.Rule, file.Msg = StatusUnsigned, rules.FileUnsigned, unsignedMsg
 		case !listed:
-			file.Status, file.Rule = StatusExtra, RuleFileExtra
+			file.Status, file.Rule = StatusExtra, rules.FileExtra
 			file.Msg = "file is not in the signed manifest (added after signing?)"
 		case ser.Method == oms.MethodShards && e.size != f.Size:
-			file.Status, file.Rule = StatusModified, RuleFileModified
+			file.Status, file.Rule = StatusModified, rules.FileModified
 			file.Msg = fmt.Sprintf("file is %d bytes, but %d bytes were signed", f.Size, e.size)
 		case ser.Method == oms.MethodShards:
 			for _, s := range oms.Shards(f.Size, ser.ShardSize) {
@@ -251,7 +252,7 @@ func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) (
 				msg += " (a git path: verify with --ignore-git-paths=false)"
 			}
 		}
-		out = append(out, File{Name: name, Path: displayPath(root, model.Single, name), Status: StatusMissing, Rule: RuleFileMissing, Msg: msg})
+		out = append(out, File{Name: name, Path: displayPath(root, model.Single, name), Status: StatusMissing, Rule: rules.FileMissing, Msg: msg})
 	}
 	if opts.OnTotal != nil {
 		opts.OnTotal(total)
@@ -275,12 +276,12 @@ func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) (
 			if errors.As(r.Err, &je) {
 				r.Err = je.Err
 			}
-			f.Status, f.Rule, f.Msg = StatusUnreadable, RuleFileUnreadable, fmt.Sprintf("cannot read the file: %v", r.Err)
+			f.Status, f.Rule, f.Msg = StatusUnreadable, rules.FileUnreadable, fmt.Sprintf("cannot read the file: %v", r.Err)
 			continue
 		}
 		if ser.Method != oms.MethodShards {
 			if !equalDigest(r.Digest, f.Digest) {
-				f.Status, f.Rule = StatusModified, RuleFileModified
+				f.Status, f.Rule = StatusModified, rules.FileModified
 				f.Msg = fmt.Sprintf("content differs from the signed digest: %s %s signed, %s now", ser.HashType, hex.EncodeToString(f.Digest), hex.EncodeToString(r.Digest))
 			}
 			continue
@@ -295,7 +296,7 @@ func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) (
 		if f.Status != StatusOK {
 			continue // unreadable beats modified
 		}
-		f.Status, f.Rule = StatusModified, RuleFileModified
+		f.Status, f.Rule = StatusModified, rules.FileModified
 		f.Msg = fmt.Sprintf("content differs from the signed digests in %d of its shards (bytes %s)", len(ranges), strings.Join(ranges, ", "))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

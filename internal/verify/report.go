@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/aigis-dev/aigis/internal/oms"
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
 )
 
@@ -26,8 +27,7 @@ func (r *Result) Report() *report.Report {
 			b.Properties["issuer"] = s.Issuer
 		}
 		for _, n := range s.Notes {
-			b.Add(report.Finding{Rule: RuleLegacyFormat, Severity: report.SeverityInfo, Verdict: report.Clean, Message: n,
-				Reason: "older model_signing releases wrote formats that OMS v1.0 verifiers must still accept"})
+			b.Add(rules.New(rules.LegacyFormat, "", n))
 		}
 	}
 	if m := r.Manifest; m != nil {
@@ -60,7 +60,7 @@ func (r *Result) Report() *report.Report {
 		if unsigned > 0 {
 			msg += fmt.Sprintf("; %s not in the manifest tolerated by --ignore-unsigned-files, not verified", plural(unsigned, "file"))
 		}
-		b.Add(report.Finding{Rule: RuleVerified, Severity: report.SeverityInfo, Verdict: report.Clean, Message: msg})
+		b.Add(rules.New(rules.Verified, "", msg))
 	}
 	rep.Artifacts = append(rep.Artifacts, b)
 	for _, f := range r.Files {
@@ -73,8 +73,7 @@ func (r *Result) Report() *report.Report {
 		case StatusUnsigned:
 			// Tolerated, so not a failure; but never verified, so not
 			// clean either.
-			a.Add(report.Finding{Rule: RuleFileUnsigned, Severity: report.SeverityInfo, Verdict: report.Inconclusive, Message: f.Msg,
-				Reason: "--ignore-unsigned-files tolerates files nobody signed; they can still change what loading the model does"})
+			a.Add(rules.New(rules.FileUnsigned, "", f.Msg))
 		default:
 			a.Add(failure(f.Rule, f.Msg, ""))
 		}
@@ -83,26 +82,11 @@ func (r *Result) Report() *report.Report {
 	return rep
 }
 
-var reasons = map[string]string{
-	RuleBundleMalformed:   "a bundle that breaks the OMS format cannot be trusted to describe the model",
-	RuleMethodMismatch:    "the verification material must match the signing method",
-	RuleWrongKey:          "only the expected signer's key may vouch for the model",
-	RuleSignatureInvalid:  "an altered payload or signature no longer proves who signed the model",
-	RuleCertUntrusted:     "the signing certificate must chain to a trusted root, be valid and allow signing",
-	RuleIdentityMismatch:  "Sigstore signatures are only as good as the identity they are checked against",
-	RuleSigstoreUntrusted: "the certificate, transparency log entry and timestamps must verify against the trusted root",
-	RuleFileModified:      "a file whose content differs from its signed digest is not the signed model",
-	RuleFileMissing:       "a model missing a signed file is not the signed model",
-	RuleFileExtra:         "a file nobody signed can change what loading the model does",
-	RuleFileUnreadable:    "a file that cannot be read cannot be verified",
-}
-
-func failure(rule, msg, loc string) report.Finding {
-	reason, ok := reasons[rule]
-	if !ok {
-		reason = "the model signing policy refuses this path (links, special files and undecodable names cannot be verified)"
-	}
-	return report.Finding{Rule: rule, Severity: report.SeverityHigh, Verdict: report.Invalid, Message: msg, Location: loc, Reason: reason}
+// failure is a verification failure: every one is defined, with its
+// reason, in the verify rule set (file problems from the oms walker are
+// named after their kind).
+func failure(rule rules.ID, msg, loc string) report.Finding {
+	return rules.New(rule, loc, msg)
 }
 
 func plural(n int, noun string) string {

@@ -10,6 +10,7 @@ import (
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/aigis-dev/aigis/internal/oms"
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // LoadTrustedRoot reads Sigstore trust material: a trusted_root.json, or
@@ -61,11 +62,11 @@ func (v *sigstoreVerifier) Verify(b *oms.Bundle) ([]byte, *Signer, error) {
 	}
 	var sb bundle.Bundle
 	if err := sb.UnmarshalJSON(b.Raw); err != nil {
-		return nil, nil, failf(RuleBundleMalformed, "not a valid Sigstore bundle: %v", err)
+		return nil, nil, failf(rules.BundleMalformed, "not a valid Sigstore bundle: %v", err)
 	}
 	env := sb.GetDsseEnvelope()
 	if env == nil {
-		return nil, nil, failf(RuleBundleMalformed, "the Sigstore bundle has no DSSE envelope")
+		return nil, nil, failf(rules.BundleMalformed, "the Sigstore bundle has no DSSE envelope")
 	}
 	sv, err := sgverify.NewVerifier(v.trusted,
 		sgverify.WithSignedCertificateTimestamps(1),
@@ -79,15 +80,15 @@ func (v *sigstoreVerifier) Verify(b *oms.Bundle) ([]byte, *Signer, error) {
 	// below, by hand, so that a mismatch can say who did sign.
 	res, err := sv.Verify(&sb, sgverify.NewPolicy(sgverify.WithoutArtifactUnsafe(), sgverify.WithoutIdentitiesUnsafe()))
 	if err != nil {
-		return nil, nil, failf(RuleSigstoreUntrusted, "Sigstore verification failed: %v", err)
+		return nil, nil, failf(rules.SigstoreUntrusted, "Sigstore verification failed: %v", err)
 	}
 	if res.Signature == nil || res.Signature.Certificate == nil {
-		return nil, nil, failf(RuleSigstoreUntrusted, "Sigstore verification returned no certificate identity")
+		return nil, nil, failf(rules.SigstoreUntrusted, "Sigstore verification returned no certificate identity")
 	}
 	cert := res.Signature.Certificate
 	san, iss := cert.SubjectAlternativeName, cert.Extensions.Issuer
 	if san != v.identity || iss != v.issuer {
-		return nil, nil, failf(RuleIdentityMismatch, "signed by %q (issuer %q), but the expected signer is %q (issuer %q)", san, iss, v.identity, v.issuer)
+		return nil, nil, failf(rules.IdentityMismatch, "signed by %q (issuer %q), but the expected signer is %q (issuer %q)", san, iss, v.identity, v.issuer)
 	}
 	return env.Payload, &Signer{Method: oms.MaterialCertificate, Identity: san, Issuer: iss}, nil
 }

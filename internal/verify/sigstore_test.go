@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/internal/verify"
 )
@@ -81,7 +82,7 @@ func TestSigstore_IdentityAndIssuerMustMatchExactly(t *testing.T) {
 		{vectorIdentity, vectorIssuer + "/"},
 	} {
 		r := verifyBytes(t, model, bundle, sigstoreVerifier(t, publicGood(t), tc.identity, tc.issuer))
-		if r.Failure == nil || r.Failure.Rule != verify.RuleIdentityMismatch || !strings.Contains(r.Failure.Msg, vectorIdentity) {
+		if r.Failure == nil || r.Failure.Rule != rules.IdentityMismatch || !strings.Contains(r.Failure.Msg, vectorIdentity) {
 			t.Errorf("%+v: %+v", tc, r.Failure)
 		}
 	}
@@ -116,7 +117,7 @@ func TestSigstore_RejectsAlteredEvidenceOrTrust(t *testing.T) {
 			t.Errorf("%s altered: verified", name)
 			continue
 		}
-		if r.Failure.Rule != verify.RuleSigstoreUntrusted && r.Failure.Rule != verify.RuleBundleMalformed {
+		if r.Failure.Rule != rules.SigstoreUntrusted && r.Failure.Rule != rules.BundleMalformed {
 			t.Errorf("%s altered: %+v", name, r.Failure)
 		}
 		t.Logf("%s altered: %s: %s", name, r.Failure.Rule, r.Failure.Msg)
@@ -128,7 +129,7 @@ func TestSigstore_RejectsAlteredEvidenceOrTrust(t *testing.T) {
 		tr[drop] = []any{}
 		data, _ := json.Marshal(tr)
 		r := verifyBytes(t, model, bundle, sigstoreVerifier(t, data, vectorIdentity, vectorIssuer))
-		if r.Failure == nil || r.Failure.Rule != verify.RuleSigstoreUntrusted {
+		if r.Failure == nil || r.Failure.Rule != rules.SigstoreUntrusted {
 			t.Errorf("trusted root without %s: %+v", drop, r.Failure)
 		}
 	}

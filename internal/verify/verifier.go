@@ -11,35 +11,18 @@ import (
 	"time"
 
 	"github.com/aigis-dev/aigis/internal/oms"
-)
-
-// Rules name what failed. They are stable identifiers in reports.
-const (
-	RuleVerified          = "verified"          // info: the bundle and every file verified
-	RuleLegacyFormat      = "legacy-format"     // info: an older model_signing format was accepted
-	RuleBundleMalformed   = "bundle-malformed"  // the bundle or its payload breaks the OMS format
-	RuleMethodMismatch    = "method-mismatch"   // e.g. a certificate bundle checked with --public-key
-	RuleWrongKey          = "wrong-key"         // the bundle names or was signed by another key
-	RuleSignatureInvalid  = "signature-invalid" // the named key did not sign this payload
-	RuleCertUntrusted     = "certificate-untrusted"
-	RuleIdentityMismatch  = "identity-mismatch" // Sigstore: signed by someone else
-	RuleSigstoreUntrusted = "sigstore-untrusted"
-	RuleFileModified      = "file-modified"
-	RuleFileMissing       = "file-missing"
-	RuleFileExtra         = "file-extra"
-	RuleFileUnreadable    = "file-unreadable"
-	RuleFileUnsigned      = "file-unsigned" // info: a file the manifest does not list, tolerated by --ignore-unsigned-files
+	"github.com/aigis-dev/aigis/internal/rules"
 )
 
 // Failure is a reason verification failed, with the rule that names it.
 type Failure struct {
-	Rule string
+	Rule rules.ID
 	Msg  string
 }
 
 func (f *Failure) Error() string { return f.Msg }
 
-func failf(rule, format string, a ...any) *Failure {
+func failf(rule rules.ID, format string, a ...any) *Failure {
 	return &Failure{Rule: rule, Msg: fmt.Sprintf(format, a...)}
 }
 
@@ -73,7 +56,7 @@ func checkMethod(v Verifier, b *oms.Bundle) error {
 		oms.MaterialCertificateChain: "--certificate-chain",
 		oms.MaterialCertificate:      "--identity, --identity-provider and --trusted-root",
 	}
-	return failf(RuleMethodMismatch, "the bundle was signed with the %s method but is being verified with the %s method; verify it with %s",
+	return failf(rules.MethodMismatch, "the bundle was signed with the %s method but is being verified with the %s method; verify it with %s",
 		b.Material, v.Method(), hint[b.Material])
 }
 
@@ -131,13 +114,13 @@ func (v *keyVerifier) Verify(b *oms.Bundle) ([]byte, *Signer, error) {
 	switch pk := b.PublicKey; {
 	case pk.Hint != "":
 		if !strings.EqualFold(pk.Hint, v.hint) {
-			return nil, nil, failf(RuleWrongKey, "the bundle was signed by the key with hint %s, not by the given key (hint %s)", pk.Hint, v.hint)
+			return nil, nil, failf(rules.WrongKey, "the bundle was signed by the key with hint %s, not by the given key (hint %s)", pk.Hint, v.hint)
 		}
 	case len(pk.RawBytes) > 0:
 		s.Notes = append(s.Notes, "key named by publicKey.rawBytes (model_signing before v1.1.0)")
 		if k, err := oms.ParsePublicKey(pk.RawBytes); err == nil && !k.Equal(v.pub) {
 			h, _ := oms.KeyHint(k)
-			return nil, nil, failf(RuleWrongKey, "the bundle was signed by the key with hint %s, not by the given key (hint %s)", h, v.hint)
+			return nil, nil, failf(rules.WrongKey, "the bundle was signed by the key with hint %s, not by the given key (hint %s)", h, v.hint)
 		}
 	}
 	curveHash := func(b []byte) []byte {
@@ -148,7 +131,7 @@ func (v *keyVerifier) Verify(b *oms.Bundle) ([]byte, *Signer, error) {
 	}
 	legacy, ok := checkSignature(v.pub, &b.Envelope, curveHash)
 	if !ok {
-		return nil, nil, failf(RuleSignatureInvalid, "the signature does not verify with the given key (hint %s): the payload or the signature was altered, or another key signed it", v.hint)
+		return nil, nil, failf(rules.SignatureInvalid, "the signature does not verify with the given key (hint %s): the payload or the signature was altered, or another key signed it", v.hint)
 	}
 	if legacy {
 		s.Notes = append(s.Notes, legacyPAENote)
@@ -188,7 +171,7 @@ func (v *chainVerifier) Verify(b *oms.Bundle) ([]byte, *Signer, error) {
 	for i, der := range b.Certificates {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, nil, failf(RuleBundleMalformed, "x509CertificateChain certificate %d does not parse: %v", i, err)
+			return nil, nil, failf(rules.BundleMalformed, "x509CertificateChain certificate %d does not parse: %v", i, err)
 		}
 		certs[i] = c
 	}
@@ -203,24 +186,24 @@ func (v *chainVerifier) Verify(b *oms.Bundle) ([]byte, *Signer, error) {
 	// Any extended key usage is accepted on the path; the leaf's own
 	// usage is checked below with model_signing's rule.
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: v.roots, Intermediates: inter, CurrentTime: v.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return nil, nil, failf(RuleCertUntrusted, "signing certificate %s is not trusted: %v", desc, err)
+		return nil, nil, failf(rules.CertificateUntrusted, "signing certificate %s is not trusted: %v", desc, err)
 	}
 	if !oms.CertificateCanSign(leaf) {
-		return nil, nil, failf(RuleCertUntrusted, "signing certificate %s allows neither digitalSignature nor codeSigning", desc)
+		return nil, nil, failf(rules.CertificateUntrusted, "signing certificate %s allows neither digitalSignature nor codeSigning", desc)
 	}
 	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, nil, failf(RuleCertUntrusted, "signing certificate %s holds a %T key; OMS keys are ECDSA", desc, leaf.PublicKey)
+		return nil, nil, failf(rules.CertificateUntrusted, "signing certificate %s holds a %T key; OMS keys are ECDSA", desc, leaf.PublicKey)
 	}
 	if _, err := oms.SignatureHash(pub); err != nil {
-		return nil, nil, failf(RuleCertUntrusted, "signing certificate %s: %v", desc, err)
+		return nil, nil, failf(rules.CertificateUntrusted, "signing certificate %s: %v", desc, err)
 	}
 	// model_signing v0.2.0 hashed its legacy encoding with SHA-256
 	// whatever the curve.
 	sha := func(b []byte) []byte { d := sha256.Sum256(b); return d[:] }
 	legacy, ok := checkSignature(pub, &b.Envelope, sha)
 	if !ok {
-		return nil, nil, failf(RuleSignatureInvalid, "the signature does not verify with the key of signing certificate %s: the payload or the signature was altered", desc)
+		return nil, nil, failf(rules.SignatureInvalid, "the signature does not verify with the key of signing certificate %s: the payload or the signature was altered", desc)
 	}
 	if legacy {
 		s.Notes = append(s.Notes, legacyPAENote)

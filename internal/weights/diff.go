@@ -215,7 +215,7 @@ func (d *Diff) Findings(loc string) ([]report.Finding, map[string]string) {
 		if i == 20 {
 			break
 		}
-		fs = append(fs, rules.New("weights-diff-tensor", loc, fmt.Sprintf("tensor %s: %d of %d elements changed (%.3g%%), relative L2 change %.3g, max |change| %.3g", t.Name, t.Changed, t.N, 100*float64(t.Changed)/float64(max(1, t.N)), t.RelL2, t.MaxAbs)))
+		fs = append(fs, rules.New(rules.WeightsDiffTensor, loc, fmt.Sprintf("tensor %s: %d of %d elements changed (%.3g%%), relative L2 change %.3g, max |change| %.3g", t.Name, t.Changed, t.N, 100*float64(t.Changed)/float64(max(1, t.N)), t.RelL2, t.MaxAbs)))
 	}
 	var slivers []string
 	for _, t := range ch {
@@ -238,7 +238,7 @@ func (d *Diff) Findings(loc string) ([]report.Finding, map[string]string) {
 			}
 			msg += "tensors edited in a sliver of their elements: " + fmt.Sprint(slivers)
 		}
-		fs = append([]report.Finding{rules.New("weights-diff-targeted", loc, msg)}, fs...)
+		fs = append([]report.Finding{rules.New(rules.WeightsDiffTargeted, loc, msg)}, fs...)
 	}
 	return fs, props
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/internal/testutil/scantest"
 	"github.com/aigis-dev/aigis/internal/weights"
@@ -25,7 +24,7 @@ func scanWeights(t *testing.T, name string, data []byte) report.Artifact {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return scan.New(scan.Options{Analyzers: list.All(), Weights: true}).ScanFile(context.Background(), p, name)
+	return scan.New(scan.Options{Weights: true}).ScanFile(context.Background(), p, name)
 }
 
 // Every format that carries raw tensors is read with --weights.

@@ -359,6 +359,6 @@ func reportLSB(s *Stats, out *analyzer.Result) {
 		default:
 			msg = fmt.Sprintf("tensor %s: %d KiB of float32 weights (windows %d-%d) use low mantissa bits that the rest of the tensor leaves empty (%.0f%% used elsewhere): data was added to them", s.Tensor.Name, n*window*4/1024, r.first, r.last, 100*s.lsbBaselineUsable)
 		}
-		out.Add(rules.New("weights-lsb-payload", out.At(s.Tensor.Offset+int64(r.first)*window*4), msg))
+		out.Add(rules.New(rules.WeightsLsbPayload, out.At(s.Tensor.Offset+int64(r.first)*window*4), msg))
 	}
 }

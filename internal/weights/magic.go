@@ -165,9 +165,9 @@ func reportHits(s *Stats, out *analyzer.Result) {
 		}
 		seen[key] = true
 		if h.lsb {
-			out.Add(rules.New("weights-lsb-payload", out.At(s.Tensor.Offset+4*h.off), fmt.Sprintf("tensor %s: the low bytes of float32 elements from element %d onwards spell a %s header", s.Tensor.Name, h.off, h.kind)))
+			out.Add(rules.New(rules.WeightsLsbPayload, out.At(s.Tensor.Offset+4*h.off), fmt.Sprintf("tensor %s: the low bytes of float32 elements from element %d onwards spell a %s header", s.Tensor.Name, h.off, h.kind)))
 			continue
 		}
-		out.Add(rules.New("weights-embedded-file", out.At(s.Tensor.Offset+h.off), fmt.Sprintf("tensor %s: a %s is embedded in the tensor bytes at tensor offset %d", s.Tensor.Name, h.kind, h.off)))
+		out.Add(rules.New(rules.WeightsEmbeddedFile, out.At(s.Tensor.Offset+h.off), fmt.Sprintf("tensor %s: a %s is embedded in the tensor bytes at tensor offset %d", s.Tensor.Name, h.kind, h.off)))
 	}
 }

@@ -359,13 +359,13 @@ func Report(stats []*Stats, out *analyzer.Result) {
 		finite := s.N - s.NaN - s.Inf
 		if finite > 0 && (s.MaxZ() > outlierZ && finite >= 1024 || math.Max(math.Abs(s.Max), math.Abs(s.Min)) > outlierAbs) {
 			z := s.MaxZ()
-			out.Add(rules.New("weights-extreme-outlier", out.Here(), fmt.Sprintf("tensor %s: an element lies %.0f standard deviations from the mean (min %g, max %g, mean %g, std %g)", s.Tensor.Name, z, s.Min, s.Max, s.Mean(), s.Std())))
+			out.Add(rules.New(rules.WeightsExtremeOutlier, out.Here(), fmt.Sprintf("tensor %s: an element lies %.0f standard deviations from the mean (min %g, max %g, mean %g, std %g)", s.Tensor.Name, z, s.Min, s.Max, s.Mean(), s.Std())))
 		}
 		reportHits(s, out)
 		reportLSB(s, out)
 	}
 	if nan+inf > 0 {
-		out.Add(rules.New("weights-nan-inf", out.Here(), fmt.Sprintf("%d NaN and %d Inf values in the weights: %s", nan, inf, strings.Join(nanNames, ", "))))
+		out.Add(rules.New(rules.WeightsNanInf, out.Here(), fmt.Sprintf("%d NaN and %d Inf values in the weights: %s", nan, inf, strings.Join(nanNames, ", "))))
 	}
 	out.SetProperty("weights.tensors", fmt.Sprint(len(stats)))
 	out.SetProperty("weights.bytes", fmt.Sprint(bytes))

@@ -26,7 +26,7 @@ const MaxSize = 1 << 20
 
 // Issue is one finding about a template, at byte offset Off.
 type Issue struct {
-	Rule string
+	Rule rules.ID
 	Off  int
 	Msg  string
 }
@@ -56,21 +56,21 @@ type token struct {
 func Analyze(src string) []Issue {
 	a := &analysis{set: rules.Format("jinja"), seen: map[string]bool{}}
 	if len(src) > MaxSize {
-		a.add("jinja-too-large", 0, fmt.Sprintf("template of %d bytes exceeds the %d-byte budget", len(src), MaxSize))
+		a.add(rules.JinjaTooLarge, 0, fmt.Sprintf("template of %d bytes exceeds the %d-byte budget", len(src), MaxSize))
 		src = src[:MaxSize]
 	}
 	blocks, err := split(src)
 	if err != nil {
-		a.add("jinja-unparsable", err.off, err.msg)
+		a.add(rules.JinjaUnparsable, err.off, err.msg)
 	}
 	var all []string // every decoded literal, in order
 	for _, b := range blocks {
 		toks, err := lex(b.code, b.off)
 		if err != nil {
-			a.add("jinja-unparsable", err.off, err.msg)
+			a.add(rules.JinjaUnparsable, err.off, err.msg)
 		}
 		if b.tag && len(toks) > 0 && toks[0].k == tName && a.set.List("loader_tags").Has(toks[0].s) {
-			a.add("jinja-template-loading", toks[0].off, fmt.Sprintf("{%% %s %%} loads another template", toks[0].s))
+			a.add(rules.JinjaTemplateLoading, toks[0].off, fmt.Sprintf("{%% %s %%} loads another template", toks[0].s))
 		}
 		a.block(toks)
 		all = append(all, a.folded...)
@@ -86,8 +86,8 @@ type analysis struct {
 	folded []string // the last block's decoded literals
 }
 
-func (a *analysis) add(rule string, off int, msg string) {
-	key := rule + "\x00" + msg
+func (a *analysis) add(rule rules.ID, off int, msg string) {
+	key := string(rule) + "\x00" + msg
 	if a.seen[key] {
 		return
 	}
@@ -118,13 +118,13 @@ func (a *analysis) block(toks []token) {
 		switch t.k {
 		case tName:
 			if isDunder(t.s) {
-				a.add("jinja-dunder-access", t.off, fmt.Sprintf("the template names %s", t.s))
+				a.add(rules.JinjaDunderAccess, t.off, fmt.Sprintf("the template names %s", t.s))
 				continue
 			}
 			switch prev {
 			case ".":
 				if dangerous.Has(t.s) {
-					a.add("jinja-dangerous-attribute", t.off, fmt.Sprintf("the template reads attribute .%s", t.s))
+					a.add(rules.JinjaDangerousAttribute, t.off, fmt.Sprintf("the template reads attribute .%s", t.s))
 				}
 				continue
 			case "|":
@@ -137,7 +137,7 @@ func (a *analysis) block(toks []token) {
 				continue // keyword argument or assignment target
 			}
 			if a.set.List("sandbox_globals").Has(t.s) {
-				a.add("jinja-sandbox-global", t.off, fmt.Sprintf("the template uses the global %q", t.s))
+				a.add(rules.JinjaSandboxGlobal, t.off, fmt.Sprintf("the template uses the global %q", t.s))
 			}
 		case tString:
 			s := t.s
@@ -148,12 +148,12 @@ func (a *analysis) block(toks []token) {
 			}
 			lits = append(lits, s)
 			if isDunder(s) {
-				a.add("jinja-dunder-access", t.off, fmt.Sprintf("a string literal spells %q", clip(s)))
+				a.add(rules.JinjaDunderAccess, t.off, fmt.Sprintf("a string literal spells %q", clip(s)))
 				continue
 			}
 			// x['popen'] is x.popen.
 			if prev == "[" && dangerous.Has(s) && s != "system" {
-				a.add("jinja-dangerous-attribute", t.off, fmt.Sprintf("the template reads item %q", s))
+				a.add(rules.JinjaDangerousAttribute, t.off, fmt.Sprintf("the template reads item %q", s))
 			}
 		case tInt:
 			// format(95, 95, ...) builds text from character codes.
@@ -196,15 +196,15 @@ func (a *analysis) attrFilter(toks []token, i int) {
 		name := toks[i+2].s
 		switch {
 		case isDunder(name):
-			a.add("jinja-dunder-access", t.off, fmt.Sprintf("|attr(%q) reads a dunder attribute", clip(name)))
+			a.add(rules.JinjaDunderAccess, t.off, fmt.Sprintf("|attr(%q) reads a dunder attribute", clip(name)))
 		case a.set.List("dangerous_attributes").Has(name):
-			a.add("jinja-dangerous-attribute", t.off, fmt.Sprintf("|attr(%q)", name))
+			a.add(rules.JinjaDangerousAttribute, t.off, fmt.Sprintf("|attr(%q)", name))
 		default:
-			a.add("jinja-attr-filter", t.off, fmt.Sprintf("|attr(%q) reads an attribute by name", clip(name)))
+			a.add(rules.JinjaAttrFilter, t.off, fmt.Sprintf("|attr(%q) reads an attribute by name", clip(name)))
 		}
 		return
 	}
-	a.add("jinja-computed-attribute", t.off, "|attr(...) reads an attribute whose name is computed when the template renders")
+	a.add(rules.JinjaComputedAttribute, t.off, "|attr(...) reads an attribute whose name is computed when the template renders")
 }
 
 // fold checks text assembled from literals for names being built: a
@@ -229,14 +229,14 @@ func (a *analysis) fold(lits []string, off int, what string) {
 	for _, text := range []string{joined, pystr.Reverse(joined)} {
 		for _, m := range dunder.FindAllString(text, -1) {
 			if !whole(strings.ToLower(m)) {
-				a.add("jinja-dunder-access", off, fmt.Sprintf("%s join into %q", what, clip(m)))
+				a.add(rules.JinjaDunderAccess, off, fmt.Sprintf("%s join into %q", what, clip(m)))
 				return
 			}
 		}
 	}
 	for _, n := range a.set.List("folded_names").Values {
 		if (strings.Contains(low, n) || strings.Contains(pystr.Reverse(low), n)) && !whole(n) {
-			a.add("jinja-dangerous-attribute", off, fmt.Sprintf("%s join into %q", what, n))
+			a.add(rules.JinjaDangerousAttribute, off, fmt.Sprintf("%s join into %q", what, n))
 			return
 		}
 	}

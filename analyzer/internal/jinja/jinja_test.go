@@ -60,7 +60,7 @@ func TestJinja_SandboxEscapes(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			got := Analyze(c.src)
 			for _, i := range got {
-				if i.Rule == c.rule {
+				if string(i.Rule) == c.rule {
 					return
 				}
 			}

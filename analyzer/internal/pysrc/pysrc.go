@@ -38,7 +38,7 @@ const maxDecoded = 16 << 20
 
 // Issue is one finding at a line.
 type Issue struct {
-	Rule string
+	Rule rules.ID
 	Line int
 	Msg  string
 }
@@ -73,12 +73,12 @@ type analysis struct {
 func analyze(src string, loaded bool, depth int) *Result {
 	a := &analysis{rs: rules.Format("python"), loaded: loaded, depth: depth, res: &Result{}, seen: map[string]bool{}, alias: map[string]string{}}
 	if len(src) > MaxSize {
-		a.add("python-too-large", 1, fmt.Sprintf("%d bytes exceed the %d-byte budget", len(src), MaxSize))
+		a.add(rules.PythonTooLarge, 1, fmt.Sprintf("%d bytes exceed the %d-byte budget", len(src), MaxSize))
 		return a.res
 	}
 	lines, err := lex(src)
 	if err != nil {
-		a.add("python-unparsable", err.line, err.msg)
+		a.add(rules.PythonUnparsable, err.line, err.msg)
 	}
 	type block struct {
 		indent int
@@ -111,8 +111,8 @@ func analyze(src string, loaded bool, depth int) *Result {
 	return a.res
 }
 
-func (a *analysis) add(rule string, line int, msg string) {
-	key := rule + "\x00" + msg
+func (a *analysis) add(rule rules.ID, line int, msg string) {
+	key := string(rule) + "\x00" + msg
 	if a.seen[key] {
 		return
 	}
@@ -257,7 +257,7 @@ func (a *analysis) reference(path string, t []token, j, line int, onLoad bool) {
 			a.dynamic(t[j+1].s, line, "__builtins__["+strconv.Quote(t[j+1].s)+"]", onLoad)
 			return
 		}
-		a.add("python-dynamic-access", line, "the code reaches into "+path)
+		a.add(rules.PythonDynamicAccess, line, "the code reaches into "+path)
 		return
 	case (path == "globals" || path == "locals" || path == "vars") && call:
 		if j+3 < len(t) && t[j+1].s == ")" && t[j+2].s == "[" && t[j+3].k == tString {
@@ -265,7 +265,7 @@ func (a *analysis) reference(path string, t []token, j, line int, onLoad bool) {
 			return
 		}
 		if j+2 < len(t) && t[j+1].s == ")" && t[j+2].s == "[" {
-			a.add("python-dynamic-access", line, path+"()[...] looks a name up at run time")
+			a.add(rules.PythonDynamicAccess, line, path+"()[...] looks a name up at run time")
 		}
 		return
 	}
@@ -287,9 +287,9 @@ func (a *analysis) reference(path string, t []token, j, line int, onLoad bool) {
 
 func (a *analysis) sink(path, what string, line int, onLoad bool) {
 	if onLoad && a.loaded {
-		a.add("python-sink-on-load", line, fmt.Sprintf("%s %s when the module is imported or the model is constructed", path, what))
+		a.add(rules.PythonSinkOnLoad, line, fmt.Sprintf("%s %s when the module is imported or the model is constructed", path, what))
 	} else {
-		a.add("python-sink-in-function", line, fmt.Sprintf("%s %s when its function is called", path, what))
+		a.add(rules.PythonSinkInFunction, line, fmt.Sprintf("%s %s when its function is called", path, what))
 	}
 }
 
@@ -305,7 +305,7 @@ func (a *analysis) getattr(t []token, j, line int, onLoad bool) {
 			return
 		}
 		if k < len(t) && t[k].s == "," && (a.isModule(obj) || obj == "__builtins__" || obj == "builtins") {
-			a.add("python-dynamic-access", line, fmt.Sprintf("getattr(%s, ...) with a computed name", obj))
+			a.add(rules.PythonDynamicAccess, line, fmt.Sprintf("getattr(%s, ...) with a computed name", obj))
 		}
 	}
 }
@@ -322,10 +322,10 @@ func (a *analysis) isModule(name string) bool {
 // dynamic judges a name looked up by string.
 func (a *analysis) dynamic(name string, line int, how string, onLoad bool) {
 	if builtinSinks[name] || name == "open" {
-		a.add("python-obfuscated-name", line, fmt.Sprintf("%s reaches %s", how, name))
+		a.add(rules.PythonObfuscatedName, line, fmt.Sprintf("%s reaches %s", how, name))
 		return
 	}
-	a.add("python-dynamic-access", line, how)
+	a.add(rules.PythonDynamicAccess, line, how)
 }
 
 func (a *analysis) imports(t []token) {
@@ -406,7 +406,7 @@ func (a *analysis) literal(tk token, t []token, i int) {
 	low := strings.ToLower(tk.s)
 	for _, s := range a.rs.List("suspicious_strings").Values {
 		if strings.Contains(low, s) {
-			a.add("python-suspicious-string", tk.line, fmt.Sprintf("a string contains %q", s))
+			a.add(rules.PythonSuspiciousString, tk.line, fmt.Sprintf("a string contains %q", s))
 			break
 		}
 	}
@@ -455,18 +455,18 @@ func (a *analysis) payload(b []byte, how string, line int) {
 		inner := analyze(string(b), true, a.depth+1)
 		for _, is := range inner.Issues {
 			switch is.Rule {
-			case "python-sink-on-load", "python-sink-in-function", "python-suspicious-string", "python-obfuscated-name", "python-encoded-payload":
-				a.add("python-encoded-payload", line, fmt.Sprintf("a %s literal decodes to code: %s", how, is.Msg))
+			case rules.PythonSinkOnLoad, "python-sink-in-function", rules.PythonSuspiciousString, "python-obfuscated-name", rules.PythonEncodedPayload:
+				a.add(rules.PythonEncodedPayload, line, fmt.Sprintf("a %s literal decodes to code: %s", how, is.Msg))
 				return
 			}
 		}
 	}
 	if len(b) >= 32 && (bytes.HasPrefix(b, []byte("\x7fELF")) || bytes.HasPrefix(b, []byte("MZ")) || len(b) > 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) {
-		a.add("python-encoded-payload", line, fmt.Sprintf("a %s literal decodes to an executable or pickle", how))
+		a.add(rules.PythonEncodedPayload, line, fmt.Sprintf("a %s literal decodes to an executable or pickle", how))
 		return
 	}
 	if len(b) >= 150 {
-		a.add("python-encoded-blob", line, fmt.Sprintf("a %s literal of %d bytes", how, len(b)))
+		a.add(rules.PythonEncodedBlob, line, fmt.Sprintf("a %s literal of %d bytes", how, len(b)))
 	}
 }
 
@@ -520,7 +520,7 @@ func (a *analysis) fold(lits []string, chrs string, line int) {
 			}
 		}
 		if !whole {
-			a.add("python-obfuscated-name", line, fmt.Sprintf("string pieces join into %q", n))
+			a.add(rules.PythonObfuscatedName, line, fmt.Sprintf("string pieces join into %q", n))
 			return
 		}
 	}
@@ -529,13 +529,13 @@ func (a *analysis) fold(lits []string, chrs string, line int) {
 func (a *analysis) obfuscated(s string, line int, how string) {
 	for _, n := range a.rs.List("obfuscated_names").Values {
 		if strings.Contains(s, n) {
-			a.add("python-obfuscated-name", line, fmt.Sprintf("%s spell %q", how, n))
+			a.add(rules.PythonObfuscatedName, line, fmt.Sprintf("%s spell %q", how, n))
 			return
 		}
 	}
 	for _, n := range a.rs.List("suspicious_strings").Values {
 		if strings.Contains(strings.ToLower(s), n) {
-			a.add("python-obfuscated-name", line, fmt.Sprintf("%s spell %q", how, n))
+			a.add(rules.PythonObfuscatedName, line, fmt.Sprintf("%s spell %q", how, n))
 			return
 		}
 	}

@@ -32,7 +32,7 @@ def download(url):
 func ruleSet(r *Result) map[string]bool {
 	m := map[string]bool{}
 	for _, i := range r.Issues {
-		m[i.Rule] = true
+		m[string(i.Rule)] = true
 	}
 	return m
 }

@@ -19,21 +19,13 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/aigis-dev/aigis/internal/deps/pyreq"
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
 )
 
-// Rule names of the findings.
-const (
-	RuleExtraIndex  = "deps-extra-index"
-	RuleMixedSource = "deps-mixed-registries"
-)
-
-// Reason is the documentation of both rules.
-const Reason = "When an installer merges several indexes, whoever publishes a name on the public index can shadow a private package of the same name (dependency confusion): PyTorch's torchtriton was taken this way in December 2022."
-
 // Signal is one dependency-confusion observation.
 type Signal struct {
-	Rule     string
+	Rule     rules.ID
 	Severity report.Severity
 	Message  string
 	Line     int
@@ -72,7 +64,7 @@ func FromPipOptions(opts []LineOption) []Signal {
 		switch o.Name {
 		case "--extra-index-url":
 			out = append(out, Signal{
-				Rule:     RuleExtraIndex,
+				Rule:     rules.DepsExtraIndex,
 				Severity: report.SeverityMedium,
 				Line:     o.Line,
 				Message: fmt.Sprintf("--extra-index-url %s: pip merges this index with the main one and installs the highest version found on either, so a name published on PyPI can replace a package of this index (dependency confusion)",
@@ -80,7 +72,7 @@ func FromPipOptions(opts []LineOption) []Signal {
 			})
 		case "--find-links":
 			out = append(out, Signal{
-				Rule:     RuleExtraIndex,
+				Rule:     rules.DepsExtraIndex,
 				Severity: report.SeverityLow,
 				Line:     o.Line,
 				Message:  fmt.Sprintf("--find-links %s: pip also takes distributions from this location, merged with the index", redact(o.Value)),
@@ -129,7 +121,7 @@ func FromPyproject(text string) ([]Signal, error) {
 		}
 		if prio == "supplemental" || prio == "secondary" {
 			out = append(out, Signal{
-				Rule:     RuleExtraIndex,
+				Rule:     rules.DepsExtraIndex,
 				Severity: report.SeverityMedium,
 				Line:     lineOf(text, s.URL),
 				Message:  fmt.Sprintf("poetry source %q (%s, priority %s) is searched only for names the primary index lacks, so anyone who publishes one of its names on PyPI wins (dependency confusion); mark it explicit and pin its packages to it", s.Name, redact(s.URL), prio),
@@ -146,7 +138,7 @@ func FromPyproject(text string) ([]Signal, error) {
 		if unsafe {
 			sev, how = report.SeverityHigh, fmt.Sprintf("index-strategy %q merges versions from every index, so a name published on PyPI can replace this index's package", uv.IndexStrategy)
 		}
-		out = append(out, Signal{Rule: RuleExtraIndex, Severity: sev, Line: lineOf(text, ix.URL),
+		out = append(out, Signal{Rule: rules.DepsExtraIndex, Severity: sev, Line: lineOf(text, ix.URL),
 			Message: fmt.Sprintf("uv index %q (%s) is consulted besides PyPI: %s", ix.Name, redact(ix.URL), how)})
 	}
 	for _, u := range uv.ExtraIndexURL {
@@ -154,7 +146,7 @@ func FromPyproject(text string) ([]Signal, error) {
 		if unsafe {
 			sev = report.SeverityHigh
 		}
-		out = append(out, Signal{Rule: RuleExtraIndex, Severity: sev, Line: lineOf(text, u),
+		out = append(out, Signal{Rule: rules.DepsExtraIndex, Severity: sev, Line: lineOf(text, u),
 			Message: fmt.Sprintf("uv extra-index-url %s is consulted besides PyPI (index-strategy %q)", redact(u), strategyName(uv.IndexStrategy))})
 	}
 	return out, nil
@@ -278,7 +270,7 @@ func FromPipfileLock(text string) ([]Signal, error) {
 	for _, s := range l.Meta.Sources {
 		urls = append(urls, redact(s.URL))
 	}
-	return []Signal{{Rule: RuleMixedSource, Severity: report.SeverityMedium, Line: lineOf(text, l.Meta.Sources[1].URL),
+	return []Signal{{Rule: rules.DepsMixedRegistries, Severity: report.SeverityMedium, Line: lineOf(text, l.Meta.Sources[1].URL),
 		Message: fmt.Sprintf("Pipfile.lock resolves from %d sources (%s): pipenv searches them all for any package without an explicit index, so a public name can shadow a private one", len(urls), strings.Join(urls, ", "))}}, nil
 }
 
@@ -311,7 +303,7 @@ func mixed(file, text string, by map[string][]string) []Signal {
 	if len(parts) == 0 {
 		return nil
 	}
-	return []Signal{{Rule: RuleMixedSource, Severity: report.SeverityMedium, Line: lineOf(text, first),
+	return []Signal{{Rule: rules.DepsMixedRegistries, Severity: report.SeverityMedium, Line: lineOf(text, first),
 		Message: fmt.Sprintf("%s resolves packages from %d registries (besides PyPI — %s): check that each private name is bound to its index, or a PyPI upload of the same name replaces it on the next lock", file, len(regs), strings.Join(parts, "; "))}}
 }
 

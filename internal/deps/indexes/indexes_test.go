@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/report"
 )
@@ -15,7 +16,7 @@ func TestFromRequirements_ExtraIndexURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s) != 1 || s[0].Rule != RuleExtraIndex || s[0].Line != 2 || s[0].Severity != report.SeverityMedium {
+	if len(s) != 1 || s[0].Rule != rules.DepsExtraIndex || s[0].Line != 2 || s[0].Severity != report.SeverityMedium {
 		t.Fatalf("%+v", s)
 	}
 	if strings.Contains(s[0].Message, "secret") {

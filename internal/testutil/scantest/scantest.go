@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigis-dev/aigis/analyzer/list"
 	"github.com/aigis-dev/aigis/report"
 	"github.com/aigis-dev/aigis/scan"
 )
@@ -24,7 +23,7 @@ func Bytes(t testing.TB, name string, data []byte) report.Artifact {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return scan.New(scan.Options{Analyzers: list.All()}).ScanFile(context.Background(), p, name)
+	return scan.New(scan.Options{}).ScanFile(context.Background(), p, name)
 }
 
 // Has returns the first finding with this rule, or nil.
@@ -91,7 +90,7 @@ func Memory(data []byte, name string) report.Artifact {
 	return engine.ScanReaderAt(context.Background(), bytes.NewReader(data), int64(len(data)), name)
 }
 
-var engine = scan.New(scan.Options{Analyzers: list.All(), Workers: 1})
+var engine = scan.New(scan.Options{Workers: 1})
 
 // Fuzz is the invariant every analyser's fuzz target checks: whatever the
 // bytes, the scan finishes quickly and without an analyser panic (which
@@ -124,7 +123,7 @@ func Dir(t testing.TB, files map[string][]byte) (report.Artifact, *report.Report
 			t.Fatal(err)
 		}
 	}
-	rep, err := scan.New(scan.Options{Analyzers: list.All(), DirAnalyzers: list.Dirs()}).Scan(context.Background(), []string{dir})
+	rep, err := scan.New(scan.Options{}).Scan(context.Background(), []string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,16 +11,17 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Format rule sets (rules/formats/*.yaml) share one shape: the findings an
-// analyser reports, each with a verdict, severity and reason, and named
-// lists of names (dangerous operators, safe domains, ...) with a reason
-// for each list. Analysers ask for a finding or a list by id; unknown ids
-// panic, and tests load every set, so a typo is a test failure.
+// Rule sets (internal/rules/sets/*.yaml) share one shape: the findings a
+// part of aigis reports (the engine, a format analyser, a verb), each with
+// a verdict, severity and reason, and named lists of names (dangerous
+// operators, safe domains, ...) with a reason for each list. Together with
+// the pickle behaviours they are the one registry of findings: ids.go
+// names every finding as a Go constant, so a misspelt id does not compile.
 
-//go:embed formats/*.yaml
-var formatFS embed.FS
+//go:embed sets/*.yaml
+var setFS embed.FS
 
-// Set is one format's rule data.
+// Set is one rule set: a format's, the engine's or a verb's.
 type Set struct {
 	Name     string               `yaml:"-"`
 	Title    string               `yaml:"title"`
@@ -53,16 +54,6 @@ func (l *List) HasPrefix(v string) bool {
 	return false
 }
 
-// Behaviour returns a finding definition; an unknown id is a programming
-// error.
-func (s *Set) Behaviour(id string) Behaviour {
-	b, ok := s.Findings[id]
-	if !ok {
-		panic(fmt.Sprintf("rules: %s.yaml defines no finding %q", s.Name, id))
-	}
-	return b
-}
-
 // List returns a named list; an unknown name is a programming error.
 func (s *Set) List(name string) *List {
 	l, ok := s.Lists[name]
@@ -72,55 +63,15 @@ func (s *Set) List(name string) *List {
 	return l
 }
 
-var (
-	formatsOnce sync.Once
-	formatSets  map[string]*Set
-	formatsErr  error
-)
-
-// Format returns the embedded rule set rules/formats/<name>.yaml.
-func Format(name string) *Set {
-	formatsOnce.Do(func() { formatSets, formatsErr = loadFormats() })
-	if formatsErr != nil {
-		panic("rules: " + formatsErr.Error())
-	}
-	s, ok := formatSets[name]
-	if !ok {
-		panic("rules: no rule set " + name)
-	}
-	return s
-}
-
-// formatFinding looks a finding id up in every format rule set.
-func formatFinding(id string) (Behaviour, bool) {
-	for _, n := range FormatNames() {
-		if b, ok := Format(n).Findings[id]; ok {
-			return b, true
-		}
-	}
-	return Behaviour{}, false
-}
-
-// FormatNames lists the embedded format rule sets.
-func FormatNames() []string {
-	Format("jinja") // load
-	var n []string
-	for k := range formatSets {
-		n = append(n, k)
-	}
-	sort.Strings(n)
-	return n
-}
-
-func loadFormats() (map[string]*Set, error) {
-	ents, err := formatFS.ReadDir("formats")
+var loadSets = sync.OnceValues(func() (map[string]*Set, error) {
+	ents, err := setFS.ReadDir("sets")
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]*Set{}
 	ids := map[string]string{}
 	for _, e := range ents {
-		b, err := formatFS.ReadFile("formats/" + e.Name())
+		b, err := setFS.ReadFile("sets/" + e.Name())
 		if err != nil {
 			return nil, err
 		}
@@ -138,6 +89,49 @@ func loadFormats() (map[string]*Set, error) {
 		out[s.Name] = s
 	}
 	return out, nil
+})
+
+// Format returns the embedded rule set internal/rules/sets/<name>.yaml.
+func Format(name string) *Set {
+	sets, err := loadSets()
+	if err != nil {
+		panic("rules: " + err.Error())
+	}
+	s, ok := sets[name]
+	if !ok {
+		panic("rules: no rule set " + name)
+	}
+	return s
+}
+
+// setFinding looks a finding id up in every rule set.
+func setFinding(id ID) (Behaviour, bool) {
+	sets, err := loadSets()
+	if err != nil {
+		panic("rules: " + err.Error())
+	}
+	for _, s := range sets {
+		if b, ok := s.Findings[string(id)]; ok {
+			return b, true
+		}
+	}
+	return Behaviour{}, false
+}
+
+// SetNames lists the embedded rule sets, the engine's first.
+func SetNames() []string {
+	sets, err := loadSets()
+	if err != nil {
+		panic("rules: " + err.Error())
+	}
+	n := []string{"engine"}
+	for k := range sets {
+		if k != "engine" {
+			n = append(n, k)
+		}
+	}
+	sort.Strings(n[1:])
+	return n
 }
 
 // ParseSet compiles one format rule set.
@@ -166,9 +160,9 @@ func ParseSet(b []byte) (*Set, error) {
 	return &s, nil
 }
 
-// writeFormats renders every format rule set for the catalogue.
-func writeFormats(w io.Writer) {
-	for _, n := range FormatNames() {
+// writeSets renders every rule set for the catalogue.
+func writeSets(w io.Writer) {
+	for _, n := range SetNames() {
 		s := Format(n)
 		fmt.Fprintf(w, "## %s\n\n%s\n\n", s.Title, strings.TrimSpace(s.About))
 		if len(s.Findings) > 0 {
