@@ -50,7 +50,10 @@ type Budget struct {
 	Limits
 	// Weights asks analysers that can read tensor data to do so (weight
 	// forensics, aigis scan --weights). Off, formats read headers only.
-	Weights  bool
+	Weights bool
+	// CPU is the run's CPU budget; an analyser that parallelises its own
+	// work (weight forensics) takes helpers from it. Nil: unbounded.
+	CPU      *CPU
 	expanded atomic.Int64
 	cl       cleanups
 }

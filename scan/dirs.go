@@ -37,6 +37,7 @@ func (s *Scanner) scanDir(ctx context.Context, j job) (a report.Artifact) {
 	a = report.Artifact{Path: j.display, Format: j.dirA.Name()}
 	budget := analyzer.NewBudget(s.opts.Limits)
 	budget.Weights = s.opts.Weights
+	budget.CPU = s.opts.CPU
 	defer budget.Done()
 	j.dir.Budget = budget
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Limits.Timeout)

@@ -43,6 +43,10 @@ type Options struct {
 	// Weights makes analysers read tensor data for weight forensics
 	// (aigis scan --weights); otherwise formats are read header-only.
 	Weights bool
+	// CPU is the run's CPU budget, shared by the file workers and any
+	// pool an analyser starts inside one (weight forensics); nil makes one
+	// of Workers tokens.
+	CPU *analyzer.CPU
 	// OnArtifact, when set, is called once per finished artifact (from
 	// worker goroutines, one at a time). Progress displays use it.
 	OnArtifact func(a *report.Artifact)
@@ -61,6 +65,9 @@ func New(opts Options) *Scanner {
 	}
 	if opts.Limits == (analyzer.Limits{}) {
 		opts.Limits = analyzer.DefaultLimits()
+	}
+	if opts.CPU == nil {
+		opts.CPU = analyzer.NewCPU(opts.Workers)
 	}
 	if opts.Analyzers == nil {
 		opts.Analyzers = list.All()
@@ -103,6 +110,12 @@ func (s *Scanner) Scan(ctx context.Context, targets []string) (*report.Report, e
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				// A worker holds a CPU token while it works; helpers an
+				// analyser starts get only the idle ones.
+				if s.opts.CPU.Acquire(ctx) != nil {
+					results <- result{a: canceled(j)}
+					continue
+				}
 				var a report.Artifact
 				switch {
 				case j.link != nil:
@@ -110,13 +123,16 @@ func (s *Scanner) Scan(ctx context.Context, targets []string) (*report.Report, e
 				case j.special != nil:
 					a = *j.special
 				case j.dir != nil:
-					results <- result{a: s.scanDir(ctx, j), dir: true}
+					a := s.scanDir(ctx, j)
+					s.opts.CPU.Release()
+					results <- result{a: a, dir: true}
 					continue
 				case j.nb != nil:
 					a = s.scanFile(ctx, j.path, j.display, j.nb)
 				default:
 					a = s.ScanFile(ctx, j.path, j.display)
 				}
+				s.opts.CPU.Release()
 				s.done(&a)
 				results <- result{a: a}
 			}
@@ -157,6 +173,19 @@ func (s *Scanner) Scan(ctx context.Context, targets []string) (*report.Report, e
 		return nil, err
 	}
 	return rep, nil
+}
+
+// canceled is the artifact of a job the run was interrupted before.
+func canceled(j job) report.Artifact {
+	a := report.Artifact{Path: j.display, Format: "other"}
+	if a.Path == "" && j.link != nil {
+		a.Path = j.link.Path
+	}
+	if a.Path == "" && j.special != nil {
+		a.Path = j.special.Path
+	}
+	a.Add(rules.New(rules.LimitReached, "", "the run was interrupted before this was analysed"))
+	return a
 }
 
 func (s *Scanner) done(a *report.Artifact) {
@@ -342,6 +371,7 @@ func (s *Scanner) scanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 	a = report.Artifact{Path: display, Format: "other", Size: size}
 	budget := analyzer.NewBudget(s.opts.Limits)
 	budget.Weights = s.opts.Weights
+	budget.CPU = s.opts.CPU
 	defer budget.Done()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Limits.Timeout)
 	defer cancel()

@@ -95,7 +95,7 @@ func TestSARIF_EveryVerb(t *testing.T) {
 
 	t.Run("scan", func(t *testing.T) {
 		sarifTree(t, work)
-		r := runCLI(t, nil, "scan", "-o", "sarif", "--fail-on", "none", "models")
+		r := runCLI(t, nil, "scan", "-o", "sarif", "--fail-on", "none", "--allow-incomplete", "models")
 		log := sarifCheck(t, sch, r, ExitOK)
 		got := map[string]int{}
 		for _, res := range log.Runs[0].Results {
@@ -122,10 +122,10 @@ func TestSARIF_EveryVerb(t *testing.T) {
 		// The same scan again, and the same tree named by its absolute
 		// path: byte for byte the same log (URIs relative to the checkout,
 		// the same fingerprints).
-		if again := runCLI(t, nil, "scan", "-o", "sarif", "--fail-on", "none", "models"); again.stdout != r.stdout {
+		if again := runCLI(t, nil, "scan", "-o", "sarif", "--fail-on", "none", "--allow-incomplete", "models"); again.stdout != r.stdout {
 			t.Error("two identical scans differ")
 		}
-		if abs := runCLI(t, nil, "scan", "-o", "sarif", "--fail-on", "none", filepath.Join(work, "models")); abs.stdout != r.stdout {
+		if abs := runCLI(t, nil, "scan", "-o", "sarif", "--fail-on", "none", "--allow-incomplete", filepath.Join(work, "models")); abs.stdout != r.stdout {
 			t.Errorf("an absolute target inside the checkout changed the log:\n%s", abs.stdout)
 		}
 		// Default --fail-on still fails the build.
@@ -134,7 +134,7 @@ func TestSARIF_EveryVerb(t *testing.T) {
 		// A tree outside the working directory: absolute file URIs.
 		outside := t.TempDir()
 		sarifTree(t, outside)
-		o := runCLI(t, nil, "scan", "-o", "sarif", "--fail-on", "none", filepath.Join(outside, "models"))
+		o := runCLI(t, nil, "scan", "-o", "sarif", "--fail-on", "none", "--allow-incomplete", filepath.Join(outside, "models"))
 		for _, res := range sarifCheck(t, sch, o, ExitOK).Runs[0].Results {
 			if al := res.Locations[0].PhysicalLocation.ArtifactLocation; !strings.HasPrefix(al.URI, "file:///") || al.URIBaseID != "" {
 				t.Errorf("outside the checkout: %+v", al)
