@@ -25,6 +25,7 @@ const (
 	FileModified              ID = "file-modified"
 	FileSpecial               ID = "file-special"
 	FileUnreadable            ID = "file-unreadable"
+	FileUnsigned              ID = "file-unsigned"
 	GgufTrailingData          ID = "gguf-trailing-data"
 	GgufUnknownTensorType     ID = "gguf-unknown-tensor-type"
 	HfReferenceEscape         ID = "hf-reference-escape"
