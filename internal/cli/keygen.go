@@ -23,7 +23,6 @@ func init() { register(newKeygenCmd) }
 func newKeygenCmd(env *Env) *cobra.Command {
 	var prefix string
 	var force, noPassword bool
-	typed := typedFlags{}
 	cmd := &cobra.Command{
 		Use:   "keygen [flags]",
 		Short: "Generate an ECDSA P-256 key pair for sign and verify",
@@ -41,9 +40,8 @@ store only. Existing files are never replaced without --force; --force and
   AIGIS_KEY_PASSWORD=... aigis keygen --output-key-prefix release
   aigis sign --private-key aigis.key ./bert
   aigis verify --public-key aigis.pub ./bert`,
-		Args: typed.args(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			typed.commandLineOnly(cmd, env, "force", "no-password")
 			if prefix == "" {
 				return withCode(ExitError, errors.New("--output-key-prefix must not be empty"))
 			}
@@ -89,6 +87,7 @@ store only. Existing files are never replaced without --force; --force and
 	cmd.Flags().StringVar(&prefix, "output-key-prefix", "aigis", "write PREFIX.key and PREFIX.pub")
 	cmd.Flags().BoolVar(&force, "force", false, "replace existing key files")
 	cmd.Flags().BoolVar(&noPassword, "no-password", false, "write the private key UNENCRYPTED (only for a CI secret store)")
+	commandLineOnly(cmd, "force", "no-password")
 	return cmd
 }
 

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/aigis-dev/aigis/internal/hashing"
 	"github.com/aigis-dev/aigis/internal/oms"
@@ -106,42 +105,6 @@ func defaultSignature(model string) string {
 		return filepath.Join(model, "model.sig")
 	}
 	return model + ".sig"
-}
-
-// typedFlags records which flags were typed on the command line. cobra
-// validates the positional arguments right after parsing the command line
-// and before the root's PersistentPreRunE fills the other flags from the
-// environment and the config file (marking them Changed too), so wrapping
-// the verb's Args validator is where Changed still means "typed".
-type typedFlags map[string]bool
-
-func (t typedFlags) args(validate cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		clear(t)
-		cmd.Flags().Visit(func(f *pflag.Flag) { t[f.Name] = true })
-		return validate(cmd, args)
-	}
-}
-
-// commandLineOnly drops the values that the environment or a config file
-// gave to flags that loosen a check or risk a key, with a warning. Only
-// the person running the verb may set them, by name: a variable or a
-// shared config meant for sign should not make verify accept files nobody
-// signed, nor keygen replace a key.
-func (t typedFlags) commandLineOnly(cmd *cobra.Command, env *Env, names ...string) {
-	for _, name := range names {
-		f := cmd.Flags().Lookup(name)
-		if f == nil || !f.Changed || t[name] {
-			continue
-		}
-		env.warnf("%s takes --%s only from the command line; ignoring %s from the environment or config file", cmd.Name(), name, f.Value.String())
-		if sv, ok := f.Value.(pflag.SliceValue); ok {
-			sv.Replace(nil)
-		} else {
-			f.Value.Set(f.DefValue)
-		}
-		f.Changed = false
-	}
 }
 
 // hashProgress shows bytes hashed on stderr, only when stderr is a

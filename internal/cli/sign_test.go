@@ -301,18 +301,30 @@ func TestVerify_OnlyTheCommandLineLoosensTheCheck(t *testing.T) {
 		}
 		return out
 	}
+	// A config in the model is never read, and the general variables
+	// (meant for sign and digest) do not reach verify.
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
-		warn bool
 	}{
-		{"config in the model", nil, false},
-		{"user config", map[string]string{"AIGIS_CONFIG": userConfig}, true},
-		{"environment", map[string]string{"AIGIS_VERIFY_IGNORE_UNSIGNED_FILES": "true", "AIGIS_IGNORE_PATHS": "evil.py,.aigis.yaml", "AIGIS_ALLOW_SYMLINKS": "true"}, true},
+		{"config in the model", nil},
+		{"general variables", map[string]string{"AIGIS_IGNORE_UNSIGNED_FILES": "true", "AIGIS_IGNORE_PATHS": "evil.py,.aigis.yaml", "AIGIS_ALLOW_SYMLINKS": "true"}},
 	} {
 		r := runCLI(t, tc.env, "verify", "-o", "json", "--public-key", pub, ".")
-		if got := extra(r); r.code != ExitFindings || !got["evil.py"] || !got[".aigis.yaml"] || tc.warn != strings.Contains(r.stderr, "only from the command line") {
+		if got := extra(r); r.code != ExitFindings || !got["evil.py"] || !got[".aigis.yaml"] {
 			t.Errorf("%s: exit %d, extra %v\n%s", tc.name, r.code, got, r.stderr)
+		}
+	}
+	// Asking for it by verb, in a config or a variable, is an error.
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+	}{
+		{"user config", map[string]string{"AIGIS_CONFIG": userConfig}},
+		{"verify's variable", map[string]string{"AIGIS_VERIFY_IGNORE_UNSIGNED_FILES": "true"}},
+	} {
+		if r := runCLI(t, tc.env, "verify", "-o", "json", "--public-key", pub, "."); r.code != ExitError || !strings.Contains(r.stderr, "only from the command line") {
+			t.Errorf("%s: exit %d\n%s", tc.name, r.code, r.stderr)
 		}
 	}
 	// On the command line, from inside the model, the same paths are

@@ -26,7 +26,6 @@ func newVerifyCmd(env *Env) *cobra.Command {
 	var signature, publicKey, identity, issuer, trustedRoot string
 	var certChain []string
 	var ignoreUnsigned bool
-	typed := typedFlags{}
 	cmd := &cobra.Command{
 		Use:   "verify [flags] MODEL",
 		Short: "Verify a model against its OpenSSF Model Signing (OMS) bundle",
@@ -54,13 +53,12 @@ Exit status: 0 verified, 1 verification failed (the report says what),
   aigis verify --certificate-chain ca.pem --signature bert.sig ./bert
   aigis verify --identity you@example.com --identity-provider https://github.com/login/oauth \
       --trusted-root trusted_root.json -o json ./bert`,
-		Args: typed.args(cobra.ExactArgs(1)),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			model, err := modelArg(&rf, args)
 			if err != nil {
 				return err
 			}
-			typed.commandLineOnly(cmd, env, "ignore-paths", "ignore-unsigned-files", "allow-symlinks", "ignore-git-paths")
 			v, err := chooseVerifier(publicKey, certChain, identity, issuer, trustedRoot)
 			if err != nil {
 				return withCode(ExitError, err)
@@ -125,6 +123,7 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 	git := cmd.Flags().Lookup("ignore-git-paths")
 	mf.ignoreGitPaths, git.DefValue = false, "false"
 	git.Usage = "leave out .git, .gitattributes, .github and .gitignore at the model root (=false: verify them; unset: as the bundle's ignore_paths say)"
+	commandLineOnly(cmd, "ignore-paths", "ignore-unsigned-files", "allow-symlinks", "ignore-git-paths")
 	return cmd
 }
 

@@ -90,7 +90,7 @@ func ParsePrivateKey(data, password []byte) (*ecdsa.PrivateKey, error) {
 	}
 	k, ok := key.(*ecdsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("unsupported %T private key: OMS keys are ECDSA P-256, P-384 or P-521", key)
+		return nil, fmt.Errorf("unsupported %s private key: OMS keys are ECDSA P-256, P-384 or P-521", oms.KeyKind(key))
 	}
 	if _, err := oms.SignatureHash(&k.PublicKey); err != nil {
 		return nil, err

@@ -145,8 +145,8 @@ func (r *repeat) Read(p []byte) (int, error) {
 type visitFunc func(p []Elem, k Kind, text string)
 
 func (f visitFunc) Value(p []Elem, k Kind, text string, _ bool) error { f(p, k, text); return nil }
-func (visitFunc) Enter([]Elem, bool) error                           { return nil }
-func (visitFunc) Leave([]Elem, bool) error                           { return nil }
+func (visitFunc) Enter([]Elem, bool) error                            { return nil }
+func (visitFunc) Leave([]Elem, bool) error                            { return nil }
 
 // FuzzWalk: never a panic or hang; whatever encoding/json (RFC 8259)
 // accepts is accepted too, with the same strings and the same shape.
