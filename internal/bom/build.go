@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/tensorflow"
@@ -239,7 +240,7 @@ func (t *tree) sniffFormat(rel string) string {
 }
 
 // shardPattern matches split checkpoints: model-00001-of-00007.safetensors.
-var shardPattern = regexp.MustCompile(`^(.*)-\d{5}-of-\d{5}(\.[A-Za-z0-9]+)$`)
+var shardPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(.*)-\d{5}-of-\d{5}(\.[A-Za-z0-9]+)$`) })
 
 // unit is a directory (or file) that is one model or one dataset.
 type unit struct {
@@ -308,7 +309,7 @@ func (t *tree) weightUnits(dir string, files []string) []unit {
 	var keys []string
 	for _, f := range files {
 		key := path.Base(f)
-		if m := shardPattern.FindStringSubmatch(key); m != nil {
+		if m := shardPattern().FindStringSubmatch(key); m != nil {
 			key = m[1] + m[2]
 		}
 		if _, ok := groups[key]; !ok {
