@@ -133,7 +133,7 @@ func scanText(ctx context.Context, ra io.ReaderAt, size int64) (found bool, firs
 	for _, m := range markers {
 		keep = max(keep, len(m)-1)
 	}
-	buf := make([]byte, keep+chunk)
+	buf := make([]byte, keep+int(min(chunk, size)))
 	carry := 0
 	for off := int64(0); off < size; off += chunk {
 		if err := ctx.Err(); err != nil {

@@ -77,24 +77,25 @@ func diffInto(ctx context.Context, base, model string, a *report.Artifact) error
 	return nil
 }
 
-// compareBase adds a diff against base to every scanned model whose
-// tensors can be compared (scan --base).
-func compareBase(ctx context.Context, base string, rep *report.Report) error {
+// checkBase makes sure --base is a model whose tensors can be listed,
+// before the scan starts.
+func checkBase(base string) error {
 	f, err := tensorfile.Open(base)
 	if err != nil {
 		return fmt.Errorf("--base: %w", err)
 	}
-	f.Close()
-	for i := range rep.Artifacts {
-		a := &rep.Artifacts[i]
-		switch a.Format {
-		case "safetensors", "gguf", "numpy", "pytorch-zip":
-		default:
-			continue
-		}
-		if err := diffInto(ctx, base, a.Path, a); err != nil {
-			a.Add(rules.New(rules.WeightsDiffFailed, "", err.Error()))
-		}
+	return f.Close()
+}
+
+// compareBase adds a diff against base to a scanned model whose tensors
+// can be compared (scan --base).
+func compareBase(ctx context.Context, base string, a *report.Artifact) {
+	switch a.Format {
+	case "safetensors", "gguf", "numpy", "pytorch-zip":
+	default:
+		return
 	}
-	return nil
+	if err := diffInto(ctx, base, a.Path, a); err != nil {
+		a.Add(rules.New(rules.WeightsDiffFailed, "", err.Error()))
+	}
 }

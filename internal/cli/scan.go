@@ -53,23 +53,33 @@ risky".`,
 			limits.Timeout = timeout
 			limits.MaxDepth = maxDepth
 			limits.MaxExpanded = int64(maxExpanded)
-			opts := scan.Options{Workers: workers, Limits: limits, Weights: weightsFlag}
-			prog := newProgress(env.Stderr, !noProgress)
-			opts.OnArtifact = prog.artifact
-			var rep *report.Report
-			err := prog.run(cmd, func(ctx context.Context) (err error) {
-				rep, err = scan.New(opts).Scan(ctx, args)
-				return err
-			})
-			if err != nil {
-				return err
-			}
 			if base != "" {
-				if err := compareBase(cmd.Context(), base, rep); err != nil {
+				if err := checkBase(base); err != nil {
 					return withCode(ExitError, err)
 				}
 			}
-			return emit(env, &rf, rep)
+			opts := scan.Options{Workers: workers, Limits: limits, Weights: weightsFlag}
+			prog := newProgress(env.Stderr, !noProgress)
+			opts.OnArtifact = prog.artifact
+			out, err := rf.open(env, "scan")
+			if err != nil {
+				return err
+			}
+			// Each artifact is written as soon as the walk order allows:
+			// the report streams, whatever the number of files.
+			err = prog.run(cmd, func(ctx context.Context) error {
+				return scan.New(opts).Stream(ctx, args, func(a *report.Artifact) error {
+					if base != "" {
+						compareBase(ctx, base, a)
+					}
+					return out.Artifact(a)
+				})
+			})
+			if err != nil {
+				out.abort()
+				return err
+			}
+			return out.Close()
 		},
 	}
 	addReportFlags(cmd, &rf, "medium")
