@@ -523,4 +523,3 @@ func hasFinding(a *report.Artifact, f report.Finding) bool {
 	}
 	return false
 }
-

@@ -155,9 +155,9 @@ type sarifWriter struct {
 	w     io.Writer
 	meta  Meta
 	begun bool
-	err  error
-	root string // absolute directory %SRCROOT% stands for; "" if unknown
-	buf  bytes.Buffer
+	err   error
+	root  string // absolute directory %SRCROOT% stands for; "" if unknown
+	buf   bytes.Buffer
 
 	rules     []*ruleAcc
 	ruleIndex map[string]int
