@@ -540,7 +540,7 @@ func TestModel_ReportShape(t *testing.T) {
 	if rep.Summary.Artifacts != len(sampleFiles)+1 || rep.Fails(report.Gate{Threshold: report.SeverityLow}) {
 		t.Fatalf("%+v", rep.Summary)
 	}
-	b := rep.Artifacts[len(rep.Artifacts)-1]
+	b := rep.Artifacts[0] // the bundle comes first, then the files in manifest order
 	if b.Format != "oms-bundle" || b.Findings[0].Rule != string(rules.Verified) || b.Properties["method"] != "key" || !strings.HasPrefix(b.Properties["root_digest"], "sha256:") {
 		t.Errorf("%+v", b)
 	}
