@@ -202,7 +202,7 @@ func findBundle(env *Env, model string) (string, []byte, error) {
 	base := filepath.Base(model)
 	switch signed := verify.SignedSingleFile(old); signed {
 	case base:
-		fmt.Fprintf(env.Stderr, "aigis: %s is absent; verifying with %s, which signs %s (the default before <file>.sig; re-sign or pass --signature)\n", sig, legacy, base)
+		env.warnf("%s is absent; verifying with %s, which signs %s (the default before <file>.sig; re-sign or pass --signature)", sig, legacy, base)
 		return legacy, old, nil
 	case "":
 		return sig, nil, fmt.Errorf("%w (%s beside it does not sign the single file %s; pass --signature to choose a bundle)", err, legacy, base)
