@@ -9,7 +9,6 @@ package report
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -249,24 +248,34 @@ type Summary struct {
 	Severities map[string]int `json:"severities"`
 }
 
-// Finish sorts artifacts by path (so output is deterministic whatever the
-// scheduling) and fills in the summary. Empty lists stay lists: JSON
-// readers get "artifacts": [] and "findings": [], never null.
+// NewSummary is an empty summary to Add artifacts to.
+func NewSummary() Summary {
+	return Summary{Verdicts: map[string]int{}, Severities: map[string]int{}}
+}
+
+// Add counts one artifact.
+func (s *Summary) Add(a *Artifact) {
+	s.Artifacts++
+	s.Verdicts[a.Verdict.String()]++
+	for _, f := range a.Findings {
+		s.Severities[f.Severity.String()]++
+	}
+}
+
+// Finish fills in the summary and gives every artifact a findings list
+// (empty, never null). The order of the artifacts is the producer's: each
+// verb gives a deterministic one (scan: the walk's).
 func (r *Report) Finish() {
 	if r.Artifacts == nil {
 		r.Artifacts = []Artifact{}
 	}
-	sort.SliceStable(r.Artifacts, func(i, j int) bool { return r.Artifacts[i].Path < r.Artifacts[j].Path })
-	s := Summary{Artifacts: len(r.Artifacts), Verdicts: map[string]int{}, Severities: map[string]int{}}
+	s := NewSummary()
 	for i := range r.Artifacts {
 		a := &r.Artifacts[i]
 		if a.Findings == nil {
 			a.Findings = []Finding{}
 		}
-		s.Verdicts[a.Verdict.String()]++
-		for _, f := range a.Findings {
-			s.Severities[f.Severity.String()]++
-		}
+		s.Add(a)
 	}
 	r.Summary = s
 }

@@ -31,3 +31,5 @@ func openRegular(path string, small int64, buf []byte) ([]byte, *os.File, int64,
 	}
 	return nil, f, st.Size(), nil
 }
+
+const oNonblock = 0

@@ -60,3 +60,6 @@ func openRegular(path string, small int64, buf []byte) ([]byte, *os.File, int64,
 	}
 	return nil, os.NewFile(uintptr(fd), path), size, nil
 }
+
+// oNonblock keeps an open of a FIFO from waiting for a writer.
+const oNonblock = syscall.O_NONBLOCK

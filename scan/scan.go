@@ -11,9 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -47,15 +45,15 @@ type Options struct {
 	// pool an analyser starts inside one (weight forensics); nil makes one
 	// of Workers tokens.
 	CPU *analyzer.CPU
-	// OnArtifact, when set, is called once per finished artifact (from
-	// worker goroutines, one at a time). Progress displays use it.
+	// OnArtifact, when set, is called once per artifact as Stream
+	// releases it (on the goroutine that called Stream or Scan).
+	// Progress displays use it.
 	OnArtifact func(a *report.Artifact)
 }
 
 // Scanner runs analysers over files.
 type Scanner struct {
 	opts Options
-	mu   sync.Mutex // serialises OnArtifact
 }
 
 // New makes a Scanner.
@@ -76,241 +74,6 @@ func New(opts Options) *Scanner {
 		opts.DirAnalyzers = list.Dirs()
 	}
 	return &Scanner{opts: opts}
-}
-
-type job struct {
-	path    string // on disk
-	display string // as reported
-	link    *report.Artifact
-	special *report.Artifact
-	nb      analyzer.Neighbours // files beside a walked file
-	dir     *analyzer.Dir       // a directory for a DirAnalyzer
-	dirA    analyzer.DirAnalyzer
-}
-
-type result struct {
-	a   report.Artifact
-	dir bool
-}
-
-// Scan walks every target (file or directory) and returns one artifact per
-// regular file. A target that does not exist is an error; problems inside
-// the tree (unreadable files, escaping links) are findings.
-func (s *Scanner) Scan(ctx context.Context, targets []string) (*report.Report, error) {
-	for _, t := range targets {
-		if _, err := os.Stat(t); err != nil {
-			return nil, err
-		}
-	}
-	jobs := make(chan job, 256)
-	results := make(chan result, 256)
-	var wg sync.WaitGroup
-	for i := 0; i < s.opts.Workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				// A worker holds a CPU token while it works; helpers an
-				// analyser starts get only the idle ones.
-				if s.opts.CPU.Acquire(ctx) != nil {
-					results <- result{a: canceled(j)}
-					continue
-				}
-				var a report.Artifact
-				switch {
-				case j.link != nil:
-					a = *j.link
-				case j.special != nil:
-					a = *j.special
-				case j.dir != nil:
-					a := s.scanDir(ctx, j)
-					s.opts.CPU.Release()
-					results <- result{a: a, dir: true}
-					continue
-				case j.nb != nil:
-					a = s.scanFile(ctx, j.path, j.display, j.nb)
-				default:
-					a = s.ScanFile(ctx, j.path, j.display)
-				}
-				s.opts.CPU.Release()
-				s.done(&a)
-				results <- result{a: a}
-			}
-		}()
-	}
-	var walkErr error
-	var roots []*os.Root // closed when every job is done
-	go func() {
-		defer close(jobs)
-		for _, t := range targets {
-			if err := s.walk(ctx, t, jobs, &roots); err != nil {
-				walkErr = err
-				return
-			}
-		}
-	}()
-	go func() { wg.Wait(); close(results) }()
-	rep := &report.Report{Command: "scan"}
-	var dirs []int
-	for r := range results {
-		if r.dir {
-			dirs = append(dirs, len(rep.Artifacts))
-		}
-		rep.Artifacts = append(rep.Artifacts, r.a)
-	}
-	for _, r := range roots {
-		r.Close()
-	}
-	attribute(rep.Artifacts, dirs)
-	summarise(rep.Artifacts, dirs)
-	for _, i := range dirs {
-		s.done(&rep.Artifacts[i])
-	}
-	if walkErr != nil {
-		return nil, walkErr
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return rep, nil
-}
-
-// canceled is the artifact of a job the run was interrupted before.
-func canceled(j job) report.Artifact {
-	a := report.Artifact{Path: j.display, Format: "other"}
-	if a.Path == "" && j.link != nil {
-		a.Path = j.link.Path
-	}
-	if a.Path == "" && j.special != nil {
-		a.Path = j.special.Path
-	}
-	a.Add(rules.New(rules.LimitReached, "", "the run was interrupted before this was analysed"))
-	return a
-}
-
-func (s *Scanner) done(a *report.Artifact) {
-	if s.opts.OnArtifact == nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.opts.OnArtifact(a)
-}
-
-// walk emits jobs for one target. A target that is itself a symlink is
-// followed (the user named it); links inside a directory are not.
-func (s *Scanner) walk(ctx context.Context, target string, jobs chan<- job, roots *[]*os.Root) error {
-	st, err := os.Stat(target)
-	if err != nil {
-		return err
-	}
-	if !st.IsDir() {
-		if st.Mode().IsRegular() {
-			jobs <- job{path: target, display: target}
-		} else {
-			jobs <- job{special: specialArtifact(target, st.Mode())}
-		}
-		return nil
-	}
-	root, err := filepath.EvalSymlinks(target)
-	if err != nil {
-		return err
-	}
-	root, err = filepath.Abs(root)
-	if err != nil {
-		return err
-	}
-	// Analysers reach the files beside a walked file only through this
-	// root, which refuses names and links that leave it.
-	oroot, err := os.OpenRoot(root)
-	if err != nil {
-		return err
-	}
-	*roots = append(*roots, oroot)
-	rel := func(p string) string {
-		r, err := filepath.Rel(target, p)
-		if err != nil {
-			return "."
-		}
-		return filepath.ToSlash(r)
-	}
-	return filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err != nil {
-			if p == target {
-				return err
-			}
-			a := &report.Artifact{Path: p, Format: "unreadable"}
-			a.Add(rules.New(rules.Unreadable, "", fmt.Sprintf("cannot read: %v", err)))
-			jobs <- job{special: a}
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		switch t := d.Type(); {
-		case t.IsDir():
-			s.offerDir(p, rootFS{root: oroot, dir: rel(p)}, jobs)
-			return nil
-		case t&fs.ModeSymlink != 0:
-			jobs <- job{link: linkArtifact(root, p)}
-		case t.IsRegular():
-			jobs <- job{path: p, display: p, nb: rootFS{root: oroot, dir: path.Dir(rel(p))}}
-		default:
-			jobs <- job{special: specialArtifact(p, t)}
-		}
-		return nil
-	})
-}
-
-func specialArtifact(p string, m fs.FileMode) *report.Artifact {
-	a := &report.Artifact{Path: p, Format: "special"}
-	a.Add(rules.New(rules.SpecialFile, "", fmt.Sprintf("not a regular file (%s); not read", m.Type())))
-	return a
-}
-
-// linkArtifact records a symlink without following it. A link whose target
-// resolves outside root is a finding: loaders that follow it would read
-// host files (a model repo linking to ~/.ssh, say).
-func linkArtifact(root, p string) *report.Artifact {
-	a := &report.Artifact{Path: p, Format: "symlink"}
-	dest, _ := os.Readlink(p)
-	a.Properties = map[string]string{"link_target": dest}
-	resolved, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		if escapes(root, lexicalTarget(p, dest)) {
-			a.Add(rules.New(rules.SymlinkEscape, "", fmt.Sprintf("dangling link to %q points outside the scan root", dest)))
-			return a
-		}
-		a.Add(rules.New(rules.SymlinkDangling, "", fmt.Sprintf("link to %q does not resolve: %v", dest, err)))
-		return a
-	}
-	if escapes(root, resolved) {
-		a.Add(rules.New(rules.SymlinkEscape, "", fmt.Sprintf("link to %q resolves outside the scan root (%s); not followed", dest, resolved)))
-		return a
-	}
-	if rel, err := filepath.Rel(root, resolved); err == nil {
-		a.Properties["link_resolves_to"] = filepath.ToSlash(rel)
-	}
-	return a
-}
-
-func lexicalTarget(p, dest string) string {
-	if filepath.IsAbs(dest) {
-		return filepath.Clean(dest)
-	}
-	abs, _ := filepath.Abs(filepath.Join(filepath.Dir(p), dest))
-	return abs
-}
-
-func escapes(root, target string) bool {
-	rel, err := filepath.Rel(root, target)
-	if err != nil {
-		return true
-	}
-	return rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel)
 }
 
 // smallFile is the size up to which a file is read whole before analysis.

@@ -9,7 +9,7 @@
 #    whatever the size.
 # 2. --weights throughput and low-bit payload detection: 100M-parameter
 #    float32 safetensors models (400 MB each) written by
-#    internal/cmd/weightgen into $BENCH_DIR, scanned with
+#    internal/gen/weightgen into $BENCH_DIR, scanned with
 #    `aigis scan --weights`: wall time, CPU time, GB/s, verdicts. Clean
 #    twins must stay clean; payload models must be flagged.
 # 3. Go micro-benchmark of the forensics loop (MB per CPU-second, which is
@@ -28,7 +28,7 @@ go test -run XXX -bench HeaderOnly -benchtime 200x ./scan/ | grep Benchmark
 
 if [ ! -f "$BENCH_DIR/.generated" ]; then
   echo "generating 100M-parameter models in $BENCH_DIR..." >&2
-  go run ./internal/cmd/weightgen -dir "$BENCH_DIR" >/dev/null
+  go run ./internal/gen/weightgen -dir "$BENCH_DIR" >/dev/null
   touch "$BENCH_DIR/.generated"
 fi
 

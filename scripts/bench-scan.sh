@@ -7,7 +7,7 @@
 #   PICKLESCAN="python3 -m picklescan" scripts/bench-scan.sh
 #   MODELSCAN="modelscan" scripts/bench-scan.sh
 #
-# Inputs (generated once by internal/cmd/benchgen into $BENCH_DIR):
+# Inputs (generated once by internal/gen/benchgen into $BENCH_DIR):
 #   big.pt          2 GiB torch zip checkpoint, 512 tensors
 #   big_legacy.pt   1 GiB legacy torch checkpoint
 #   opcodes.pkl     150 MB protocol-4 pickle of big lists and dicts
@@ -26,7 +26,7 @@ mkdir -p "$BENCH_DIR"
 CGO_ENABLED=0 go build -o "$BIN" ./cmd/aigis
 if [ ! -f "$BENCH_DIR/.generated" ]; then
   echo "generating inputs in $BENCH_DIR (about 3.3 GB)..." >&2
-  go run ./internal/cmd/benchgen -dir "$BENCH_DIR"
+  go run ./internal/gen/benchgen -dir "$BENCH_DIR"
   touch "$BENCH_DIR/.generated"
 fi
 

@@ -2,6 +2,9 @@ package hfrepo_test
 
 import (
 	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aigis-dev/aigis/internal/testutil"
@@ -99,4 +102,36 @@ func FuzzConfig(f *testing.F) {
 	f.Add([]byte(`{"chat_template": "{{ x.__class__ }}", "a": {"_target_": "os.system"}}`), "tokenizer_config.json")
 	f.Add([]byte("a:\n  _target_: builtins.eval\n  b: [1, 2]\n"), "c.yaml")
 	f.Fuzz(func(t *testing.T, b []byte, name string) { scantest.Fuzz(t, b, name) })
+}
+
+// bigTokenizerConfig is a tokenizer_config.json the size real ones reach
+// (6.5 MB of added tokens), with the chat template at the end.
+func bigTokenizerConfig(template, extra string) []byte {
+	var b strings.Builder
+	b.WriteString(`{"added_tokens_decoder": {`)
+	for i := 0; b.Len() < 6_500_000; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"%d": {"content": "<|reserved_special_token_%d|>", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false, "special": true}`, i, i)
+	}
+	b.WriteString(`}, ` + extra + `"chat_template": ` + strconv.Quote(template) + `}`)
+	return []byte(b.String())
+}
+
+// Configuration files are analysed at any size, and as Python's json
+// reads them: a large tokenizer config used to be skipped as "other", and
+// one with a NaN (which Go's encoding/json rejects) too.
+func TestConfig_LargeAndPythonJSON(t *testing.T) {
+	evil := "{{ cycler.__init__.__globals__.os.popen('id').read() }}"
+	scantest.Run(t, []scantest.Case{
+		{Name: "Large", File: "tokenizer_config.json", Data: bigTokenizerConfig(evil, ""), Verdict: report.Malicious, Format: "json-config", Rules: []string{"jinja-dunder-access"}},
+		{Name: "LargeBenign", File: "tokenizer_config.json", Data: bigTokenizerConfig("{% for m in messages %}{{ m['content'] }}{% endfor %}", ""), Verdict: report.Clean, Format: "json-config"},
+		{Name: "NaN", File: "tokenizer_config.json", Data: []byte(`{"model_max_length": NaN, "clean_up": Infinity, "chat_template": ` + strconv.Quote(evil) + `}`), Verdict: report.Malicious, Rules: []string{"jinja-dunder-access"}},
+		{Name: "LargeNaN", File: "tokenizer_config.json", Data: bigTokenizerConfig(evil, `"x": -Infinity, `), Verdict: report.Malicious},
+		{Name: "TemplateList", File: "tokenizer_config.json", Data: []byte(`{"chat_template": [{"name": "default", "template": "hi"}, {"name": "tool_use", "template": ` + strconv.Quote(evil) + `}]}`), Verdict: report.Malicious},
+		{Name: "LargeYAMLTarget", File: "model_config.yaml", Data: []byte("model:\n  _target_: os.system\n" + strings.Repeat("# padding padding padding\n", 200_000)), Verdict: report.Inconclusive, Rules: []string{"limit-reached"}},
+		{Name: "DeepJSON", File: "tokenizer_config.json", Data: []byte(`{"chat_template": "x", "a": ` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `}`), Verdict: report.Inconclusive, Rules: []string{"limit-reached"}},
+		{Name: "NotJSONText", File: "notes.txt", Data: []byte("{ chat_template is a key in tokenizer configs }"), Verdict: report.Clean, Format: "other"},
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/internal/jsonerr"
 	"github.com/aigis-dev/aigis/internal/rules"
 )
 
@@ -26,7 +27,7 @@ func checkConfig(cfg []byte, loc string, out *analyzer.Result) {
 	}
 	var v any
 	if err := json.Unmarshal(cfg, &v); err != nil {
-		out.Add(rules.New(rules.KerasBadConfig, loc, fmt.Sprintf("model configuration is not JSON: %v", err)))
+		out.Add(rules.New(rules.KerasBadConfig, loc, fmt.Sprintf("model configuration is not JSON: %v", jsonerr.Clean(err))))
 		return
 	}
 	c := &checker{rs: rs, out: out, loc: loc, seen: map[string]bool{}}

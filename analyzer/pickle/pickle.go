@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/rules"
@@ -151,7 +152,9 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 	return err
 }
 
-var identPath = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+var identPath = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+})
 
 // Sniff reports whether head (the first bytes of content of total size,
 // -1 if unknown) is a pickle.
@@ -175,7 +178,7 @@ func Sniff(head []byte, size int64) bool {
 	}
 	realImport := false
 	for _, g := range m.globs {
-		if g.unresolved == "" && identPath.MatchString(g.module) && identPath.MatchString(g.name) {
+		if g.unresolved == "" && identPath().MatchString(g.module) && identPath().MatchString(g.name) {
 			realImport = true
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aigis-dev/aigis/internal/bom/dataset"
 	"github.com/aigis-dev/aigis/internal/bounded"
@@ -202,7 +203,7 @@ func isWeightName(rel string) bool {
 }
 
 // shardPattern matches split checkpoints: model-00001-of-00007.safetensors.
-var shardPattern = regexp.MustCompile(`^(.*)-\d{5}-of-\d{5}(\.[A-Za-z0-9]+)$`)
+var shardPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(.*)-\d{5}-of-\d{5}(\.[A-Za-z0-9]+)$`) })
 
 // unit is a directory (or file) that is one model or one dataset.
 type unit struct {
@@ -271,7 +272,7 @@ func (t *tree) weightUnits(dir string, files []string) []unit {
 	var keys []string
 	for _, f := range files {
 		key := path.Base(f)
-		if m := shardPattern.FindStringSubmatch(key); m != nil {
+		if m := shardPattern().FindStringSubmatch(key); m != nil {
 			key = m[1] + m[2]
 		}
 		if _, ok := groups[key]; !ok {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aigis-dev/aigis/internal/bom/card"
 	"github.com/aigis-dev/aigis/internal/bom/dataset"
@@ -133,7 +134,7 @@ func (t *tree) unitName(u unit) string {
 }
 
 func shardBase(rel string) string {
-	if m := shardPattern.FindStringSubmatch(path.Base(rel)); m != nil {
+	if m := shardPattern().FindStringSubmatch(path.Base(rel)); m != nil {
 		return path.Join(path.Dir(rel), m[1]+m[2])
 	}
 	return rel
@@ -176,7 +177,7 @@ func hubPart(s string) bool {
 	return true
 }
 
-var commitSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var commitSHA = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{40}$`) })
 
 // cacheLayout recognises a Hugging Face cache snapshot
 // (.../models--ns--name/snapshots/<commit>) and returns the repo id and
@@ -191,7 +192,7 @@ func cacheLayout(abs string) (kind, id, rev string) {
 		for _, k := range []string{"models", "datasets"} {
 			if rest, ok := strings.CutPrefix(p, k+"--"); ok {
 				id = strings.Replace(rest, "--", "/", 1)
-				if isHubID(id) && commitSHA.MatchString(parts[i+2]) {
+				if isHubID(id) && commitSHA().MatchString(parts[i+2]) {
 					return k, id, parts[i+2]
 				}
 			}

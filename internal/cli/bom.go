@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,7 +29,9 @@ func init() { register(newBomCmd) }
 
 var bomFormats = []string{"table", "cyclonedx-json", "spdx-json"}
 
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+var uuidRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+})
 
 func newBomCmd(env *Env) *cobra.Command {
 	var out, file, specVersion, timestamp, serial string
@@ -77,7 +80,7 @@ completeness score. Nothing is loaded, executed or fetched.`,
 			if err != nil {
 				return withCode(ExitError, err)
 			}
-			if serial != "" && !uuidRE.MatchString(serial) {
+			if serial != "" && !uuidRE().MatchString(serial) {
 				return withCode(ExitError, fmt.Errorf("--serial %q is not a UUID", serial))
 			}
 			opt := bom.Options{NoHash: noHash, Workers: workers, Scan: doScan}

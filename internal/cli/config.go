@@ -153,7 +153,22 @@ func configurable(f *pflag.Flag) bool {
 	case "config", "help", "version":
 		return false
 	}
-	return true
+	return f.Annotations[commandLineOnlyKey] == nil
+}
+
+const commandLineOnlyKey = "aigis/command-line-only"
+
+// commandLineOnly marks flags that only the person running the verb may
+// set, by name on the command line: the ones that loosen verify's check
+// (a variable or a shared config meant for sign must not make verify
+// accept files nobody signed) and keygen's --force. A variable or config
+// key for them is refused like an unknown key.
+func commandLineOnly(cmd *cobra.Command, names ...string) {
+	for _, n := range names {
+		if err := cmd.Flags().SetAnnotation(n, commandLineOnlyKey, []string{"true"}); err != nil {
+			panic("cli: no flag " + n)
+		}
+	}
 }
 
 // checkConfigKeys refuses anything the file cannot mean: a section that is
@@ -194,6 +209,8 @@ func checkConfigKeys(root *cobra.Command, data map[string]any) error {
 			for _, fk := range sortedKeys(sec) {
 				f := c.Flags().Lookup(fk)
 				switch {
+				case f != nil && f.Annotations[commandLineOnlyKey] != nil:
+					errs = append(errs, fmt.Sprintf("%s.%s: %s takes --%s only from the command line", k, fk, c.CommandPath(), fk))
 				case f == nil || !configurable(f):
 					errs = append(errs, fmt.Sprintf("%s.%s: %s has no such flag", k, fk, c.CommandPath()))
 				case isMapping(sec[fk]):
@@ -263,10 +280,15 @@ func applyDefaults(cmd *cobra.Command, env *Env, cfg *config) ([]string, error) 
 	var firstErr error
 	var sources []string
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		key := strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		// A command-line-only flag named for this verb is refused; the
+		// general variable is meant for the verbs that take it from there.
+		if name := "AIGIS_" + strings.ToUpper(section) + "_" + key; f.Annotations[commandLineOnlyKey] != nil && env.Getenv(name) != "" && firstErr == nil {
+			firstErr = withCode(ExitError, fmt.Errorf("$%s: %s takes --%s only from the command line", name, cmd.CommandPath(), f.Name))
+		}
 		if f.Changed || !configurable(f) || firstErr != nil {
 			return
 		}
-		key := strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		var val, from string
 		for _, name := range []string{"AIGIS_" + strings.ToUpper(section) + "_" + key, "AIGIS_" + key} {
 			if v := env.Getenv(name); v != "" {
@@ -286,7 +308,6 @@ func applyDefaults(cmd *cobra.Command, env *Env, cfg *config) ([]string, error) 
 			firstErr = withCode(ExitError, fmt.Errorf("invalid value %q for --%s from %s: %v", val, f.Name, from, flagMessage(err)))
 			return
 		}
-		f.Changed = true
 		sources = append(sources, fmt.Sprintf("--%s=%s from %s", f.Name, val, from))
 	})
 	return sources, firstErr

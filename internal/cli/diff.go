@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -83,25 +84,33 @@ func diffInto(ctx context.Context, engine *scan.Scanner, cpu *analyzer.CPU, base
 	return nil
 }
 
-// compareBase adds a diff against base to every scanned model whose
-// tensors the engine can list (scan --base).
-func compareBase(ctx context.Context, engine *scan.Scanner, cpu *analyzer.CPU, base string, rep *report.Report) error {
+// checkBase makes sure --base is a model whose tensors the engine can
+// list, before the scan starts.
+func checkBase(ctx context.Context, engine *scan.Scanner, base string) error {
 	_, _, _, closeBase, err := engine.Tensors(ctx, base)
 	if err != nil {
 		return fmt.Errorf("--base: %w", err)
 	}
-	closeBase()
-	for i := range rep.Artifacts {
-		a := &rep.Artifacts[i]
-		if st, err := os.Lstat(a.Path); err != nil || !st.Mode().IsRegular() {
-			continue // directories, links and devices: the scan read no file there
-		}
-		err := diffInto(ctx, engine, cpu, base, a.Path, a)
-		switch {
-		case errors.Is(err, analyzer.ErrNoTensors):
-		case err != nil:
-			a.Add(rules.New(rules.WeightsDiffFailed, "", err.Error()))
-		}
+	return closeBase()
+}
+
+// compareBase adds a diff against base to a scanned file whose tensors
+// the engine can list (scan --base); files without tensors are left
+// alone.
+func compareBase(ctx context.Context, engine *scan.Scanner, cpu *analyzer.CPU, base string, a *report.Artifact) {
+	st, err := os.Lstat(a.Path)
+	switch {
+	case err != nil:
+		return
+	case st.Mode()&fs.ModeSymlink != 0 && a.Properties["link_resolves_to"] != "":
+		// A link the scan analysed as the file it leads to, inside the root.
+	case !st.Mode().IsRegular():
+		return // directories, other links and devices: no file was read there
 	}
-	return nil
+	err = diffInto(ctx, engine, cpu, base, a.Path, a)
+	switch {
+	case errors.Is(err, analyzer.ErrNoTensors):
+	case err != nil:
+		a.Add(rules.New(rules.WeightsDiffFailed, "", err.Error()))
+	}
 }

@@ -101,3 +101,27 @@ func TestScanBase_Directory(t *testing.T) {
 		t.Errorf("%d files compared:\n%s", compared, r.stdout)
 	}
 }
+
+// Two unrelated models are not "clean": nothing was compared. A changed
+// architecture is reported too.
+func TestDiff_UnrelatedAndArchitecture(t *testing.T) {
+	dir := t.TempDir()
+	base := writeModel(t, dir, "base.safetensors", nil)
+	other := filepath.Join(dir, "other.safetensors")
+	os.WriteFile(other, testutil.SafetensorsModel(nil, testutil.STensor{Name: "encoder.w", Shape: []int64{4096}, Data: testutil.GaussF32(4096, 9)}), 0o644)
+	r := runCLI(t, nil, "diff", "-o", "json", base, other)
+	if r.code != ExitFindings || !strings.Contains(r.stdout, "weights-diff-unrelated") {
+		t.Errorf("unrelated models: exit %d\n%s", r.code, r.stdout)
+	}
+	var ts []testutil.STensor
+	for i := 0; i < 12; i++ {
+		ts = append(ts, testutil.STensor{Name: "layer" + string(rune('a'+i)), Shape: []int64{4096}, Data: testutil.GaussF32(4096, uint64(i+1))})
+	}
+	ts = append(ts, testutil.STensor{Name: "classifier", Shape: []int64{16}, Data: testutil.GaussF32(16, 99)})
+	head := filepath.Join(dir, "head.safetensors")
+	os.WriteFile(head, testutil.SafetensorsModel(nil, ts...), 0o644)
+	r = runCLI(t, nil, "diff", "-o", "json", base, head)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "weights-diff-architecture") || strings.Contains(r.stdout, "weights-diff-unrelated") {
+		t.Errorf("a new head: exit %d\n%s", r.code, r.stdout)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -73,41 +74,100 @@ func (rf *reportFlags) validate() error {
 	if _, err := rf.gate(); err != nil {
 		return err
 	}
-	if _, err := output.Lookup(rf.output); err != nil {
+	if err := output.Check(rf.output); err != nil {
 		return withCode(ExitError, err)
 	}
 	return nil
 }
 
-// emit writes the report and turns the gate into the exit code.
-func emit(env *Env, rf *reportFlags, r *report.Report) error {
-	r.Tool = "aigis"
-	r.Version = toolVersion()
-	r.Finish()
-	enc, err := output.Lookup(rf.output)
-	if err != nil {
-		return withCode(ExitError, err)
-	}
-	var w io.Writer = env.Stdout
-	if rf.file != "" {
-		f, err := os.Create(rf.file)
-		if err != nil {
-			return withCode(ExitError, err)
-		}
-		defer f.Close()
-		w = f
-	}
-	if err := enc.Encode(w, r); err != nil {
-		return withCode(ExitError, fmt.Errorf("writing %s output: %w", rf.output, err))
-	}
+// reportOut is a report being written, artifact by artifact, with the
+// gate applied to each: the exit code comes from the report itself.
+type reportOut struct {
+	w      output.Writer
+	file   *os.File // --file, written beside its final name until Close
+	dest   string
+	gate   report.Gate
+	failed bool
+}
+
+// open starts the report of one verb run on stdout or --file.
+func (rf *reportFlags) open(env *Env, command string) (*reportOut, error) {
 	g, err := rf.gate()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if r.Fails(g) {
+	o := &reportOut{gate: g, dest: rf.file}
+	var w io.Writer = env.Stdout
+	if rf.file != "" {
+		// A report that stops half way never replaces a whole one.
+		f, err := os.CreateTemp(filepath.Dir(rf.file), "."+filepath.Base(rf.file)+".*")
+		if err != nil {
+			return nil, withCode(ExitError, err)
+		}
+		o.file, w = f, f
+	}
+	o.w, err = output.New(rf.output, w, output.Meta{Tool: "aigis", Version: toolVersion(), Command: command})
+	if err != nil {
+		o.abort()
+		return nil, withCode(ExitError, err)
+	}
+	return o, nil
+}
+
+// Artifact writes one artifact and applies the gate to it.
+func (o *reportOut) Artifact(a *report.Artifact) error {
+	if fail, _ := o.gate.Fails(a); fail {
+		o.failed = true
+	}
+	if err := o.w.Artifact(a); err != nil {
+		return withCode(ExitError, fmt.Errorf("writing the report: %w", err))
+	}
+	return nil
+}
+
+// Close finishes the report; its error carries the exit code of the gate.
+func (o *reportOut) Close() error {
+	if err := o.w.Close(); err != nil {
+		o.abort()
+		return withCode(ExitError, fmt.Errorf("writing the report: %w", err))
+	}
+	if o.file != nil {
+		err := o.file.Close()
+		if err == nil {
+			err = os.Rename(o.file.Name(), o.dest)
+		}
+		if err != nil {
+			os.Remove(o.file.Name())
+			return withCode(ExitError, fmt.Errorf("writing %s: %w", o.dest, err))
+		}
+	}
+	if o.failed {
 		return withCode(ExitFindings, nil)
 	}
 	return nil
+}
+
+// abort drops a --file report that could not be finished.
+func (o *reportOut) abort() {
+	if o.file != nil {
+		o.file.Close()
+		os.Remove(o.file.Name())
+	}
+}
+
+// emit writes a whole report and turns the gate into the exit code.
+func emit(env *Env, rf *reportFlags, r *report.Report) error {
+	o, err := rf.open(env, r.Command)
+	if err != nil {
+		return err
+	}
+	for i := range r.Artifacts {
+		if err := o.Artifact(&r.Artifacts[i]); err != nil {
+			o.abort()
+			return err
+		}
+	}
+	return o.Close()
 }
 
 // checkTargets makes sure every path a verb was given exists and can be

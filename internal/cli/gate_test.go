@@ -178,6 +178,30 @@ func TestGate_IncompleteFailsWhateverFailOn(t *testing.T) {
 	}
 }
 
+// deps: a part of the tree that cannot be read hides manifests, so it
+// fails the gate whatever --fail-on says (it was medium, and passed
+// --fail-on high).
+func TestGate_DepsUnreadablePartFails(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs Linux credentials")
+	}
+	dir := worldTemp(t)
+	write(t, filepath.Join(dir, "requirements.txt"), []byte("numpy==1.26.4\n"), 0o644)
+	write(t, filepath.Join(dir, "private", "requirements.txt"), []byte("deepseeek==0.1\n"), 0o644)
+	os.Chmod(filepath.Join(dir, "private"), 0o000)
+	t.Cleanup(func() { os.Chmod(filepath.Join(dir, "private"), 0o755) })
+	uid := -1
+	if os.Geteuid() == 0 {
+		uid = 65534
+	}
+	if r := runChild(t, uid, dir, nil, "deps", "--skip-vulns", "--fail-on", "high", "-o", "json", dir); r.code != ExitFindings || !strings.Contains(r.stdout, "deps-unreadable") {
+		t.Errorf("unreadable part of a deps tree, --fail-on high: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runChild(t, uid, dir, nil, "deps", "--skip-vulns", "--fail-on", "high", "--allow-incomplete", dir); r.code != ExitOK {
+		t.Errorf("with --allow-incomplete: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestGate_FailOnMustBeAValue(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "model.pkl"), maliciousPickle, 0o644)
@@ -254,6 +278,14 @@ func TestNoGoNamesInMessages(t *testing.T) {
 	r := runCLI(t, map[string]string{"AIGIS_WORKERS": "many"}, "scan", dir)
 	if r.code != ExitError || strings.Contains(r.stderr, "strconv") {
 		t.Errorf("AIGIS_WORKERS=many: exit %d %q", r.code, r.stderr)
+	}
+	// A bundle of the wrong shape is described by its JSON fields.
+	_, pub := keyPair(t)
+	write(t, filepath.Join(dir, "m.bin"), []byte("weights"), 0o644)
+	write(t, filepath.Join(dir, "m.bin.sig"), []byte(`{"mediaType": 5}`), 0o644)
+	r = runCLI(t, nil, "verify", "--public-key", pub, filepath.Join(dir, "m.bin"))
+	if r.code != ExitFindings || strings.Contains(r.stdout, "Go ") || !strings.Contains(r.stdout, "field mediaType holds a JSON number where a string belongs") {
+		t.Errorf("malformed bundle: exit %d %q", r.code, r.stdout)
 	}
 }
 

@@ -97,13 +97,14 @@ func (f *serializationFlags) options(m *modelFlags, model string) (oms.Options, 
 	}, nil
 }
 
-// defaultSignature is model.sig inside a model directory, or beside a
-// single-file model.
+// defaultSignature is model.sig inside a model directory, or <file>.sig
+// beside a single-file model (so that two models in one directory keep
+// their own bundles).
 func defaultSignature(model string) string {
 	if st, err := os.Stat(model); err == nil && st.IsDir() {
 		return filepath.Join(model, "model.sig")
 	}
-	return filepath.Join(filepath.Dir(model), "model.sig")
+	return model + ".sig"
 }
 
 // hashProgress shows bytes hashed on stderr, only when stderr is a

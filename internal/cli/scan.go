@@ -53,24 +53,34 @@ risky".`,
 			limits.Timeout = timeout
 			limits.MaxDepth = maxDepth
 			limits.MaxExpanded = int64(maxExpanded)
-			opts := scan.Options{Workers: workers, Limits: limits, Weights: weightsFlag, CPU: analyzer.NewCPU(workers)}
 			prog := newProgress(env.Stderr, !noProgress)
+			opts := scan.Options{Workers: workers, Limits: limits, Weights: weightsFlag, CPU: analyzer.NewCPU(workers)}
 			opts.OnArtifact = prog.artifact
-			var rep *report.Report
 			engine := scan.New(opts)
-			err := prog.run(cmd, func(ctx context.Context) (err error) {
-				rep, err = engine.Scan(ctx, args)
-				return err
-			})
-			if err != nil {
-				return err
-			}
 			if base != "" {
-				if err := compareBase(cmd.Context(), engine, opts.CPU, base, rep); err != nil {
+				if err := checkBase(cmd.Context(), engine, base); err != nil {
 					return withCode(ExitError, err)
 				}
 			}
-			return emit(env, &rf, rep)
+			out, err := rf.open(env, "scan")
+			if err != nil {
+				return err
+			}
+			// Each artifact is written as soon as the walk order allows:
+			// the report streams, whatever the number of files.
+			err = prog.run(cmd, func(ctx context.Context) error {
+				return engine.Stream(ctx, args, func(a *report.Artifact) error {
+					if base != "" {
+						compareBase(ctx, engine, opts.CPU, base, a)
+					}
+					return out.Artifact(a)
+				})
+			})
+			if err != nil {
+				out.abort()
+				return err
+			}
+			return out.Close()
 		},
 	}
 	addReportFlags(cmd, &rf, "medium")

@@ -42,7 +42,8 @@ terminal, a prompt.
 Symbolic links, special files and an empty model are refused, never signed
 in part. --method shards cuts large files in --shard-size pieces so that
 one file is hashed on every core.`,
-		Example: `  aigis sign --private-key key.pem ./bert
+		Example: `  aigis sign --private-key key.pem ./bert           # writes ./bert/model.sig
+  aigis sign --private-key key.pem model.gguf       # writes model.gguf.sig
   aigis sign --private-key key.pem --signing-cert cert.pem --cert-chain ca.pem ./bert
   aigis sign --private-key key.pem --method shards model.safetensors`,
 		Args: cobra.ExactArgs(1),
@@ -82,7 +83,7 @@ one file is hashed on every core.`,
 	}
 	rf.fixed = &report.Gate{NoThreshold: true, AllowIncomplete: true} // signing either succeeds or errors
 	addOutputFlags(cmd, &rf)
-	cmd.Flags().StringVar(&signature, "signature", "", "where to write the bundle (default: model.sig inside a model directory, or beside a single-file model)")
+	cmd.Flags().StringVar(&signature, "signature", "", "where to write the bundle (default: model.sig inside a model directory, <file>.sig beside a single-file model); never over a file that is not a bundle")
 	cmd.Flags().StringVar(&privateKey, "private-key", "", "PEM private key (EC P-256, P-384 or P-521; SEC 1, PKCS #8 or encrypted)")
 	cmd.Flags().StringVar(&signingCert, "signing-cert", "", "PEM certificate of the key: sign with the certificate method")
 	cmd.Flags().StringVar(&signingCert, "signing-certificate", "", "alias of --signing-cert (model_signing's name)")

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -40,7 +42,10 @@ Choose the signer with one of:
 
 Bundles from every model_signing release (v0.2.0 onwards), the OMS spec
 and aigis are accepted. The serialization (files or shards, hash, ignored
-paths, symlink policy) is read from the signed bundle.
+paths, symlink policy) is read from the signed bundle. The flags that
+loosen the check (--ignore-paths, --ignore-unsigned-files,
+--allow-symlinks, --ignore-git-paths) count only on the command line,
+never from the environment or a config file.
 
 Exit status: 0 verified, 1 verification failed (the report says what),
 2 usage or internal error.`,
@@ -62,10 +67,12 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 			if err != nil {
 				return err
 			}
+			var bundle []byte
 			if signature == "" {
-				signature = defaultSignature(model)
+				signature, bundle, err = findBundle(env, model)
+			} else {
+				bundle, err = readBundle(signature)
 			}
-			bundle, err := readBundle(signature)
 			if err != nil {
 				return withCode(ExitError, err)
 			}
@@ -73,12 +80,18 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 			opts := verify.Options{
 				Signature:           signature,
 				IgnorePaths:         ignores,
-				IncludeGitPaths:     !mf.ignoreGitPaths,
+				IncludeGitPaths:     cmd.Flags().Changed("ignore-git-paths") && !mf.ignoreGitPaths,
+				IgnoreGitPaths:      cmd.Flags().Changed("ignore-git-paths") && mf.ignoreGitPaths,
 				AllowSymlinks:       mf.allowSymlinks,
 				IgnoreUnsignedFiles: ignoreUnsigned,
 				Workers:             mf.workers,
 				Progress:            prog.add,
 				OnTotal:             prog.setTotal,
+			}
+			if ignoreUnsigned {
+				// Tolerated files are reported as inconclusive (never
+				// verified); asking for them lets them pass the gate.
+				rf.fixed = &report.Gate{Threshold: report.SeverityLow, AllowIncomplete: true}
 			}
 			var res *verify.Result
 			err = prog.run(cmd, func(ctx context.Context) (err error) {
@@ -94,7 +107,7 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 	// Any failed check fails the command; there is no threshold to lower.
 	rf.fixed = &report.Gate{Threshold: report.SeverityLow}
 	addOutputFlags(cmd, &rf)
-	cmd.Flags().StringVar(&signature, "signature", "", "the bundle (default: model.sig inside a model directory, or beside a single-file model)")
+	cmd.Flags().StringVar(&signature, "signature", "", "the bundle (default: model.sig inside a model directory, <file>.sig beside a single-file model)")
 	cmd.Flags().StringVar(&publicKey, "public-key", "", "PEM public key: verify a key-method bundle")
 	cmd.Flags().StringSliceVar(&certChain, "certificate-chain", nil, "PEM certificates to trust: verify a certificate-method bundle (repeatable)")
 	cmd.Flags().StringSliceVar(&certChain, "cert-chain", nil, "alias of --certificate-chain")
@@ -102,10 +115,15 @@ Exit status: 0 verified, 1 verification failed (the report says what),
 	cmd.Flags().StringVar(&issuer, "identity-provider", "", "Sigstore: the expected OIDC issuer URL")
 	cmd.Flags().StringVar(&trustedRoot, "trusted-root", "", "Sigstore: trusted_root.json, or a client trust config that embeds one")
 	cmd.Flags().StringVar(&trustedRoot, "trust-config", "", "alias of --trusted-root (model_signing's name)")
-	cmd.Flags().BoolVar(&ignoreUnsigned, "ignore-unsigned-files", false, "tolerate files the manifest does not list (every listed file must still match)")
+	cmd.Flags().BoolVar(&ignoreUnsigned, "ignore-unsigned-files", false, "tolerate files the manifest does not list: reported as info, never verified (every listed file must still match)")
 	cmd.Flags().MarkHidden("cert-chain")
 	cmd.Flags().MarkHidden("trust-config")
 	addModelFlags(cmd, &mf)
+	// Unset, the bundle decides whether git paths are verified.
+	git := cmd.Flags().Lookup("ignore-git-paths")
+	mf.ignoreGitPaths, git.DefValue = false, "false"
+	git.Usage = "leave out .git, .gitattributes, .github and .gitignore at the model root (=false: verify them; unset: as the bundle's ignore_paths say)"
+	commandLineOnly(cmd, "ignore-paths", "ignore-unsigned-files", "allow-symlinks", "ignore-git-paths")
 	return cmd
 }
 
@@ -160,6 +178,37 @@ func chooseVerifier(publicKey string, certChain []string, identity, issuer, trus
 		return nil, fmt.Errorf("--trusted-root %s: %w", trustedRoot, err)
 	}
 	return verify.Sigstore(tr, identity, issuer)
+}
+
+// findBundle reads the default bundle of a model: model.sig inside a
+// directory, <file>.sig beside a single file. For bundles written before
+// <file>.sig became the default, a single file falls back to model.sig
+// beside it, but only when <file>.sig is absent and that bundle's manifest
+// names exactly this file: model.sig may be another model's signature.
+func findBundle(env *Env, model string) (string, []byte, error) {
+	sig := defaultSignature(model)
+	data, err := readBundle(sig)
+	if st, serr := os.Stat(model); serr != nil || st.IsDir() || !errors.Is(err, fs.ErrNotExist) {
+		return sig, data, err
+	}
+	legacy := filepath.Join(filepath.Dir(model), "model.sig")
+	old, lerr := readBundle(legacy)
+	if errors.Is(lerr, fs.ErrNotExist) {
+		return sig, nil, err
+	}
+	if lerr != nil {
+		return sig, nil, fmt.Errorf("%w (and the older default %s: %v)", err, legacy, lerr)
+	}
+	base := filepath.Base(model)
+	switch signed := verify.SignedSingleFile(old); signed {
+	case base:
+		env.warnf("%s is absent; verifying with %s, which signs %s (the default before <file>.sig; re-sign or pass --signature)", sig, legacy, base)
+		return legacy, old, nil
+	case "":
+		return sig, nil, fmt.Errorf("%w (%s beside it does not sign the single file %s; pass --signature to choose a bundle)", err, legacy, base)
+	default:
+		return sig, nil, fmt.Errorf("%w (%s beside it signs %s, not %s; pass --signature to choose a bundle)", err, legacy, signed, base)
+	}
 }
 
 // readBundle reads at most oms.MaxBundleSize+1 bytes, so an oversized or

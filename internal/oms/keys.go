@@ -2,8 +2,11 @@ package oms
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -29,7 +32,7 @@ func KeyHint(pub crypto.PublicKey) (string, error) {
 func SignatureHash(pub crypto.PublicKey) (crypto.Hash, error) {
 	k, ok := pub.(*ecdsa.PublicKey)
 	if !ok {
-		return 0, fmt.Errorf("unsupported %T key: OMS keys are ECDSA P-256, P-384 or P-521", pub)
+		return 0, fmt.Errorf("unsupported %s key: OMS keys are ECDSA P-256, P-384 or P-521", KeyKind(pub))
 	}
 	switch k.Curve {
 	case elliptic.P256():
@@ -103,4 +106,21 @@ func CertificateCanSign(c *x509.Certificate) bool {
 		}
 	}
 	return false
+}
+
+// KeyKind names a key's algorithm for messages (never a Go type name).
+func KeyKind(k any) string {
+	switch k := k.(type) {
+	case *ecdsa.PublicKey:
+		return "ECDSA " + k.Curve.Params().Name
+	case *ecdsa.PrivateKey:
+		return "ECDSA " + k.Curve.Params().Name
+	case *rsa.PublicKey, *rsa.PrivateKey:
+		return "RSA"
+	case ed25519.PublicKey, ed25519.PrivateKey:
+		return "Ed25519"
+	case *ecdh.PublicKey, *ecdh.PrivateKey:
+		return "ECDH"
+	}
+	return "unknown"
 }

@@ -5,18 +5,19 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/osv-scalibr/semantic"
 )
 
-var pep503Separators = regexp.MustCompile(`[-_.]+`)
+var pep503Separators = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[-_.]+`) })
 
 // NormalizeName returns the name under which a package is indexed: PEP 503
 // normalisation for PyPI ("PyYAML", "pyyaml", "py_yaml" are one package),
 // the name as written elsewhere.
 func NormalizeName(ecosystem, name string) string {
 	if BaseEcosystem(ecosystem) == "PyPI" {
-		return strings.ToLower(pep503Separators.ReplaceAllString(strings.TrimSpace(name), "-"))
+		return strings.ToLower(pep503Separators().ReplaceAllString(strings.TrimSpace(name), "-"))
 	}
 	return strings.TrimSpace(name)
 }

@@ -18,14 +18,14 @@ func sample() *report.Report {
 	d := report.Artifact{Path: "proj/requirements.txt", Format: "python/requirements"}
 	d.Add(report.Finding{Rule: "PYSEC-1", Severity: report.SeverityHigh, Verdict: report.Suspicious, Location: "requirements.txt:12"})
 	d.Add(report.Finding{Rule: "MAL-1", Severity: report.SeverityCritical, Verdict: report.Malicious, Location: "x@2"})
-	r.Artifacts = append(r.Artifacts, a, d, report.Artifact{Path: "models/clean.pt", Format: "pytorch-zip"})
+	r.Artifacts = append(r.Artifacts, report.Artifact{Path: "models/clean.pt", Format: "pytorch-zip"}, a, d)
 	r.Finish()
 	return r
 }
 
 func TestTable(t *testing.T) {
 	var b bytes.Buffer
-	if err := Table(&b, sample()); err != nil {
+	if err := Encode("table", &b, sample()); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -39,14 +39,55 @@ func TestTable(t *testing.T) {
 	}
 }
 
-func TestLookup(t *testing.T) {
+func TestCheck(t *testing.T) {
 	for _, f := range Formats() {
-		if _, err := Lookup(f); err != nil {
+		if err := Check(f); err != nil {
 			t.Error(err)
 		}
 	}
-	if _, err := Lookup("xml"); err == nil {
+	if err := Check("xml"); err == nil {
 		t.Error("unknown format accepted")
+	}
+}
+
+// The streaming JSON writer gives the bytes encoding/json gives for the
+// whole report.
+func TestJSONStreamEqualsWholeReport(t *testing.T) {
+	r := sample()
+	var b bytes.Buffer
+	if err := Encode("json", &b, r); err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != want.String() {
+		t.Errorf("stream:\n%s\nwhole:\n%s", b.String(), want.String())
+	}
+}
+
+// Every format writes as the artifacts come: what an artifact adds is on
+// the writer before the next one is handed over.
+func TestWritersStream(t *testing.T) {
+	for _, f := range Formats() {
+		var b bytes.Buffer
+		w, err := New(f, &b, Meta{Tool: "aigis", Command: "scan"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := sample()
+		before := b.Len()
+		w.Artifact(&r.Artifacts[1])
+		if b.Len() == before || !strings.Contains(b.String(), "pickle-process-exec") {
+			t.Errorf("%s: nothing written after the first artifact: %q", f, b.String())
+		}
+		if err := w.Close(); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
@@ -59,7 +100,7 @@ func TestJSONEmptyArtifacts(t *testing.T) {
 			r.Finish()
 		}
 		var b bytes.Buffer
-		if err := JSON(&b, r); err != nil {
+		if err := Encode("json", &b, r); err != nil {
 			t.Fatal(err)
 		}
 		var generic map[string]json.RawMessage

@@ -124,25 +124,25 @@ func securitySeverity(s report.Severity) string {
 	return [...]string{"0.0", "2.0", "5.5", "8.0", "9.5"}[s]
 }
 
-// SARIF writes a SARIF 2.1.0 log with one run: one result per finding
+// newSARIF writes a SARIF 2.1.0 log with one run: one result per finding
 // (exact duplicates, such as a repository finding also attributed to its
 // file, once), and the rules the results use. Relative artifact URIs are
 // relative to the working directory, declared as %SRCROOT%.
-func SARIF(w io.Writer, r *report.Report) error {
+func newSARIF(w io.Writer, m Meta) Writer {
 	root, err := os.Getwd()
 	if err != nil {
 		root = ""
 	}
-	return encodeSARIF(w, r, root)
+	return newSARIFWriter(w, root, m)
 }
 
+// encodeSARIF writes a whole report with %SRCROOT% at root (tests).
 func encodeSARIF(w io.Writer, r *report.Report, root string) error {
-	s := newSARIFWriter(w, root)
-	s.begin()
+	s := newSARIFWriter(w, root, Meta{Tool: r.Tool, Version: r.Version, Command: r.Command})
 	for i := range r.Artifacts {
-		s.artifact(&r.Artifacts[i])
+		s.Artifact(&r.Artifacts[i])
 	}
-	return s.end(r)
+	return s.Close()
 }
 
 // sarifWriter writes a log as the artifacts come: results first, each as
@@ -152,10 +152,12 @@ func encodeSARIF(w io.Writer, r *report.Report, root string) error {
 // entry per rule and per distinct result (for de-duplication and
 // fingerprint occurrence counts).
 type sarifWriter struct {
-	w    io.Writer
-	err  error
-	root string // absolute directory %SRCROOT% stands for; "" if unknown
-	buf  bytes.Buffer
+	w     io.Writer
+	meta  Meta
+	begun bool
+	err   error
+	root  string // absolute directory %SRCROOT% stands for; "" if unknown
+	buf   bytes.Buffer
 
 	rules     []*ruleAcc
 	ruleIndex map[string]int
@@ -169,8 +171,8 @@ type ruleAcc struct {
 	sev        report.Severity
 }
 
-func newSARIFWriter(w io.Writer, root string) *sarifWriter {
-	return &sarifWriter{w: w, root: root, ruleIndex: map[string]int{}, seen: map[[sha256.Size]byte]bool{}, occurs: map[string]int{}}
+func newSARIFWriter(w io.Writer, root string, m Meta) *sarifWriter {
+	return &sarifWriter{w: w, root: root, meta: m, ruleIndex: map[string]int{}, seen: map[[sha256.Size]byte]bool{}, occurs: map[string]int{}}
 }
 
 func (s *sarifWriter) write(str string) {
@@ -196,6 +198,10 @@ func (s *sarifWriter) value(prefix string, v any) {
 }
 
 func (s *sarifWriter) begin() {
+	if s.begun {
+		return
+	}
+	s.begun = true
 	s.write("{\n  \"$schema\": ")
 	s.value("  ", sarifSchema)
 	s.write(",\n  \"version\": ")
@@ -203,8 +209,9 @@ func (s *sarifWriter) begin() {
 	s.write(",\n  \"runs\": [\n    {\n      \"results\": [")
 }
 
-// artifact writes the results for one artifact's findings.
-func (s *sarifWriter) artifact(a *report.Artifact) {
+// Artifact writes the results for one artifact's findings.
+func (s *sarifWriter) Artifact(a *report.Artifact) error {
+	s.begin()
 	for i := range a.Findings {
 		res, ok := s.result(a, &a.Findings[i])
 		if !ok {
@@ -217,10 +224,13 @@ func (s *sarifWriter) artifact(a *report.Artifact) {
 		s.value("        ", res)
 		s.results++
 	}
+	return s.err
 }
 
-// end writes the rules and the rest of the run, and closes the log.
-func (s *sarifWriter) end(r *report.Report) error {
+// Close writes the rules and the rest of the run, and closes the log.
+func (s *sarifWriter) Close() error {
+	s.begin()
+	r := s.meta
 	if s.results > 0 {
 		s.write("\n      ")
 	}

@@ -182,10 +182,11 @@ func TestSARIFDirectoryFindings(t *testing.T) {
 		u, line, _, logical := loc(res)
 		got = append(got, res.RuleID+" "+u+":"+itoa(line)+" "+logical)
 	}
+	// In walk order: the directory's own artifact after its files.
 	want := []string{
 		"python-sink-on-load models/bert/sub/modeling.py:3 ",
-		"hf-remote-code models/bert:1 config.json",
 		"hf-remote-code models/bert/config.json:1 config.json",
+		"hf-remote-code models/bert:1 config.json",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("results:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

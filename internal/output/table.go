@@ -4,62 +4,76 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/aigis-dev/aigis/report"
 )
 
-// Table writes one line per artifact that is not clean (or has findings),
-// its findings indented beneath, then a summary line. Clean artifacts are
-// counted, not listed: a model directory can hold thousands of files.
-func Table(w io.Writer, r *report.Report) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	var flagged []*report.Artifact
-	for i := range r.Artifacts {
-		a := &r.Artifacts[i]
-		if a.Verdict == report.Clean && len(a.Findings) == 0 {
-			continue
-		}
-		if len(flagged) == 0 {
-			fmt.Fprintln(tw, "PATH\tFORMAT\tVERDICT\tFINDINGS")
-		}
-		flagged = append(flagged, a)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", a.Path, a.Format, strings.ToUpper(a.Verdict.String()), len(a.Findings))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, a := range flagged {
-		if len(a.Findings) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s\n", a.Path)
-		for _, f := range a.Findings {
-			loc := ""
-			if f.Location != "" {
-				loc = " at " + oneLine(f.Location)
-			}
-			fmt.Fprintf(w, "  %-8s %s%s: %s\n", f.Severity, f.Rule, loc, oneLine(f.Message))
-		}
-	}
-	if len(flagged) > 0 {
-		fmt.Fprintln(w)
-	}
-	_, err := fmt.Fprintln(w, summaryLine(r))
-	return err
+// tableWriter writes, for each artifact that is not clean (or has
+// findings), a line with its verdict, path and format and its findings
+// indented beneath, as the artifacts come; then a summary line. Clean
+// artifacts are counted, not listed: a model directory can hold thousands
+// of files.
+type tableWriter struct {
+	w       io.Writer
+	sum     report.Summary
+	flagged int
+	err     error
 }
 
-func summaryLine(r *report.Report) string {
+func newTable(w io.Writer, _ Meta) Writer { return &tableWriter{w: w, sum: report.NewSummary()} }
+
+func (t *tableWriter) printf(format string, a ...any) {
+	if t.err == nil {
+		_, t.err = fmt.Fprintf(t.w, format, a...)
+	}
+}
+
+func (t *tableWriter) Artifact(a *report.Artifact) error {
+	t.sum.Add(a)
+	if a.Verdict == report.Clean && len(a.Findings) == 0 {
+		return t.err
+	}
+	if t.flagged > 0 {
+		t.printf("\n")
+	}
+	t.flagged++
+	t.printf("%-12s %s  (%s, %s)\n", strings.ToUpper(a.Verdict.String()), oneLine(a.Path), oneLine(a.Format), plural(len(a.Findings), "finding"))
+	for _, f := range a.Findings {
+		loc := ""
+		if f.Location != "" {
+			loc = " at " + oneLine(f.Location)
+		}
+		t.printf("  %-8s %s%s: %s\n", f.Severity, f.Rule, loc, oneLine(f.Message))
+	}
+	return t.err
+}
+
+func (t *tableWriter) Close() error {
+	if t.flagged > 0 {
+		t.printf("\n")
+	}
+	t.printf("%s\n", summaryLine(t.sum))
+	return t.err
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func summaryLine(s report.Summary) string {
 	var parts []string
 	for v := report.Malicious; v >= report.Clean; v-- {
-		if n := r.Summary.Verdicts[v.String()]; n > 0 {
+		if n := s.Verdicts[v.String()]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, v))
 		}
 	}
 	if len(parts) == 0 {
 		parts = append(parts, "nothing found")
 	}
-	return fmt.Sprintf("%d artifacts: %s", r.Summary.Artifacts, strings.Join(parts, ", "))
+	return fmt.Sprintf("%s: %s", plural(s.Artifacts, "artifact"), strings.Join(parts, ", "))
 }
 
 // oneLine keeps table rows on one line and bounded, whatever a hostile

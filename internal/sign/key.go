@@ -1,10 +1,12 @@
 package sign
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/pbkdf2"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -88,7 +90,7 @@ func ParsePrivateKey(data, password []byte) (*ecdsa.PrivateKey, error) {
 	}
 	k, ok := key.(*ecdsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("unsupported %T private key: OMS keys are ECDSA P-256, P-384 or P-521", key)
+		return nil, fmt.Errorf("unsupported %s private key: OMS keys are ECDSA P-256, P-384 or P-521", oms.KeyKind(key))
 	}
 	if _, err := oms.SignatureHash(&k.PublicKey); err != nil {
 		return nil, err
@@ -219,4 +221,78 @@ func decryptPKCS8(der, password []byte) ([]byte, error) {
 		}
 	}
 	return plain[:len(plain)-n], nil
+}
+
+// KeyIterations is the PBKDF2-HMAC-SHA256 iteration count
+// MarshalPrivateKey uses (OWASP's 2023 recommendation); reading the key
+// costs about a quarter of a second.
+const KeyIterations = 600_000
+
+var (
+	oidHMACWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}
+	oidAES256CBC      = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}
+)
+
+// MarshalPrivateKey writes key as PKCS #8 PEM. With a password it is an
+// "ENCRYPTED PRIVATE KEY": PBES2 with PBKDF2-HMAC-SHA256 (KeyIterations,
+// 16-byte random salt) and AES-256-CBC, what `openssl genpkey -aes256`
+// writes and what ParsePrivateKey, OpenSSL and Python's cryptography
+// read. Without one it is a plain "PRIVATE KEY".
+func MarshalPrivateKey(key *ecdsa.PrivateKey, password []byte) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(password) == 0 {
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+	}
+	salt := make([]byte, 16)
+	iv := make([]byte, aes.BlockSize)
+	rand.Read(salt)
+	rand.Read(iv)
+	kek, err := pbkdf2.Key(sha256.New, string(password), salt, KeyIterations, 32)
+	if err != nil {
+		return nil, err
+	}
+	n := aes.BlockSize - len(der)%aes.BlockSize
+	plain := append(der, bytes.Repeat([]byte{byte(n)}, n)...)
+	block, _ := aes.NewCipher(kek)
+	data := make([]byte, len(plain))
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(data, plain)
+	clear(plain)
+
+	kdf, err := asn1.Marshal(pbkdf2Params{Salt: salt, Iterations: KeyIterations,
+		PRF: pkix.AlgorithmIdentifier{Algorithm: oidHMACWithSHA256, Parameters: asn1.NullRawValue}})
+	if err != nil {
+		return nil, err
+	}
+	ivDER, err := asn1.Marshal(iv)
+	if err != nil {
+		return nil, err
+	}
+	params, err := asn1.Marshal(pbes2Params{
+		KDF:    pkix.AlgorithmIdentifier{Algorithm: oidPBKDF2, Parameters: asn1.RawValue{FullBytes: kdf}},
+		Scheme: pkix.AlgorithmIdentifier{Algorithm: oidAES256CBC, Parameters: asn1.RawValue{FullBytes: ivDER}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	out, err := asn1.Marshal(encryptedPrivateKeyInfo{
+		Algorithm: pkix.AlgorithmIdentifier{Algorithm: oidPBES2, Parameters: asn1.RawValue{FullBytes: params}},
+		Data:      data,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: out}), nil
+}
+
+// MarshalPublicKey writes the PEM "PUBLIC KEY" (SubjectPublicKeyInfo)
+// that verify --public-key and model_signing read.
+func MarshalPublicKey(pub *ecdsa.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }

@@ -1,8 +1,12 @@
 package sign
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,5 +81,66 @@ func TestParsePrivateKey_CurvesAndRefusals(t *testing.T) {
 	}
 	if _, err := ParsePrivateKey([]byte("Public Key Info: nothing here"), nil); err == nil {
 		t.Error("garbage accepted")
+	}
+}
+
+// MarshalPrivateKey writes what ParsePrivateKey and OpenSSL read back:
+// encrypted PKCS #8 (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC) with a
+// password, plain PKCS #8 without.
+func TestMarshalPrivateKey_RoundTrip(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password := []byte("correct horse")
+	enc, err := MarshalPrivateKey(k, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(enc), "-----BEGIN ENCRYPTED PRIVATE KEY-----") || !IsEncrypted(enc) {
+		t.Fatalf("not an encrypted PKCS #8 key:\n%s", enc)
+	}
+	if _, err := ParsePrivateKey(enc, nil); !errors.Is(err, ErrPasswordNeeded) {
+		t.Errorf("without password: %v", err)
+	}
+	if _, err := ParsePrivateKey(enc, []byte("wrong horse")); err == nil {
+		t.Error("wrong password accepted")
+	}
+	got, err := ParsePrivateKey(enc, password)
+	if err != nil || !got.Equal(k) {
+		t.Fatalf("round trip: %v", err)
+	}
+	again, _ := MarshalPrivateKey(k, password)
+	if string(again) == string(enc) {
+		t.Error("salt and IV are not random")
+	}
+	plain, err := MarshalPrivateKey(k, nil)
+	if err != nil || IsEncrypted(plain) || !strings.HasPrefix(string(plain), "-----BEGIN PRIVATE KEY-----") {
+		t.Fatalf("unencrypted: %v\n%s", err, plain)
+	}
+	if got, err := ParsePrivateKey(plain, nil); err != nil || !got.Equal(k) {
+		t.Fatalf("unencrypted round trip: %v", err)
+	}
+	pub, err := MarshalPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := oms.ParsePublicKey(pub); err != nil || !p.Equal(&k.PublicKey) {
+		t.Fatalf("public key: %v", err)
+	}
+	// OpenSSL, which most other tools use, reads the encrypted key as
+	// the same key.
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("no openssl:", err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "k.pem")
+	os.WriteFile(keyFile, enc, 0o600)
+	out, err := exec.Command(openssl, "pkey", "-in", keyFile, "-passin", "pass:correct horse", "-pubout").Output()
+	if err != nil {
+		t.Fatalf("openssl pkey: %v", err)
+	}
+	if string(out) != string(pub) {
+		t.Errorf("openssl reads another key:\n%s\nwant\n%s", out, pub)
 	}
 }

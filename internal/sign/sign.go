@@ -6,7 +6,8 @@
 // It signs only what it can describe completely: a model with a symbolic
 // link it was not allowed to follow, a special file, an unreadable
 // directory or no file at all is refused, never signed in part. It writes
-// nothing but the bundle, atomically, at the path its caller chose.
+// nothing but the bundle, atomically, at the path its caller chose, and
+// never over the model or an existing file that is not a bundle.
 package sign
 
 import (
@@ -16,6 +17,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -129,11 +131,10 @@ func Model(ctx context.Context, root string, s *Signer, opts Options) (*Result, 
 	if opts.Signature == "" {
 		return nil, errors.New("no signature path")
 	}
-	ser := opts.Serialization
-	if rel, ok := oms.Within(root, opts.Signature); ok {
-		ser.IgnorePaths = append(append([]string(nil), ser.IgnorePaths...), rel)
+	if err := checkSignaturePath(root, opts.Signature); err != nil {
+		return nil, err
 	}
-	m, err := oms.Build(ctx, root, ser)
+	m, err := Manifest(ctx, root, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +157,59 @@ func Model(ctx context.Context, root string, s *Signer, opts Options) (*Result, 
 		return nil, err
 	}
 	return &Result{Model: root, Signature: opts.Signature, Single: !st.IsDir(), Manifest: m, Bundle: b, Data: data}, nil
+}
+
+// Manifest hashes the model at root into the manifest Model signs: the
+// bundle at opts.Signature, when it lies inside the model, is left out
+// and recorded as ignored. `aigis digest` prints its root digest, so that
+// digest and a signature of the same model always agree.
+func Manifest(ctx context.Context, root string, opts Options) (*oms.Manifest, error) {
+	ser := opts.Serialization
+	if rel, ok := oms.Within(root, opts.Signature); ok && opts.Signature != "" {
+		ser.IgnorePaths = append(append([]string(nil), ser.IgnorePaths...), rel)
+	}
+	return oms.Build(ctx, root, ser)
+}
+
+// checkSignaturePath refuses a bundle path that would replace the model
+// or a file that is not a bundle: a model file named by mistake would be
+// left out of the manifest and then overwritten. An existing bundle
+// (re-signing) or an empty file (from mktemp) may be replaced.
+func checkSignaturePath(root, sig string) error {
+	if abs(root) == abs(sig) {
+		return fmt.Errorf("the signature %s would overwrite the model", sig)
+	}
+	st, err := os.Stat(sig)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if rst, err := os.Stat(root); err == nil && os.SameFile(st, rst) {
+		return fmt.Errorf("the signature %s would overwrite the model", sig)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("the signature %s exists and is not a regular file", sig)
+	}
+	if st.Size() == 0 {
+		return nil
+	}
+	if st.Size() <= oms.MaxBundleSize {
+		if data, err := os.ReadFile(sig); err == nil {
+			if _, err := oms.ParseBundle(data); err == nil {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("refusing to overwrite %s: it is not a signature bundle (remove it, or choose another --signature)", sig)
+}
+
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
 }
 
 // writeAtomic writes through a temporary file in the same directory and

@@ -168,3 +168,37 @@ func TestModel_RefusesWhatItCannotDescribe(t *testing.T) {
 		t.Error("a refused model must leave no bundle")
 	}
 }
+
+// The bundle never overwrites the model or a file that is not a bundle:
+// --signature naming a model file used to leave that file out of the
+// manifest and then replace it with the signature.
+func TestModel_NeverOverwritesAModelFile(t *testing.T) {
+	s, _ := WithKey(newKey(t, elliptic.P256()))
+	root := model(t, map[string]string{"weights.bin": "w", "config.json": "{}"})
+	single := filepath.Join(root, "weights.bin")
+	for _, tc := range []struct{ model, sig string }{
+		{root, filepath.Join(root, "config.json")}, // a model file
+		{single, single}, // the model itself
+		{single, filepath.Join(root, "config.json")}, // another file
+		{root, root}, // the model directory
+	} {
+		before, _ := os.ReadFile(filepath.Join(root, "config.json"))
+		if _, err := Model(context.Background(), tc.model, s, Options{Signature: tc.sig}); err == nil {
+			t.Errorf("signing %s into %s succeeded", tc.model, tc.sig)
+		}
+		after, _ := os.ReadFile(filepath.Join(root, "config.json"))
+		w, _ := os.ReadFile(single)
+		if string(before) != string(after) || string(w) != "w" {
+			t.Fatalf("signing %s into %s changed the model", tc.model, tc.sig)
+		}
+	}
+	// An existing bundle is replaced (re-signing), and so is an empty
+	// file (mktemp).
+	sig := filepath.Join(t.TempDir(), "m.sig")
+	os.WriteFile(sig, nil, 0o600)
+	for range 2 {
+		if _, err := Model(context.Background(), root, s, Options{Signature: sig}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

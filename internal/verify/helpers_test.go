@@ -98,7 +98,7 @@ func failures(r *verify.Result) map[string]string {
 		out["bundle"] = string(r.Failure.Rule)
 	}
 	for _, f := range r.Files {
-		if f.Status != verify.StatusOK {
+		if f.Status != verify.StatusOK && f.Status != verify.StatusUnsigned {
 			out[f.Name] = string(f.Rule)
 		}
 	}

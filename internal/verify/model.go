@@ -34,14 +34,22 @@ type Options struct {
 	// IgnorePaths are model-relative paths to leave out, on top of the
 	// bundle's own ignore_paths and the default git paths.
 	IgnorePaths []string
-	// IncludeGitPaths stops ignoring .git, .gitattributes, .github and
-	// .gitignore by default.
+	// IncludeGitPaths verifies .git, .gitattributes, .github and
+	// .gitignore at the model root like any other path; IgnoreGitPaths
+	// leaves them out (what model_signing's verifier does by default).
+	// With neither, the bundle decides: when it records ignore_paths
+	// (aigis, model_signing v1.1.0 on) exactly those are left out, so a
+	// git path the signer hashed is verified and one added after signing
+	// is an extra file; when it records none (older releases) the git
+	// paths are left out, as those signers left them out.
 	IncludeGitPaths bool
+	IgnoreGitPaths  bool
 	// AllowSymlinks follows links even when the signer did not record
 	// allow_symlinks (model_signing's --allow-symlinks).
 	AllowSymlinks bool
 	// IgnoreUnsignedFiles tolerates files the manifest does not list;
-	// every listed file must still match.
+	// every listed file must still match. Tolerated files are still
+	// reported, with StatusUnsigned.
 	IgnoreUnsignedFiles bool
 	Workers             int
 	Progress            func(n int64)
@@ -60,6 +68,9 @@ const (
 	StatusExtra      Status = "extra"
 	StatusUnreadable Status = "unreadable"
 	StatusRefused    Status = "refused" // a link, special file or bad name the policy refuses
+	// StatusUnsigned is a file the manifest does not list, tolerated by
+	// IgnoreUnsignedFiles: reported, never verified, not a failure.
+	StatusUnsigned Status = "unsigned"
 )
 
 // File is the verification outcome for one model file.
@@ -92,7 +103,7 @@ func (r *Result) OK() bool {
 		return false
 	}
 	for _, f := range r.Files {
-		if f.Status != StatusOK {
+		if f.Status != StatusOK && f.Status != StatusUnsigned {
 			return false
 		}
 	}
@@ -176,15 +187,15 @@ func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) (
 	var out []File
 	seen := map[string]bool{}
 	for _, p := range model.Problems {
-		if _, listed := want[p.Name]; !listed && opts.IgnoreUnsignedFiles {
-			continue
-		}
 		seen[p.Name] = true
-		status := StatusRefused
+		file := File{Name: p.Name, Path: displayPath(root, model.Single, p.Name), Status: StatusRefused, Rule: rules.ID(p.Kind), Msg: p.Err.Error()}
 		if p.Kind == oms.ProblemUnreadable {
-			status = StatusUnreadable
+			file.Status = StatusUnreadable
 		}
-		out = append(out, File{Name: p.Name, Path: displayPath(root, model.Single, p.Name), Status: status, Rule: rules.ID(p.Kind), Msg: p.Err.Error()})
+		if _, listed := want[p.Name]; !listed && opts.IgnoreUnsignedFiles {
+			file.Status, file.Rule, file.Msg = StatusUnsigned, rules.FileUnsigned, unsignedMsg+" ("+p.Err.Error()+")"
+		}
+		out = append(out, file)
 	}
 	// Jobs for the files the manifest lists; verdicts for the rest.
 	var jobs []hashing.Job
@@ -200,13 +211,13 @@ func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) (
 		e, listed := want[f.Name]
 		file := File{Name: f.Name, Path: displayPath(root, model.Single, f.Name), Size: f.Size, Status: StatusOK}
 		switch {
-		case !listed && opts.IgnoreUnsignedFiles:
-			continue
 		case !listed && ser.Method == oms.MethodShards && f.Size == 0:
 			// Shard manifests leave out empty files (spec §6.3.2): there
 			// is nothing to compare, so neither their presence nor their
 			// absence can be verified.
 			file.Msg = "empty file: shard manifests do not list empty files"
+		case !listed && opts.IgnoreUnsignedFiles:
+			file.Status, file.Rule, file.Msg = StatusUnsigned, rules.FileUnsigned, unsignedMsg
 		case !listed:
 			file.Status, file.Rule = StatusExtra, rules.FileExtra
 			file.Msg = "file is not in the signed manifest (added after signing?)"
@@ -237,8 +248,8 @@ func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) (
 		}
 		if p := ignoredBy(name, ignore); p != "" {
 			msg = fmt.Sprintf("signed file is excluded by the ignore path %q", p)
-			if !opts.IncludeGitPaths && slices.Contains(oms.GitPaths, p) {
-				msg += " (a default git exclusion: verify with --ignore-git-paths=false)"
+			if slices.Contains(oms.GitPaths, p) && !slices.Contains(ser.IgnorePaths, p) {
+				msg += " (a git path: verify with --ignore-git-paths=false)"
 			}
 		}
 		out = append(out, File{Name: name, Path: displayPath(root, model.Single, name), Status: StatusMissing, Rule: rules.FileMissing, Msg: msg})
@@ -291,6 +302,8 @@ func compare(ctx context.Context, root string, m *oms.Manifest, opts *Options) (
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
+
+const unsignedMsg = "file is not in the signed manifest: tolerated by --ignore-unsigned-files, not verified"
 
 func equalDigest(a, b []byte) bool { return len(a) > 0 && string(a) == string(b) }
 
@@ -367,7 +380,7 @@ func ignoreSet(root string, recorded []string, opts *Options) ([]string, error) 
 		}
 		out = append(out, c)
 	}
-	if !opts.IncludeGitPaths {
+	if opts.IgnoreGitPaths || (!opts.IncludeGitPaths && len(recorded) == 0) {
 		out = append(out, oms.GitPaths...)
 	}
 	if opts.Signature != "" {

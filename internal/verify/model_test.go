@@ -376,8 +376,33 @@ func TestModel_IgnoreUnsignedFiles(t *testing.T) {
 	sig := signModel(t, root, keySigner(t, k), oms.Options{})
 	os.WriteFile(filepath.Join(root, "added.txt"), []byte("x"), 0o644)
 	os.Symlink("config.json", filepath.Join(root, "added-link"))
-	if r := run(t, root, sig, keyVerifier(t, k), verify.Options{IgnoreUnsignedFiles: true}); !r.OK() {
+	r := run(t, root, sig, keyVerifier(t, k), verify.Options{IgnoreUnsignedFiles: true})
+	if !r.OK() {
 		t.Errorf("unsigned files not ignored: %v", failures(r))
+	}
+	// Tolerated is not invisible: each unsigned file is reported as an
+	// info finding that does not fail the run, with a verdict that is not
+	// clean.
+	rep := r.Report()
+	rep.Finish()
+	unsigned := map[string]report.Verdict{}
+	for _, a := range rep.Artifacts {
+		for _, f := range a.Findings {
+			if f.Rule == string(rules.FileUnsigned) && f.Severity == report.SeverityInfo {
+				unsigned[a.Properties["name"]] = a.Verdict
+			}
+		}
+	}
+	// Only asking for them (the CLI's gate with AllowIncomplete) lets the
+	// unverified files pass.
+	tolerant := report.Gate{Threshold: report.SeverityLow, AllowIncomplete: true}
+	if len(unsigned) != 2 || unsigned["added.txt"] == report.Clean || unsigned["added-link"] == report.Clean || rep.Fails(tolerant) || !rep.Fails(report.Gate{Threshold: report.SeverityLow}) {
+		t.Errorf("unsigned files not reported: %v (fails %v)", unsigned, rep.Fails(tolerant))
+	}
+	for _, a := range rep.Artifacts {
+		if a.Format == "oms-bundle" && !strings.Contains(a.Findings[0].Message, "; 2 files not in the manifest tolerated") {
+			t.Errorf("verified message %q", a.Findings[0].Message)
+		}
 	}
 	// Listed files are still checked.
 	flip(root, "weights.bin", 0)
@@ -398,13 +423,25 @@ func TestModel_IgnorePaths(t *testing.T) {
 	if r := run(t, root, sig, keyVerifier(t, k), verify.Options{}); !r.OK() {
 		t.Errorf("%v", failures(r))
 	}
-	// A model signed with its git files lists them: verifying it needs
-	// --ignore-git-paths=false too, and the failure says so.
+	// A model signed with its git files lists them, and its recorded
+	// ignore_paths say the signer hashed the git paths: they are verified
+	// without flags, and a git path added after signing is an extra file.
 	sig = signModel(t, root, keySigner(t, k), oms.Options{IgnorePaths: []string{"cache"}, IncludeGitPaths: true})
-	r := run(t, root, sig, keyVerifier(t, k), verify.Options{})
+	if r := run(t, root, sig, keyVerifier(t, k), verify.Options{}); !r.OK() {
+		t.Errorf("%v", failures(r))
+	}
+	os.MkdirAll(filepath.Join(root, ".github", "workflows"), 0o755)
+	os.WriteFile(filepath.Join(root, ".github", "workflows", "x.yml"), []byte("on: push"), 0o644)
+	if r := run(t, root, sig, keyVerifier(t, k), verify.Options{}); !reflect.DeepEqual(failures(r), map[string]string{".github/workflows/x.yml": "file-extra"}) {
+		t.Errorf("a git path added to a model signed with its git paths: %v", failures(r))
+	}
+	// Leaving git paths out explicitly (model_signing's verifier default)
+	// makes the signed ones missing, and the failure says why.
+	r := run(t, root, sig, keyVerifier(t, k), verify.Options{IgnoreGitPaths: true})
 	if got := failures(r); !reflect.DeepEqual(got, map[string]string{".git/HEAD": "file-missing", ".git/ORIG_HEAD": "file-missing"}) || !strings.Contains(r.Files[0].Msg, "--ignore-git-paths=false") {
 		t.Errorf("%v %+v", got, r.Files)
 	}
+	os.RemoveAll(filepath.Join(root, ".github"))
 	if r := run(t, root, sig, keyVerifier(t, k), verify.Options{IncludeGitPaths: true}); !r.OK() {
 		t.Errorf("%v", failures(r))
 	}
@@ -412,6 +449,27 @@ func TestModel_IgnorePaths(t *testing.T) {
 	r = run(t, root, sig, keyVerifier(t, k), verify.Options{IgnorePaths: []string{"model.bin"}, IncludeGitPaths: true})
 	if got := failures(r); !reflect.DeepEqual(got, map[string]string{"model.bin": "file-missing"}) || !strings.Contains(r.Files[len(r.Files)-1].Msg, `excluded by the ignore path "model.bin"`) {
 		t.Errorf("%+v", r.Files)
+	}
+}
+
+// A bundle that records no ignore_paths (model_signing before v1.1.0)
+// cannot say whether its signer hashed git paths; they are left out, as
+// those signers left them out, unless the caller includes them.
+func TestModel_GitPathsOfBundlesWithoutIgnorePaths(t *testing.T) {
+	k := newKey(t, elliptic.P256())
+	root := writeModel(t, map[string]string{"model.bin": "m"})
+	sig := signModel(t, root, keySigner(t, k), oms.Options{IncludeGitPaths: true})
+	data, _ := os.ReadFile(sig)
+	if strings.Contains(string(data), "ignore_paths") {
+		t.Fatal("the bundle records ignore_paths")
+	}
+	os.MkdirAll(filepath.Join(root, ".git"), 0o755)
+	os.WriteFile(filepath.Join(root, ".git", "HEAD"), []byte("ref"), 0o644)
+	if r := run(t, root, sig, keyVerifier(t, k), verify.Options{}); !r.OK() {
+		t.Errorf("%v", failures(r))
+	}
+	if r := run(t, root, sig, keyVerifier(t, k), verify.Options{IncludeGitPaths: true}); failures(r)[".git/HEAD"] != "file-extra" {
+		t.Errorf("%v", failures(r))
 	}
 }
 
@@ -482,7 +540,7 @@ func TestModel_ReportShape(t *testing.T) {
 	if rep.Summary.Artifacts != len(sampleFiles)+1 || rep.Fails(report.Gate{Threshold: report.SeverityLow}) {
 		t.Fatalf("%+v", rep.Summary)
 	}
-	b := rep.Artifacts[len(rep.Artifacts)-1]
+	b := rep.Artifacts[0] // the bundle comes first, then the files in manifest order
 	if b.Format != "oms-bundle" || b.Findings[0].Rule != string(rules.Verified) || b.Properties["method"] != "key" || !strings.HasPrefix(b.Properties["root_digest"], "sha256:") {
 		t.Errorf("%+v", b)
 	}

@@ -46,7 +46,21 @@ func (r *Result) Report() *report.Report {
 		if r.Signer.Issuer != "" {
 			who += " (issuer " + r.Signer.Issuer + ")"
 		}
-		b.Add(rules.New(rules.Verified, "", fmt.Sprintf("%s match the manifest signed by %s with the %s method", plural(len(r.Files), "file"), who, r.Signer.Method)))
+		unsigned := 0
+		for _, f := range r.Files {
+			if f.Status == StatusUnsigned {
+				unsigned++
+			}
+		}
+		verb := "match"
+		if len(r.Files)-unsigned == 1 {
+			verb = "matches"
+		}
+		msg := fmt.Sprintf("%s %s the manifest signed by %s with the %s method", plural(len(r.Files)-unsigned, "file"), verb, who, r.Signer.Method)
+		if unsigned > 0 {
+			msg += fmt.Sprintf("; %s not in the manifest tolerated by --ignore-unsigned-files, not verified", plural(unsigned, "file"))
+		}
+		b.Add(rules.New(rules.Verified, "", msg))
 	}
 	rep.Artifacts = append(rep.Artifacts, b)
 	for _, f := range r.Files {
@@ -54,7 +68,13 @@ func (r *Result) Report() *report.Report {
 		if len(f.Digest) > 0 {
 			a.Properties["digest"] = string(r.Manifest.Serialization.HashType) + ":" + hex.EncodeToString(f.Digest)
 		}
-		if f.Status != StatusOK {
+		switch f.Status {
+		case StatusOK:
+		case StatusUnsigned:
+			// Tolerated, so not a failure; but never verified, so not
+			// clean either.
+			a.Add(rules.New(rules.FileUnsigned, "", f.Msg))
+		default:
 			a.Add(failure(f.Rule, f.Msg, ""))
 		}
 		rep.Artifacts = append(rep.Artifacts, a)

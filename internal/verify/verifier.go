@@ -193,7 +193,7 @@ func (v *chainVerifier) Verify(b *oms.Bundle) ([]byte, *Signer, error) {
 	}
 	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, nil, failf(rules.CertificateUntrusted, "signing certificate %s holds a %T key; OMS keys are ECDSA", desc, leaf.PublicKey)
+		return nil, nil, failf(rules.CertificateUntrusted, "signing certificate %s holds a %s key; OMS keys are ECDSA", desc, oms.KeyKind(leaf.PublicKey))
 	}
 	if _, err := oms.SignatureHash(pub); err != nil {
 		return nil, nil, failf(rules.CertificateUntrusted, "signing certificate %s: %v", desc, err)

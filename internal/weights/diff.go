@@ -183,6 +183,7 @@ const (
 	fewTensors    = 0.10 // at most this share of tensors changed
 	sliver        = 0.01 // at most this share of a tensor's elements changed
 	minSliverSize = 1024 // tensors smaller than this are not judged for slivers
+	unrelated     = 0.5  // under this share of tensors in common, the models are different models
 )
 
 // Findings summarises the diff: an info finding per changed tensor (the
@@ -224,6 +225,12 @@ func (d *Diff) Findings(loc string) ([]report.Finding, map[string]string) {
 		if t.N >= minSliverSize && float64(t.Changed) < sliver*float64(t.N) {
 			slivers = append(slivers, fmt.Sprintf("%s (%d of %d elements)", t.Name, t.Changed, t.N))
 		}
+	}
+	switch total := common + added + removed + reshaped; {
+	case total > 0 && float64(common) < unrelated*float64(total):
+		fs = append(fs, rules.New(rules.WeightsDiffUnrelated, loc, fmt.Sprintf("only %d of %d tensors have the same name, dtype and shape in both models (%d added, %d removed, %d reshaped): not a variant of the base", common, total, added, removed, reshaped)))
+	case added+removed+reshaped > 0:
+		fs = append(fs, rules.New(rules.WeightsDiffArchitecture, loc, fmt.Sprintf("%d tensors added, %d removed, %d reshaped relative to the base (%d shared)", added, removed, reshaped, common)))
 	}
 	targeted := changed > 0 && common >= 10 && float64(changed) <= fewTensors*float64(common)
 	if targeted || len(slivers) > 0 {

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/aigis-dev/aigis/analyzer/internal/pystr"
@@ -96,9 +97,11 @@ func (a *analysis) add(rule rules.ID, off int, msg string) {
 }
 
 // dunder matches double-underscore names and name-mangled privates.
-var dunder = regexp.MustCompile(`__[A-Za-z0-9_]*__|\b_[A-Za-z][A-Za-z0-9]*__[A-Za-z]`)
+var dunder = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`__[A-Za-z0-9_]*__|\b_[A-Za-z][A-Za-z0-9]*__[A-Za-z]`)
+})
 
-func isDunder(s string) bool { return dunder.MatchString(s) }
+func isDunder(s string) bool { return dunder().MatchString(s) }
 
 // block inspects one {{ }} or {% %} block's tokens.
 func (a *analysis) block(toks []token) {
@@ -227,7 +230,7 @@ func (a *analysis) fold(lits []string, off int, what string) {
 		return false
 	}
 	for _, text := range []string{joined, pystr.Reverse(joined)} {
-		for _, m := range dunder.FindAllString(text, -1) {
+		for _, m := range dunder().FindAllString(text, -1) {
 			if !whole(strings.ToLower(m)) {
 				a.add(rules.JinjaDunderAccess, off, fmt.Sprintf("%s join into %q", what, clip(m)))
 				return

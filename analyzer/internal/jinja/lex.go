@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/aigis-dev/aigis/analyzer/internal/pystr"
 )
 
-var rawEnd = regexp.MustCompile(`\{%[-+]?\s*endraw\s*[-+]?%\}`)
+var rawEnd = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{%[-+]?\s*endraw\s*[-+]?%\}`) })
 
 type parseError struct {
 	off int
@@ -57,7 +58,7 @@ func split(src string) ([]block, *parseError) {
 		}
 		out = append(out, block{code: code, off: body, tag: open == '%'})
 		if open == '%' && strings.TrimSpace(code) == "raw" {
-			k := rawEnd.FindStringIndex(src[i:])
+			k := rawEnd().FindStringIndex(src[i:])
 			if k == nil {
 				return out, &parseError{start, "{% raw %} is never closed"}
 			}

@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ulikunitz/xz"
 
@@ -396,8 +397,8 @@ func dottedRaw(t []token, i int) (string, int) {
 }
 
 var (
-	b64Re = regexp.MustCompile(`^[A-Za-z0-9+/=_\-\s]{24,}$`)
-	hexRe = regexp.MustCompile(`^(?:[0-9a-fA-F]{2}){16,}$`)
+	b64Re = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9+/=_\-\s]{24,}$`) })
+	hexRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:[0-9a-fA-F]{2}){16,}$`) })
 )
 
 // literal checks one string literal for shell fragments and encoded
@@ -430,12 +431,12 @@ func decode(tk token) ([]byte, string) {
 	}
 	compact := strings.Join(strings.Fields(s), "")
 	switch {
-	case hexRe.MatchString(compact):
+	case hexRe().MatchString(compact):
 		b, err := hex.DecodeString(compact)
 		if err == nil {
 			return b, "hex"
 		}
-	case b64Re.MatchString(s) && len(compact)%4 == 0 || b64Re.MatchString(s) && len(compact) >= 64:
+	case b64Re().MatchString(s) && len(compact)%4 == 0 || b64Re().MatchString(s) && len(compact) >= 64:
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
 			if b, err := enc.DecodeString(compact); err == nil {
 				return b, "base64"

@@ -3,6 +3,7 @@ package card
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // str is a scalar value as text; "" for anything else.
@@ -121,7 +122,7 @@ type section struct {
 	text  []string
 }
 
-var heading = regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*#*\s*$`)
+var heading = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*#*\s*$`) })
 
 func sections(body string) (title string, out []section) {
 	cur := section{}
@@ -132,7 +133,7 @@ func sections(body string) (title string, out []section) {
 			inFence = !inFence
 		}
 		if !inFence {
-			if m := heading.FindStringSubmatch(line); m != nil {
+			if m := heading().FindStringSubmatch(line); m != nil {
 				out = append(out, cur)
 				cur = section{level: len(m[1]), title: m[2]}
 				if cur.level == 1 && title == "" {
@@ -146,7 +147,7 @@ func sections(body string) (title string, out []section) {
 	return title, append(out, cur)
 }
 
-var listItem = regexp.MustCompile(`^\s*[-*+]\s+(.*)$`)
+var listItem = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*[-*+]\s+(.*)$`) })
 
 func (c *Card) readBody(body string) {
 	title, secs := sections(body)
@@ -208,23 +209,23 @@ func firstParagraph(lines []string) []string {
 }
 
 var (
-	htmlComment = regexp.MustCompile(`(?s)<!--.*?-->`)
-	placeholder = regexp.MustCompile(`(?i)\[?more information needed\]?\.?`)
-	spaces      = regexp.MustCompile(`\s+`)
+	htmlComment = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?s)<!--.*?-->`) })
+	placeholder = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\[?more information needed\]?\.?`) })
+	spaces      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\s+`) })
 )
 
 // prose is a section's text as one line, without comments and template
 // placeholders; "" when nothing real is left.
 func prose(lines []string) string {
-	text := htmlComment.ReplaceAllString(strings.Join(lines, "\n"), " ")
+	text := htmlComment().ReplaceAllString(strings.Join(lines, "\n"), " ")
 	var kept []string
 	for _, l := range strings.Split(text, "\n") {
-		if placeholder.MatchString(l) {
+		if placeholder().MatchString(l) {
 			continue // a template line nobody filled in
 		}
 		kept = append(kept, l)
 	}
-	s := strings.TrimSpace(spaces.ReplaceAllString(strings.Join(kept, " "), " "))
+	s := strings.TrimSpace(spaces().ReplaceAllString(strings.Join(kept, " "), " "))
 	if len(strings.Trim(s, " -*.:")) < 3 {
 		return ""
 	}
@@ -247,12 +248,12 @@ func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 func keyValues(lines []string) []KV {
 	var out []KV
 	for _, l := range lines {
-		m := listItem.FindStringSubmatch(l)
+		m := listItem().FindStringSubmatch(l)
 		if m == nil {
 			continue
 		}
-		item := strings.ReplaceAll(htmlComment.ReplaceAllString(m[1], ""), "**", "")
-		if placeholder.MatchString(item) {
+		item := strings.ReplaceAll(htmlComment().ReplaceAllString(m[1], ""), "**", "")
+		if placeholder().MatchString(item) {
 			continue
 		}
 		k, v, ok := strings.Cut(item, ":")
@@ -272,7 +273,7 @@ func keyValues(lines []string) []KV {
 func frameworkVersions(lines []string) []KV {
 	var out []KV
 	for _, l := range lines {
-		m := listItem.FindStringSubmatch(l)
+		m := listItem().FindStringSubmatch(l)
 		if m == nil {
 			continue
 		}

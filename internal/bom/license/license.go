@@ -123,11 +123,11 @@ func Slugs() []string {
 	return out
 }
 
-var refUnsafe = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
+var refUnsafe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9.-]+`) })
 
 // RefID turns any name into a valid LicenseRef-<idstring>.
 func RefID(name string) string {
-	s := strings.Trim(refUnsafe.ReplaceAllString(name, "-"), "-")
+	s := strings.Trim(refUnsafe().ReplaceAllString(name, "-"), "-")
 	if s == "" {
 		s = "unknown"
 	}

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aigis-dev/aigis/internal/bom"
@@ -106,10 +107,10 @@ type encoder struct {
 	lics    map[string]string // expression -> spdxId
 }
 
-var unsafeID = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var unsafeID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
 
 func (e *encoder) id(local string) string {
-	s := strings.Trim(unsafeID.ReplaceAllString(local, "-"), "-")
+	s := strings.Trim(unsafeID().ReplaceAllString(local, "-"), "-")
 	if s == "" {
 		s = "element"
 	}

@@ -215,14 +215,16 @@ func (env *Environment) addPip(line string, n int) error {
 
 // A conda match spec: [channel::]name[ op version[ build]] with op one of
 // = == >= <= > < != ~=, or a space between name and version.
-var reCondaSpec = regexp.MustCompile(`^(?:([A-Za-z0-9_.\-/]+)::)?([A-Za-z0-9_][A-Za-z0-9_.\-]*)\s*(.*)$`)
+var reCondaSpec = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:([A-Za-z0-9_.\-/]+)::)?([A-Za-z0-9_][A-Za-z0-9_.\-]*)\s*(.*)$`)
+})
 
 func parseCondaSpec(s string) (Package, error) {
 	s = strings.TrimSpace(pyreq.StripComment(s))
 	if len(s) > pyreq.MaxLine {
 		return Package{}, fmt.Errorf("spec over %d bytes", pyreq.MaxLine)
 	}
-	m := reCondaSpec.FindStringSubmatch(s)
+	m := reCondaSpec().FindStringSubmatch(s)
 	if m == nil {
 		return Package{}, fmt.Errorf("%q is not a conda package spec", s)
 	}

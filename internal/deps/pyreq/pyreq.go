@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // MaxLine bounds one logical line (after joining continuations).
@@ -27,8 +28,10 @@ type Requirement struct {
 }
 
 var (
-	reName   = regexp.MustCompile(`^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)`)
-	reClause = regexp.MustCompile(`^\s*(===|==|!=|~=|<=|>=|<|>)\s*([A-Za-z0-9_.*+!-]+)\s*$`)
+	reName   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)`) })
+	reClause = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\s*(===|==|!=|~=|<=|>=|<|>)\s*([A-Za-z0-9_.*+!-]+)\s*$`)
+	})
 )
 
 // Parse parses one requirement (comments already removed or not: a " #"
@@ -46,7 +49,7 @@ func Parse(line string) (Requirement, error) {
 	if strings.HasPrefix(s, "-") {
 		return r, fmt.Errorf("%q is an option, not a requirement", s)
 	}
-	m := reName.FindString(s)
+	m := reName().FindString(s)
 	if m == "" {
 		return r, fmt.Errorf("%q does not start with a package name", s)
 	}
@@ -81,7 +84,7 @@ func Parse(line string) (Requirement, error) {
 	}
 	if spec != "" {
 		for c := range strings.SplitSeq(spec, ",") {
-			if !reClause.MatchString(c) {
+			if !reClause().MatchString(c) {
 				return r, fmt.Errorf("%q: bad version clause %q", s, strings.TrimSpace(c))
 			}
 		}
@@ -99,7 +102,7 @@ func (r Requirement) Pinned() (string, bool) {
 		return "", false
 	}
 	for c := range strings.SplitSeq(r.Specifier, ",") {
-		m := reClause.FindStringSubmatch(c)
+		m := reClause().FindStringSubmatch(c)
 		if m == nil {
 			continue
 		}
