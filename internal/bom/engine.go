@@ -19,17 +19,26 @@ import (
 // path the walk gives the file: they describe the weight files and are
 // embedded as scan findings (Options.Scan).
 func (t *tree) scanTarget(ctx context.Context) error {
-	rep, err := t.engine.Scan(ctx, []string{t.target})
+	rep, err := t.engine.Scan(ctx, t.targets)
 	if err != nil {
 		return err
 	}
 	for i := range rep.Artifacts {
 		a := &rep.Artifacts[i]
 		rel := a.Path
-		if t.single != "" {
+		switch {
+		case t.single != "":
 			rel = t.single
-		} else if r, err := filepath.Rel(t.target, a.Path); err == nil {
-			rel = filepath.ToSlash(r)
+		case len(t.targets) == 1:
+			if r, err := filepath.Rel(t.target, a.Path); err == nil {
+				rel = filepath.ToSlash(r)
+			}
+		default:
+			if abs, err := filepath.Abs(a.Path); err == nil {
+				if r, err := filepath.Rel(t.rootDir, abs); err == nil {
+					rel = filepath.ToSlash(r)
+				}
+			}
 		}
 		t.arts[rel] = a
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -77,7 +78,7 @@ func (t *tree) hash(ctx context.Context, opt Options) error {
 		jobs[i] = hashing.Job{Path: filepath.FromSlash(f.Path), Length: f.Size, Whole: true}
 		counters[i] = t.counter[f.Path]
 	}
-	res, err := hashing.Hash(ctx, jobs, hashing.Options{Workers: opt.Workers, Open: t.root.Open,
+	res, err := hashing.Hash(ctx, jobs, hashing.Options{Workers: opt.Workers, Open: func(p string) (*os.File, error) { return t.open(filepath.ToSlash(p)) },
 		Observe: func(i int, p []byte) {
 			if counters[i] != nil {
 				counters[i].Write(p)
