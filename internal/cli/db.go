@@ -119,10 +119,7 @@ func newDBStatusCmd(env *Env) *cobra.Command {
 				return withCode(ExitError, err)
 			}
 			defer d.Close()
-			st, err := d.Status()
-			if err != nil {
-				return withCode(ExitError, err)
-			}
+			st := d.Status()
 			if format == "json" {
 				enc := json.NewEncoder(env.Stdout)
 				enc.SetIndent("", "  ")

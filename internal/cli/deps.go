@@ -85,11 +85,7 @@ Nothing is installed, resolved or fetched; no model is loaded.`,
 }
 
 func warnStale(env *Env, d *osvdb.DB) {
-	st, err := d.Status()
-	if err != nil {
-		return
-	}
-	for _, s := range st {
+	for _, s := range d.Status() {
 		if age := time.Since(s.Imported); age > staleAfter {
 			fmt.Fprintf(env.Stderr, "aigis: warning: the %s advisories were imported %d days ago; run 'aigis db update'\n", s.Ecosystem, int(age.Hours()/24))
 		}
