@@ -2,6 +2,7 @@ package osvdb
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,8 +35,8 @@ func FuzzParseRecord(f *testing.F) {
 }
 
 // FuzzOpen mutates a small real database file (1 KiB pages, an inline
-// bucket, one ecosystem) and runs every read path over it: none may
-// panic, fault or hang, and every error must be a clear one.
+// bucket, one ecosystem) and runs every read path and an import over it:
+// none may panic, fault or hang, and every error must be a clear one.
 func FuzzOpen(f *testing.F) {
 	defer func(ps int) { buildPageSize = ps }(buildPageSize)
 	buildPageSize = 1024
@@ -57,6 +58,11 @@ func FuzzOpen(f *testing.F) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		mustBeCorrupt(t, "open", exercise(t, p, fixtureNames))
+		err := exercise(t, p, fixtureNames)
+		mustBeCorrupt(t, "open", err)
+		_, err = Import(context.Background(), p, export)
+		if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrSchema) && !errors.Is(err, ErrShrink) {
+			t.Fatalf("import over it: %v", err)
+		}
 	})
 }

@@ -251,6 +251,11 @@ type EcosystemStatus struct {
 	Newest   string    `json:"newest_modified,omitempty"`
 }
 
+// Advisories is what the export held for its ecosystem: the records
+// indexed and the withdrawn ones (an advisory being withdrawn does not
+// make an export smaller).
+func (s EcosystemStatus) Advisories() int { return s.Records + s.Withdrawn }
+
 // Status lists the imported ecosystems, sorted by name.
 func (db *DB) Status() []EcosystemStatus {
 	out := slices.Clone(db.ecos)
@@ -258,66 +263,15 @@ func (db *DB) Status() []EcosystemStatus {
 	return out
 }
 
-// buildPageSize is the page size of written files (0: the OS page size).
-// Tests set it to make small files.
-var buildPageSize int
-
-// writeEcosystem replaces one ecosystem's bucket and status in a single
-// transaction: readers see the old data or the new, never a mix.
-func writeEcosystem(path string, st EcosystemStatus, byName map[string][]Record) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+// statusOf is the ecosystem's status in db, which may be nil (no database).
+func (db *DB) statusOf(eco string) (EcosystemStatus, bool) {
+	if db == nil {
+		return EcosystemStatus{}, false
 	}
-	// bbolt would panic writing into a damaged file: check it first.
-	if old, err := Open(path); err == nil {
-		old.Close()
-	} else if !errors.Is(err, ErrNoDatabase) {
-		return err
+	for _, s := range db.ecos {
+		if s.Ecosystem == eco {
+			return s, true
+		}
 	}
-	b, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: lockTimeout, NoFreelistSync: true, PageSize: buildPageSize})
-	if err != nil {
-		return fmt.Errorf("opening %s for writing: %w", path, err)
-	}
-	defer b.Close()
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return b.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if s := meta.Get(keySchema); s != nil && string(s) != schemaVersion {
-			return fmt.Errorf("%s holds schema %s, this aigis writes %s: remove it and import again", path, s, schemaVersion)
-		}
-		if err := meta.Put(keySchema, []byte(schemaVersion)); err != nil {
-			return err
-		}
-		if tx.Bucket(ecoBucket(st.Ecosystem)) != nil {
-			if err := tx.DeleteBucket(ecoBucket(st.Ecosystem)); err != nil {
-				return err
-			}
-		}
-		bk, err := tx.CreateBucket(ecoBucket(st.Ecosystem))
-		if err != nil {
-			return err
-		}
-		bk.FillPercent = 0.95 // keys arrive sorted
-		for _, n := range names {
-			v, err := json.Marshal(byName[n])
-			if err != nil {
-				return err
-			}
-			if err := bk.Put([]byte(n), v); err != nil {
-				return fmt.Errorf("storing %s: %w", n, err)
-			}
-		}
-		sv, err := json.Marshal(st)
-		if err != nil {
-			return err
-		}
-		return meta.Put(ecoMetaKey(st.Ecosystem), sv)
-	})
+	return EcosystemStatus{}, false
 }

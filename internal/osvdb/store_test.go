@@ -110,7 +110,9 @@ func TestImport_ReplacesOnlyTheEcosystemImported(t *testing.T) {
 		t.Fatal(err)
 	}
 	smaller := writeExport(t, "PyPI", map[string]string{"A-9.json": `{"id":"A-9","affected":[{"package":{"ecosystem":"PyPI","name":"new"},"versions":["1"]}]}`})
-	if _, err := Import(context.Background(), dbp, smaller); err != nil {
+	// A smaller export replaces the data only with Replace (see
+	// TestImport_RefusesASmallerExport).
+	if _, err := ImportWith(context.Background(), dbp, ImportOptions{Replace: true}, smaller); err != nil {
 		t.Fatal(err)
 	}
 	db, err := Open(dbp)
