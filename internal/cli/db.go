@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -184,12 +183,21 @@ func printImport(env *Env, path string, res *osvdb.ImportResult, took time.Durat
 	writeStatus(env.Stdout, res.Ecosystems, time.Now())
 }
 
+// writeStatus shows both ages: when each export was imported and when its
+// newest record was modified (the age that decides staleness).
 func writeStatus(w io.Writer, st []osvdb.EcosystemStatus, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ECOSYSTEM\tRECORDS\tMALICIOUS\tPACKAGES\tWITHDRAWN\tINVALID\tIMPORTED\tNEWEST RECORD")
 	for _, s := range st {
+		newest := "unknown (no modified dates)"
+		if d, ok := s.DataAge(now); ok {
+			newest = fmt.Sprintf("%s (%s ago)", s.Newest, age(d))
+			if d > staleAfter {
+				newest += ", stale"
+			}
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s ago\t%s\n", s.Ecosystem, s.Records, s.Malicious, s.Packages, s.Withdrawn, s.Invalid,
-			age(now.Sub(s.Imported)), strings.TrimSpace(s.Newest))
+			age(now.Sub(s.Imported)), newest)
 	}
 	tw.Flush()
 }

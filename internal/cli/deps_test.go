@@ -188,3 +188,37 @@ func TestDB_ImportRefusesASmallerExport(t *testing.T) {
 		t.Errorf("--replace: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestDeps_StalenessIsTheAgeOfTheData: data whose newest record is 30
+// days old is stale however recently it was imported (the old check
+// looked only at the import time, so a fresh import of old data never
+// warned); fresh data is not; status shows both times.
+func TestDeps_StalenessIsTheAgeOfTheData(t *testing.T) {
+	dir := project(t, "pkg1==1.0\n")
+	for _, c := range []struct {
+		age   time.Duration
+		stale bool
+	}{{30 * 24 * time.Hour, true}, {8 * 24 * time.Hour, true}, {6 * 24 * time.Hour, false}, {time.Hour, false}} {
+		dbp := filepath.Join(t.TempDir(), "osv.db")
+		newest := time.Now().Add(-c.age)
+		if r := runCLI(t, nil, "db", "import", "--db", dbp, pypiExport(t, 3, newest)); r.code != ExitOK {
+			t.Fatalf("import: %d %s", r.code, r.stderr)
+		}
+		env := map[string]string{"AIGIS_DB": dbp}
+		r := runCLI(t, env, "deps", "--fail-on", "none", dir)
+		warned := strings.Contains(r.stderr, "PyPI advisories are stale")
+		if warned != c.stale || (c.stale && !strings.Contains(r.stderr, fmt.Sprintf("modified %d days ago", int(c.age.Hours()/24)))) {
+			t.Errorf("data %s old: stale warning %v, want %v: %q", c.age, warned, c.stale, r.stderr)
+		}
+		st := runCLI(t, env, "db", "status")
+		if !strings.Contains(st.stdout, "IMPORTED") || !strings.Contains(st.stdout, newest.UTC().Format(time.RFC3339)) || strings.Contains(st.stdout, "stale") != c.stale {
+			t.Errorf("status for data %s old:\n%s", c.age, st.stdout)
+		}
+	}
+	// An export without modified dates cannot be judged: say so.
+	dbp := filepath.Join(t.TempDir(), "osv.db")
+	runCLI(t, nil, "db", "import", "--db", dbp, exportDir(t))
+	if r := runCLI(t, map[string]string{"AIGIS_DB": dbp}, "deps", "--fail-on", "none", dir); !strings.Contains(r.stderr, "no modified dates") {
+		t.Errorf("undated data: %q", r.stderr)
+	}
+}

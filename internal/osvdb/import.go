@@ -275,6 +275,10 @@ func readExport(ctx context.Context, path string) (EcosystemStatus, map[string][
 	}
 	st.Ecosystem = eco
 	byName := map[string][]Record{}
+	// A record dated after the import (beyond clock skew) would make the
+	// data look fresh for ever: such dates are not believed.
+	var newest time.Time
+	notAfter := st.Imported.Add(24 * time.Hour)
 	for _, r := range all {
 		if r.Withdrawn != "" {
 			st.Withdrawn++
@@ -304,9 +308,12 @@ func readExport(ctx context.Context, path string) (EcosystemStatus, map[string][
 		if r.IsMalicious() {
 			st.Malicious++
 		}
-		if r.Modified > st.Newest {
-			st.Newest = r.Modified
+		if t, err := time.Parse(time.RFC3339Nano, r.Modified); err == nil && t.After(newest) && !t.After(notAfter) {
+			newest = t
 		}
+	}
+	if !newest.IsZero() {
+		st.Newest = newest.UTC().Format(time.RFC3339)
 	}
 	st.Packages = len(byName)
 	for _, l := range byName {

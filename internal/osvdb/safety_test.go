@@ -128,6 +128,7 @@ func exercise(t testing.TB, p string, names []string) error {
 	}
 	defer db.Close()
 	for _, s := range db.Status() {
+		s.DataAge(time.Now())
 		db.HasEcosystem(s.Ecosystem)
 	}
 	for _, n := range names {
@@ -616,6 +617,35 @@ func TestLocks_AreBounded(t *testing.T) {
 	began = time.Now()
 	if _, err := Open(dbp); !errors.Is(err, ErrLocked) || time.Since(began) > 5*time.Second {
 		t.Fatalf("reader: %v after %s", err, time.Since(began))
+	}
+}
+
+// TestImport_NewestModified: the data's age is its newest parseable
+// "modified" date, compared as a time (not as a string, which ranks
+// "2026-01-02T00:00:00+05:00" above "2026-01-01T23:00:00Z"), and a date
+// after the import is not believed: one record dated 2999 would
+// otherwise keep the data "fresh" for ever.
+func TestImport_NewestModified(t *testing.T) {
+	recent := time.Now().UTC().Add(-30 * 24 * time.Hour).Truncate(time.Second)
+	dir := writeExport(t, "PyPI", map[string]string{
+		"A.json": fmt.Sprintf(`{"id":"A","modified":%q,"affected":[{"package":{"ecosystem":"PyPI","name":"a"},"versions":["1"]}]}`, recent.Format(time.RFC3339Nano)),
+		"B.json": fmt.Sprintf(`{"id":"B","modified":%q,"affected":[{"package":{"ecosystem":"PyPI","name":"b"},"versions":["1"]}]}`, recent.Add(-time.Hour).In(time.FixedZone("", 5*3600)).Format(time.RFC3339)),
+		"C.json": `{"id":"C","modified":"2999-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"c"},"versions":["1"]}]}`,
+		"D.json": `{"id":"D","modified":"not a date","affected":[{"package":{"ecosystem":"PyPI","name":"d"},"versions":["1"]}]}`,
+	})
+	res, err := Import(context.Background(), filepath.Join(t.TempDir(), "osv.db"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.Ecosystems[0]
+	if st.Newest != recent.Format(time.RFC3339) {
+		t.Errorf("newest %q, want %q", st.Newest, recent.Format(time.RFC3339))
+	}
+	if age, ok := st.DataAge(time.Now()); !ok || age < 29*24*time.Hour {
+		t.Errorf("age %s %v", age, ok)
+	}
+	if _, ok := (EcosystemStatus{}).DataAge(time.Now()); ok {
+		t.Error("no dates must give no age")
 	}
 }
 

@@ -246,7 +246,8 @@ type EcosystemStatus struct {
 	Malicious int `json:"malicious"`
 	Packages  int `json:"packages"`
 	// Imported is when the export was imported; Newest the latest
-	// "modified" among its records (how fresh the data itself is).
+	// "modified" among its records (RFC 3339, UTC), which says how fresh
+	// the data itself is. Dates after the import are not believed.
 	Imported time.Time `json:"imported"`
 	Newest   string    `json:"newest_modified,omitempty"`
 }
@@ -255,6 +256,16 @@ type EcosystemStatus struct {
 // indexed and the withdrawn ones (an advisory being withdrawn does not
 // make an export smaller).
 func (s EcosystemStatus) Advisories() int { return s.Records + s.Withdrawn }
+
+// DataAge is how long before now the newest record was modified; ok is
+// false when no record carried a date.
+func (s EcosystemStatus) DataAge(now time.Time) (age time.Duration, ok bool) {
+	t, err := time.Parse(time.RFC3339Nano, s.Newest)
+	if err != nil {
+		return 0, false
+	}
+	return now.Sub(t), true
+}
 
 // Status lists the imported ecosystems, sorted by name.
 func (db *DB) Status() []EcosystemStatus {
