@@ -104,6 +104,11 @@ func ImportWith(ctx context.Context, dbPath string, opt ImportOptions, sources .
 	if err != nil {
 		return nil, err
 	}
+	// The rename replaces a directory entry: through a symbolic link, it
+	// must replace the file the link names, not the link.
+	if p, err := filepath.EvalSymlinks(dbPath); err == nil {
+		dbPath = p
+	}
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
 		return nil, err
 	}

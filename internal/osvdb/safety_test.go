@@ -488,6 +488,32 @@ func assertNoTemps(t *testing.T, dbp string) {
 	}
 }
 
+// TestImport_ThroughASymlink: an import through a link to the database
+// replaces the file it names and keeps the link (a bare rename would
+// replace the link with a file beside it).
+func TestImport_ThroughASymlink(t *testing.T) {
+	dbp, _ := importFixture(t)
+	link := filepath.Join(t.TempDir(), "osv.db")
+	if err := os.Symlink(dbp, link); err != nil {
+		t.Skip(err)
+	}
+	npm := writeExport(t, "npm", map[string]string{"N-1.json": fixtureExport["other.json"]})
+	if _, err := Import(context.Background(), link, npm); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", fi.Mode(), err)
+	}
+	db, err := Open(dbp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if !db.HasEcosystem("npm") || !db.HasEcosystem("PyPI") {
+		t.Errorf("%+v", db.Status())
+	}
+}
+
 // TestImport_OpenReaderKeepsItsData: a DB opened before an import reads
 // the data it was opened on, whole, after the new file is swapped in; a
 // DB opened after reads the new data. The old import wrote the live file
