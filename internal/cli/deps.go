@@ -96,9 +96,9 @@ func warnStale(env *Env, d *osvdb.DB, now time.Time) {
 		age, ok := s.DataAge(now)
 		switch {
 		case !ok:
-			fmt.Fprintf(env.Stderr, "aigis: warning: the %s advisories carry no modified dates, so how old they are is unknown; run 'aigis db update'\n", s.Ecosystem)
+			env.warnf("the %s advisories carry no modified dates, so how old they are is unknown; run 'aigis db update'", s.Ecosystem)
 		case age > staleAfter:
-			fmt.Fprintf(env.Stderr, "aigis: warning: the %s advisories are stale: the newest was modified %d days ago (%s); run 'aigis db update'\n", s.Ecosystem, int(age.Hours()/24), s.Newest)
+			env.warnf("the %s advisories are stale: the newest was modified %d days ago (%s); run 'aigis db update'", s.Ecosystem, int(age.Hours()/24), s.Newest)
 		}
 	}
 }
