@@ -67,6 +67,7 @@ type Manifest struct {
 	StateBy      string    // who set the state
 	StateAt      time.Time // when
 	Gate         []byte    // the gate's Result as JSON, once it ran
+	Expires      time.Time // when an approval lapses (zero: never)
 	Refs         []Ref
 }
 
@@ -127,6 +128,15 @@ type Checkpoint struct {
 	Signature []byte    `json:"signature"`
 }
 
+// StateChange is a move of a version to another state.
+type StateChange struct {
+	To      State
+	By      string    // who
+	Reason  string    // why
+	Gate    []byte    // the gate result (nil keeps the stored one)
+	Expires time.Time // an approval's expiry
+}
+
 // TagInfo is a tag and what it points to.
 type TagInfo struct {
 	Repo    string
@@ -138,6 +148,7 @@ type TagInfo struct {
 // ManifestFilter selects manifests for listings.
 type ManifestFilter struct {
 	Repo   string  // exact repository, or ""
+	Digest string  // exact digest, or ""
 	Prefix string  // repository prefix (a namespace with "/"), or ""
 	States []State // any of, or all
 	Limit  int
@@ -178,10 +189,9 @@ type Tx interface {
 	// ManifestsReferencing lists the manifests of repo that reference
 	// digest (blob or child manifest); repo "" means every repository.
 	ManifestsReferencing(ctx context.Context, repo, digest string) ([]Manifest, error)
-	// SetState moves a version to state to if it is now in one of from
-	// (ErrConflict otherwise), recording who, why and the gate result
-	// (nil keeps the stored one).
-	SetState(ctx context.Context, repo, digest string, from []State, to State, by, reason string, gate []byte) error
+	// SetState moves a version to c.To if it is now in one of from
+	// (ErrConflict otherwise).
+	SetState(ctx context.Context, repo, digest string, from []State, c StateChange) error
 	Referrers(ctx context.Context, repo, subject string) ([]Manifest, error)
 
 	// Tags.
@@ -234,6 +244,8 @@ type Tx interface {
 	// that started at or after since and returns the count.
 	Hit(ctx context.Context, key string, since time.Time, now time.Time) (int, error)
 	ResetHits(ctx context.Context, key string) error
+	// Hits reads key's count in the window that started at or after since.
+	Hits(ctx context.Context, key string, since time.Time) (int, error)
 
 	// Settings: small named values (the server's keys, namespace options).
 	Setting(ctx context.Context, key string) ([]byte, error)

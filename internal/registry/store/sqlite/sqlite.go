@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS manifests(
   repo TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL, artifact_type TEXT NOT NULL,
   subject TEXT NOT NULL, annotations TEXT NOT NULL, content BLOB NOT NULL, pusher TEXT NOT NULL,
   created INTEGER NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, state_by TEXT NOT NULL,
-  state_at INTEGER NOT NULL, gate BLOB, PRIMARY KEY(repo, digest));
+  state_at INTEGER NOT NULL, gate BLOB, expires INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(repo, digest));
 CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, subject);
 CREATE TABLE IF NOT EXISTS manifest_refs(repo TEXT NOT NULL, digest TEXT NOT NULL, ref TEXT NOT NULL, kind TEXT NOT NULL,
   size INTEGER NOT NULL, PRIMARY KEY(repo, digest, ref, kind));
@@ -245,16 +245,16 @@ func (x *tx) BlobUsers(ctx context.Context, digest string) (int, error) {
 	return n, err
 }
 
-const manifestCols = `repo,digest,media_type,artifact_type,subject,annotations,content,pusher,created,state,reason,state_by,state_at,gate`
+const manifestCols = `repo,digest,media_type,artifact_type,subject,annotations,content,pusher,created,state,reason,state_by,state_at,gate,expires`
 
 func (x *tx) PutManifest(ctx context.Context, m *store.Manifest) (bool, error) {
 	ann, err := json.Marshal(m.Annotations)
 	if err != nil {
 		return false, err
 	}
-	res, err := x.exec(ctx, `INSERT INTO manifests(`+manifestCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(repo,digest) DO NOTHING`,
+	res, err := x.exec(ctx, `INSERT INTO manifests(`+manifestCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(repo,digest) DO NOTHING`,
 		m.Repo, m.Digest, m.MediaType, m.ArtifactType, m.Subject, string(ann), m.Content, m.Pusher, ns(m.Created),
-		string(m.State), m.Reason, m.StateBy, ns(m.StateAt), m.Gate)
+		string(m.State), m.Reason, m.StateBy, ns(m.StateAt), m.Gate, ns(m.Expires))
 	if err != nil {
 		return false, err
 	}
@@ -275,12 +275,12 @@ type scanner interface{ Scan(...any) error }
 func scanManifest(s scanner) (*store.Manifest, error) {
 	var m store.Manifest
 	var ann, state string
-	var created, stateAt int64
+	var created, stateAt, expires int64
 	if err := s.Scan(&m.Repo, &m.Digest, &m.MediaType, &m.ArtifactType, &m.Subject, &ann, &m.Content, &m.Pusher,
-		&created, &state, &m.Reason, &m.StateBy, &stateAt, &m.Gate); err != nil {
+		&created, &state, &m.Reason, &m.StateBy, &stateAt, &m.Gate, &expires); err != nil {
 		return nil, err
 	}
-	m.Created, m.StateAt, m.State = fromNS(created), fromNS(stateAt), store.State(state)
+	m.Created, m.StateAt, m.State, m.Expires = fromNS(created), fromNS(stateAt), store.State(state), fromNS(expires)
 	if ann != "" && ann != "null" {
 		if err := json.Unmarshal([]byte(ann), &m.Annotations); err != nil {
 			return nil, err
@@ -361,6 +361,10 @@ func (x *tx) Manifests(ctx context.Context, f store.ManifestFilter) ([]store.Man
 		q += ` AND repo=?`
 		args = append(args, f.Repo)
 	}
+	if f.Digest != "" {
+		q += ` AND digest=?`
+		args = append(args, f.Digest)
+	}
 	if f.Prefix != "" {
 		q += ` AND substr(repo,1,?)=?`
 		args = append(args, len(f.Prefix), f.Prefix)
@@ -397,12 +401,12 @@ func prefixed(p, cols string) string {
 	return strings.Join(parts, ",")
 }
 
-func (x *tx) SetState(ctx context.Context, repo, digest string, from []store.State, to store.State, by, reason string, gate []byte) error {
-	q := `UPDATE manifests SET state=?, state_by=?, reason=?, state_at=?`
-	args := []any{string(to), by, reason, time.Now().UnixNano()}
-	if gate != nil {
+func (x *tx) SetState(ctx context.Context, repo, digest string, from []store.State, c store.StateChange) error {
+	q := `UPDATE manifests SET state=?, state_by=?, reason=?, state_at=?, expires=?`
+	args := []any{string(c.To), c.By, c.Reason, time.Now().UnixNano(), ns(c.Expires)}
+	if c.Gate != nil {
 		q += `, gate=?`
-		args = append(args, gate)
+		args = append(args, c.Gate)
 	}
 	q += ` WHERE repo=? AND digest=?`
 	args = append(args, repo, digest)
@@ -807,6 +811,15 @@ func (x *tx) Hit(ctx context.Context, key string, since, now time.Time) (int, er
 	}
 	var n int
 	err = x.t.QueryRowContext(ctx, `SELECT count FROM hits WHERE key=?`, key).Scan(&n)
+	return n, err
+}
+
+func (x *tx) Hits(ctx context.Context, key string, since time.Time) (int, error) {
+	var n int
+	err := x.t.QueryRowContext(ctx, `SELECT count FROM hits WHERE key=? AND since>=?`, key, ns(since)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
 	return n, err
 }
 

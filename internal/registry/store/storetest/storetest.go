@@ -70,10 +70,10 @@ func Meta(t *testing.T, open func(t *testing.T) store.MetaStore, second func(t *
 			return nil
 		}))
 		must(t, s.Update(ctx, func(tx store.Tx) error {
-			if err := tx.SetState(ctx, "ns/a", m.Digest, []store.State{store.Approved}, store.Revoked, "bob", "x", nil); !errors.Is(err, store.ErrConflict) {
+			if err := tx.SetState(ctx, "ns/a", m.Digest, []store.State{store.Approved}, store.StateChange{To: store.Revoked, By: "bob", Reason: "x"}); !errors.Is(err, store.ErrConflict) {
 				return fmt.Errorf("SetState from the wrong state: %v, want ErrConflict", err)
 			}
-			return tx.SetState(ctx, "ns/a", m.Digest, []store.State{store.Pending}, store.Approved, "bob", "ok", []byte(`{"allowed":true}`))
+			return tx.SetState(ctx, "ns/a", m.Digest, []store.State{store.Pending}, store.StateChange{To: store.Approved, By: "bob", Reason: "ok", Gate: []byte(`{"allowed":true}`), Expires: time.Unix(2e9, 0)})
 		}))
 		must(t, s.View(ctx, func(tx store.Tx) error {
 			if ok, err := tx.BlobServable(ctx, "ns/a", m.Refs[0].Digest); !ok || err != nil {
@@ -83,7 +83,7 @@ func Meta(t *testing.T, open func(t *testing.T) store.MetaStore, second func(t *
 				return errors.New("a blob is servable in a repository that does not reference it")
 			}
 			got, _ := tx.Manifest(ctx, "ns/a", m.Digest)
-			if got.State != store.Approved || got.StateBy != "bob" || string(got.Gate) != `{"allowed":true}` {
+			if got.State != store.Approved || got.StateBy != "bob" || string(got.Gate) != `{"allowed":true}` || !got.Expires.Equal(time.Unix(2e9, 0)) {
 				return fmt.Errorf("state %+v", got)
 			}
 			tags, err := tx.Tags(ctx, "ns/a", "", 0)
