@@ -87,7 +87,7 @@ func (tr *testRegistry) token(t *testing.T, user string) string {
 	secret, hash := NewSecret()
 	ctx := context.Background()
 	err := tr.Meta.Update(ctx, func(tx store.Tx) error {
-		return tx.PutToken(ctx, &store.Token{Hash: hash, User: user, Created: time.Now(), Expires: time.Now().Add(time.Hour)})
+		return tx.PutToken(ctx, &store.Token{Hash: hash, User: user, Created: time.Now(), Expires: time.Now().Add(1000 * time.Hour)})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -150,7 +150,7 @@ func nondistributable(mt string) bool {
 // subject and are readable with it: signatures, attestations, BOMs,
 // approvals.
 var metadataTypes = map[string]bool{
-	"application/vnd.aigis.approval.v1+dsse+json":          true,
+	ApprovalArtifactType:                                   true,
 	"application/vnd.dev.sigstore.bundle.v0.3+json":        true,
 	"application/vnd.dev.sigstore.bundle+json;version=0.3": true,
 	"application/vnd.dev.cosign.artifact.sig.v1+json":      true,
