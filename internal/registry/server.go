@@ -168,13 +168,24 @@ func (s *Server) mode(repo string) GateMode {
 }
 
 // Handler is the HTTP face: /v2/ (OCI), /token, /aigis/v1/ (the API).
+// Paths are routed as sent, never cleaned or redirected: a name with ".."
+// or "//" is refused as NAME_INVALID, not resolved.
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/v2/", s.serveOCI)
-	mux.HandleFunc("/v2", s.serveOCI)
-	mux.HandleFunc("/token", s.serveToken)
-	mux.HandleFunc("/aigis/v1/", s.serveAPI)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case p == "/v2" || strings.HasPrefix(p, "/v2/"):
+			s.serveOCI(w, r)
+		case p == "/token":
+			s.serveToken(w, r)
+		case strings.HasPrefix(p, "/aigis/v1/"):
+			s.serveAPI(w, r)
+		case p == "/healthz":
+			w.Write([]byte("ok\n"))
+		default:
+			http.NotFound(w, r)
+		}
+	})
 }
 
 // The OCI error codes (distribution-spec, "Error Codes").
