@@ -230,8 +230,11 @@ func denial(m *store.Manifest, now time.Time) string {
 	case store.Attached:
 		return ""
 	case store.Pending:
-		if m.Reason != "" {
+		if strings.HasPrefix(m.Reason, integrityPrefix) {
 			return "quarantined: " + m.Reason
+		}
+		if m.Gate == nil {
+			return "pending approval (the gate has not finished)"
 		}
 		return "pending approval"
 	case store.Rejected:
