@@ -127,4 +127,3 @@ func TestORASModelPackRoundTrip(t *testing.T) {
 }
 
 func digestFor(b []byte) digest.Digest { return digest.Digest(sha(b)) }
-
