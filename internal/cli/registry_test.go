@@ -6,7 +6,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -345,4 +348,73 @@ func waitState(t *testing.T, env map[string]string, ref string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("the gate never ran")
+}
+
+// TestRegistryServeGracefulShutdown: a pull in flight when the server is
+// told to stop finishes whole; new connections are refused.
+func TestRegistryServeGracefulShutdown(t *testing.T) {
+	data := t.TempDir()
+	addr := freePort(t)
+	var out, errb syncBuffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		root := newRoot(env)
+		root.SetArgs([]string{"--config", "none", "registry", "serve", "--data", data, "--listen", addr, "--gate", "ci=none"})
+		done <- root.ExecuteContext(ctx)
+	}()
+	url := "http://" + addr
+	for i := 0; ; i++ {
+		if resp, err := http.Get(url + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 400 {
+			t.Fatal("serve did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c := &registry.Client{Base: url, Token: adminToken(t, out.String())}
+	blob := bytes.Repeat([]byte("0123456789abcdef"), 4<<20) // 64 MiB
+	model := t.TempDir()
+	os.WriteFile(filepath.Join(model, "model.bin"), blob, 0o644)
+	if _, err := registry.PushDir(context.Background(), c, model, "ci/big", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	rc, n, err := c.Blob(context.Background(), "ci/big", digestOf(blob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 1<<20)
+	if _, err := io.ReadFull(rc, first); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // SIGTERM
+	time.Sleep(200 * time.Millisecond)
+	rest, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || int64(len(first)+len(rest)) != n || digestOf(append(first, rest...)) != digestOf(blob) {
+		t.Fatalf("the pull in flight was cut at shutdown: %d of %d bytes, %v", len(first)+len(rest), n, err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := http.Get(url + "/healthz"); err == nil {
+		t.Fatal("the stopped server still answers")
+	}
+	if !strings.Contains(errb.String(), "finishing requests in flight") {
+		t.Errorf("no shutdown message:\n%s", errb.String())
+	}
+}
+
+func digestOf(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
 }
