@@ -313,7 +313,7 @@ func (s *Server) storeReferrer(ctx context.Context, repo string, m *store.Manife
 	}
 	err := s.o.Meta.Update(ctx, func(tx store.Tx) error {
 		for i, b := range blobs {
-			if err := tx.PutBlob(ctx, digests[i], int64(len(b))); err != nil {
+			if err := tx.PutBlob(ctx, digests[i], int64(len(b)), checkSum(b)); err != nil {
 				return err
 			}
 			if err := tx.LinkBlob(ctx, repo, digests[i]); err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/zeebo/blake3"
+
 	"github.com/aigis-dev/aigis/internal/registry/store"
 )
 
@@ -47,8 +49,9 @@ func (r *FsckReport) add(kind, subject, format string, a ...any) {
 func Fsck(ctx context.Context, meta store.MetaStore, blobs store.BlobStore, o FsckOptions) (*FsckReport, error) {
 	rep := &FsckReport{}
 	recorded := map[string]int64{}
+	checks := map[string]string{}
 	err := meta.View(ctx, func(tx store.Tx) error {
-		if err := tx.Blobs(ctx, func(d string, n int64) error { recorded[d] = n; return nil }); err != nil {
+		if err := tx.Blobs(ctx, func(d string, n int64, c string) error { recorded[d], checks[d] = n, c; return nil }); err != nil {
 			return err
 		}
 		ms, err := tx.Manifests(ctx, store.ManifestFilter{})
@@ -118,7 +121,7 @@ func Fsck(ctx context.Context, meta store.MetaStore, blobs store.BlobStore, o Fs
 		if o.NoHash {
 			continue
 		}
-		if err := checkBlobHash(ctx, blobs, d); err != nil {
+		if err := checkBlobHash(ctx, blobs, d, checks[d]); err != nil {
 			rep.add("digest", d, "%v", err)
 		}
 	}
@@ -138,7 +141,9 @@ func parseDigestLoose(d string) (string, string, error) {
 	return alg, hex, nil
 }
 
-func checkBlobHash(ctx context.Context, blobs store.BlobStore, d string) error {
+// checkBlobHash hashes a blob with its digest's algorithm and, when it
+// has one, its check sum, in one pass.
+func checkBlobHash(ctx context.Context, blobs store.BlobStore, d, check string) error {
 	alg, _, e := parseDigest(d)
 	if e != nil {
 		return errors.New(e.message)
@@ -149,11 +154,15 @@ func checkBlobHash(ctx context.Context, blobs store.BlobStore, d string) error {
 	}
 	defer b.Close()
 	h := newHash(alg)
-	if _, err := io.Copy(h, b); err != nil {
+	c := blake3.New()
+	if _, err := io.Copy(io.MultiWriter(h, c), b); err != nil {
 		return err
 	}
 	if got := digestOf(h, alg); got != d {
 		return fmt.Errorf("the blob does not hash to its digest (it hashes to %s)", got)
+	}
+	if check != "" && check != checkOf(c) {
+		return fmt.Errorf("the blob matches its digest but not its recorded check sum %s: the record was changed", check)
 	}
 	return nil
 }

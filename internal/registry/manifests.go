@@ -432,7 +432,7 @@ func checkRefs(ctx context.Context, tx store.Tx, repo string, doc *ManifestDoc) 
 		if !linked {
 			return oerr(http.StatusBadRequest, codeManifestBlobUnknown, "blob %s is not in %s: push it first", ref.Digest, repo)
 		}
-		size, err := tx.Blob(ctx, ref.Digest)
+		size, _, err := tx.Blob(ctx, ref.Digest)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -93,5 +94,61 @@ func TestTwoServersShareStores(t *testing.T) {
 	res, err := VerifyAudit(ctx, a.Meta, &a.o.AuditKey.PublicKey)
 	if err != nil || !res.OK() {
 		t.Fatalf("the audit chain written by two servers: %+v %v", res, err)
+	}
+}
+
+// TestCheckSumRecorded: every committed blob carries the BLAKE3 check sum
+// of its bytes, whether it came in one request, in chunks or as sha512;
+// a blob without one (an older record) is re-hashed with its digest.
+func TestCheckSumRecorded(t *testing.T) {
+	tr := newTestRegistry(t, Options{Modes: map[string]GateMode{"*": GateNone}})
+	tr.addUser(t, "u", "", store.Role{Namespace: "*", Role: RoleAdmin})
+	c := &Client{Base: tr.URL, Token: tr.token(t, "u")}
+	ctx := context.Background()
+	mono := []byte("one request")
+	if err := c.PushBlob(ctx, "team/m", bytes.NewReader(mono), int64(len(mono)), sha(mono)); err != nil {
+		t.Fatal(err)
+	}
+	chunked := bytes.Repeat([]byte("chunk"), 1000)
+	resp, _ := c.request(ctx, "POST", "/v2/team/m/blobs/uploads/", nil, 0, nil)
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	raw(c, "PATCH", loc, chunked[:2000], nil)
+	if st, _ := raw(c, "PUT", loc+"?digest="+sha(chunked), chunked[2000:], nil); st != 201 {
+		t.Fatalf("chunked PUT: %d", st)
+	}
+	for _, b := range [][]byte{mono, chunked} {
+		var check string
+		tr.Meta.View(ctx, func(tx store.Tx) (err error) { _, check, err = tx.Blob(ctx, sha(b)); return })
+		if check != checkSum(b) {
+			t.Errorf("check sum %q, want %q", check, checkSum(b))
+		}
+	}
+	// A record without a check sum falls back to the digest.
+	if err := tr.Meta.Exec(`UPDATE blobs SET check_sum=''`); err != nil {
+		t.Fatal(err)
+	}
+	d, err := pushModel(t, c, "team/m", "v1", map[string][]byte{"w.bin": chunked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = d
+	rc, _, err := c.Blob(ctx, "team/m", sha(chunked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, chunked) {
+		t.Fatalf("served by digest: %v", err)
+	}
+	// fsck: a check sum that does not match the bytes (while the digest
+	// does) is a changed record.
+	if err := tr.Meta.Exec(`UPDATE blobs SET check_sum='blake3:00' WHERE digest=?`, sha(mono)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Fsck(ctx, tr.Meta, tr.Blobs, FsckOptions{})
+	if err != nil || rep.OK() {
+		t.Fatalf("fsck with a changed check sum: %+v %v", rep, err)
 	}
 }

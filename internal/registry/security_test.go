@@ -21,7 +21,7 @@ func counts(t *testing.T, tr *testRegistry) string {
 	ctx := context.Background()
 	var nb, nm, nt int
 	err := tr.Meta.View(ctx, func(tx store.Tx) error {
-		tx.Blobs(ctx, func(string, int64) error { nb++; return nil })
+		tx.Blobs(ctx, func(string, int64, string) error { nb++; return nil })
 		ms, err := tx.Manifests(ctx, store.ManifestFilter{})
 		nm = len(ms)
 		tx.AllTags(ctx, func(store.TagInfo) error { nt++; return nil })

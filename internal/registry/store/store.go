@@ -168,10 +168,14 @@ type MetaStore interface {
 // Tx is one transaction.
 type Tx interface {
 	// Blobs known to the registry, and which repositories hold them.
-	PutBlob(ctx context.Context, digest string, size int64) error
-	Blob(ctx context.Context, digest string) (int64, error)
+	// PutBlob records a blob with its size and check sum (a faster hash
+	// of the same bytes, "blake3:<hex>", taken when they were verified
+	// against the digest; "" for none). An existing record keeps its
+	// check sum unless it had none.
+	PutBlob(ctx context.Context, digest string, size int64, check string) error
+	Blob(ctx context.Context, digest string) (size int64, check string, err error)
 	DeleteBlob(ctx context.Context, digest string) error
-	Blobs(ctx context.Context, fn func(digest string, size int64) error) error
+	Blobs(ctx context.Context, fn func(digest string, size int64, check string) error) error
 	LinkBlob(ctx context.Context, repo, digest string) error
 	UnlinkBlob(ctx context.Context, repo, digest string) error
 	BlobLinked(ctx context.Context, repo, digest string) (bool, error)

@@ -27,7 +27,7 @@ type DB struct {
 }
 
 const schema = `
-CREATE TABLE IF NOT EXISTS blobs(digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs(digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created INTEGER NOT NULL, check_sum TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS repo_blobs(repo TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY(repo, digest));
 CREATE INDEX IF NOT EXISTS repo_blobs_digest ON repo_blobs(digest);
 CREATE TABLE IF NOT EXISTS manifests(
@@ -167,15 +167,17 @@ func (x *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 	return x.t.ExecContext(ctx, q, args...)
 }
 
-func (x *tx) PutBlob(ctx context.Context, digest string, size int64) error {
-	_, err := x.exec(ctx, `INSERT INTO blobs(digest,size,created) VALUES(?,?,?) ON CONFLICT(digest) DO NOTHING`, digest, size, time.Now().UnixNano())
+func (x *tx) PutBlob(ctx context.Context, digest string, size int64, check string) error {
+	_, err := x.exec(ctx, `INSERT INTO blobs(digest,size,created,check_sum) VALUES(?,?,?,?)
+		ON CONFLICT(digest) DO UPDATE SET check_sum=excluded.check_sum WHERE blobs.check_sum=''`, digest, size, time.Now().UnixNano(), check)
 	return err
 }
 
-func (x *tx) Blob(ctx context.Context, digest string) (int64, error) {
+func (x *tx) Blob(ctx context.Context, digest string) (int64, string, error) {
 	var n int64
-	err := x.t.QueryRowContext(ctx, `SELECT size FROM blobs WHERE digest=?`, digest).Scan(&n)
-	return n, notFound(err)
+	var check string
+	err := x.t.QueryRowContext(ctx, `SELECT size,check_sum FROM blobs WHERE digest=?`, digest).Scan(&n, &check)
+	return n, check, notFound(err)
 }
 
 func (x *tx) DeleteBlob(ctx context.Context, digest string) error {
@@ -186,19 +188,19 @@ func (x *tx) DeleteBlob(ctx context.Context, digest string) error {
 	return err
 }
 
-func (x *tx) Blobs(ctx context.Context, fn func(string, int64) error) error {
-	rows, err := x.t.QueryContext(ctx, `SELECT digest,size FROM blobs ORDER BY digest`)
+func (x *tx) Blobs(ctx context.Context, fn func(string, int64, string) error) error {
+	rows, err := x.t.QueryContext(ctx, `SELECT digest,size,check_sum FROM blobs ORDER BY digest`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var d string
+		var d, c string
 		var n int64
-		if err := rows.Scan(&d, &n); err != nil {
+		if err := rows.Scan(&d, &n, &c); err != nil {
 			return err
 		}
-		if err := fn(d, n); err != nil {
+		if err := fn(d, n, c); err != nil {
 			return err
 		}
 	}
