@@ -95,7 +95,11 @@ echo "machine: $(nproc) cores, $(go version | cut -d' ' -f3)"
 for name in distribution aigis; do
 	if [ $name = aigis ]; then url="http://127.0.0.1:$AIGIS_PORT"; tok=$TOKEN; else url="http://127.0.0.1:$DIST_PORT"; tok=""; fi
 	echo "== $name"
-	echo -n "pull:     "; "$DIR/regbench" pull -url "$url" -token "$tok" -digest "$ADIG" -clients "$CLIENTS" -rounds "$ROUNDS" | tee "$DIR/$name.pull.json"
+	if [ "${SKIP_PULL:-0}" = 1 ] && [ -f "$DIR/$name.pull.json" ]; then
+		echo "pull:     (skipped, last result) $(cat "$DIR/$name.pull.json")"
+	else
+		echo -n "pull:     "; "$DIR/regbench" pull -url "$url" -token "$tok" -digest "$ADIG" -clients "$CLIENTS" -rounds "$ROUNDS" | tee "$DIR/$name.pull.json"
+	fi
 	echo -n "manifest: "; "$DIR/regbench" manifest -url "$url" -token "$tok" -ref v1 -rate "$RATE" -duration "$DURATION" | tee "$DIR/$name.manifest.json"
 done
 

@@ -71,16 +71,83 @@ func (s *Server) appendAudit(ctx context.Context, tx store.Tx, actor, action, su
 	return nil
 }
 
-// auditQuick records an event in a transaction of its own (a refusal,
-// which changes nothing else). A failure is logged, not returned: the
-// refusal stands either way.
+// auditReq is an event that changes nothing else (a pull, a refusal),
+// waiting for the group commit.
+type auditReq struct {
+	actor, action, subject string
+	details                any
+	done                   chan error
+}
+
+// auditQuick records an event that changes nothing else. Concurrent
+// events are appended in one transaction (group commit), and the caller
+// waits until its row is committed, so a pull that was answered is a pull
+// that was recorded. A failure is logged, not returned: the answer stands
+// either way.
 func (s *Server) auditQuick(ctx context.Context, actor, action, subject string, details any) {
-	err := s.o.Meta.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
-		return s.appendAudit(ctx, tx, actor, action, subject, details)
-	})
+	r := auditReq{actor, action, subject, details, make(chan error, 1)}
+	var err error
+	s.auditMu.RLock()
+	if s.auditClosed {
+		s.auditMu.RUnlock()
+		err = s.o.Meta.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+			return s.appendAudit(ctx, tx, actor, action, subject, details)
+		})
+	} else {
+		s.auditQ <- r
+		s.auditMu.RUnlock()
+		err = <-r.done
+	}
 	if err != nil {
 		s.log.Error("audit", "action", action, "err", err)
 	}
+}
+
+// maxAuditBatch bounds one group commit.
+const maxAuditBatch = 512
+
+// auditLoop appends queued events, as many as are waiting, per
+// transaction, until the queue is closed and drained.
+func (s *Server) auditLoop() {
+	defer s.auditWG.Done()
+	for r := range s.auditQ {
+		batch := []auditReq{r}
+	more:
+		for len(batch) < maxAuditBatch {
+			select {
+			case r, ok := <-s.auditQ:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		ctx := context.Background()
+		err := s.o.Meta.Update(ctx, func(tx store.Tx) error {
+			for _, r := range batch {
+				if err := s.appendAudit(ctx, tx, r.actor, r.action, r.subject, r.details); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+// closeAudit drains the queue; later events are appended one by one.
+func (s *Server) closeAudit() {
+	s.auditMu.Lock()
+	if !s.auditClosed {
+		s.auditClosed = true
+		close(s.auditQ)
+	}
+	s.auditMu.Unlock()
+	s.auditWG.Wait()
 }
 
 func checkpointMessage(seq int64, hash string) []byte {

@@ -27,7 +27,7 @@ type testRegistry struct {
 	http  *httptest.Server
 }
 
-func newTestRegistry(t *testing.T, o Options) *testRegistry {
+func newTestRegistry(t testing.TB, o Options) *testRegistry {
 	t.Helper()
 	dir := t.TempDir()
 	meta, err := sqlite.Open(filepath.Join(dir, "meta.db"))
@@ -57,7 +57,7 @@ func newTestRegistry(t *testing.T, o Options) *testRegistry {
 }
 
 // addUser creates a user with a password and roles ("ns=role").
-func (tr *testRegistry) addUser(t *testing.T, name, password string, roles ...store.Role) {
+func (tr *testRegistry) addUser(t testing.TB, name, password string, roles ...store.Role) {
 	t.Helper()
 	ctx := context.Background()
 	err := tr.Meta.Update(ctx, func(tx store.Tx) error {
@@ -82,7 +82,7 @@ func (tr *testRegistry) addUser(t *testing.T, name, password string, roles ...st
 }
 
 // token issues a token for a user directly.
-func (tr *testRegistry) token(t *testing.T, user string) string {
+func (tr *testRegistry) token(t testing.TB, user string) string {
 	t.Helper()
 	secret, hash := NewSecret()
 	ctx := context.Background()

@@ -82,7 +82,11 @@ type Server struct {
 	queue   queue.Queue
 	wg      sync.WaitGroup
 	cancel  context.CancelFunc
-	blobsMu sync.Mutex // only de-duplicates quarantine work in this process
+	// The audit group commit.
+	auditQ      chan auditReq
+	auditMu     sync.RWMutex
+	auditClosed bool
+	auditWG     sync.WaitGroup
 }
 
 // New returns a server over the stores and starts its gate workers.
@@ -126,7 +130,9 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{o: o, log: o.Logger, queue: o.Queue}
+	s := &Server{o: o, log: o.Logger, queue: o.Queue, auditQ: make(chan auditReq, 4096)}
+	s.auditWG.Add(1)
+	go s.auditLoop()
 	if s.queue == nil {
 		s.queue = queue.NewMemory()
 	}
@@ -135,6 +141,7 @@ func New(o Options) (*Server, error) {
 	if o.GateWorkers > 0 {
 		if err := s.requeuePending(ctx); err != nil {
 			cancel()
+			s.closeAudit()
 			return nil, err
 		}
 		for i := 0; i < o.GateWorkers; i++ {
@@ -153,6 +160,7 @@ func (s *Server) Close() error {
 	s.cancel()
 	s.queue.Close()
 	s.wg.Wait()
+	s.closeAudit()
 	return s.Checkpoint(context.Background())
 }
 

@@ -31,7 +31,7 @@ func sha(b []byte) string {
 }
 
 // pushModel pushes files as a ModelPack artifact and returns its digest.
-func pushModel(t *testing.T, c *Client, repo, tag string, files map[string][]byte) (string, error) {
+func pushModel(t testing.TB, c *Client, repo, tag string, files map[string][]byte) (string, error) {
 	t.Helper()
 	ctx := context.Background()
 	names := make([]string, 0, len(files))

@@ -23,7 +23,8 @@ import (
 
 // DB is a MetaStore over one SQLite file.
 type DB struct {
-	w, r *sql.DB
+	w, r   *sql.DB
+	ws, rs map[string]*sql.Stmt // prepared statements of each pool
 }
 
 const schema = `
@@ -82,6 +83,20 @@ func Open(path string) (*DB, error) {
 		d.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
+	d.ws, d.rs = map[string]*sql.Stmt{}, map[string]*sql.Stmt{}
+	for _, q := range statements {
+		for _, p := range []struct {
+			db *sql.DB
+			m  map[string]*sql.Stmt
+		}{{w, d.ws}, {r, d.rs}} {
+			st, err := p.db.Prepare(q)
+			if err != nil {
+				d.Close()
+				return nil, fmt.Errorf("opening %s: preparing %q: %w", path, q, err)
+			}
+			p.m[q] = st
+		}
+	}
 	return d, nil
 }
 
@@ -108,7 +123,7 @@ func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 		return err
 	}
 	defer t.Rollback()
-	return fn(&tx{t})
+	return fn(&tx{t, d.rs})
 }
 
 // Update runs fn in an IMMEDIATE write transaction.
@@ -128,7 +143,7 @@ func (d *DB) update(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(&tx{t}); err != nil {
+	if err := fn(&tx{t, d.ws}); err != nil {
 		t.Rollback()
 		return err
 	}
@@ -140,7 +155,10 @@ func isBusy(err error) bool {
 	return strings.Contains(s, "SQLITE_BUSY") || strings.Contains(s, "database is locked")
 }
 
-type tx struct{ t *sql.Tx }
+type tx struct {
+	t     *sql.Tx
+	stmts map[string]*sql.Stmt
+}
 
 func ns(t time.Time) int64 {
 	if t.IsZero() {
@@ -163,33 +181,58 @@ func notFound(err error) error {
 	return err
 }
 
+// The statements the store runs, prepared once per connection: parsing
+// SQL is most of the cost of a short query.
+var statements []string
+
+func prep(q string) string {
+	statements = append(statements, q)
+	return q
+}
+
 func (x *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if s, ok := x.stmts[q]; ok {
+		return x.t.StmtContext(ctx, s).ExecContext(ctx, args...)
+	}
 	return x.t.ExecContext(ctx, q, args...)
 }
 
+func (x *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s, ok := x.stmts[q]; ok {
+		return x.t.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	}
+	return x.t.QueryRowContext(ctx, q, args...)
+}
+
+func (x *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s, ok := x.stmts[q]; ok {
+		return x.t.StmtContext(ctx, s).QueryContext(ctx, args...)
+	}
+	return x.t.QueryContext(ctx, q, args...)
+}
+
 func (x *tx) PutBlob(ctx context.Context, digest string, size int64, check string) error {
-	_, err := x.exec(ctx, `INSERT INTO blobs(digest,size,created,check_sum) VALUES(?,?,?,?)
-		ON CONFLICT(digest) DO UPDATE SET check_sum=excluded.check_sum WHERE blobs.check_sum=''`, digest, size, time.Now().UnixNano(), check)
+	_, err := x.exec(ctx, q1, digest, size, time.Now().UnixNano(), check)
 	return err
 }
 
 func (x *tx) Blob(ctx context.Context, digest string) (int64, string, error) {
 	var n int64
 	var check string
-	err := x.t.QueryRowContext(ctx, `SELECT size,check_sum FROM blobs WHERE digest=?`, digest).Scan(&n, &check)
+	err := x.queryRow(ctx, q2, digest).Scan(&n, &check)
 	return n, check, notFound(err)
 }
 
 func (x *tx) DeleteBlob(ctx context.Context, digest string) error {
-	_, err := x.exec(ctx, `DELETE FROM blobs WHERE digest=?`, digest)
+	_, err := x.exec(ctx, q3, digest)
 	if err == nil {
-		_, err = x.exec(ctx, `DELETE FROM repo_blobs WHERE digest=?`, digest)
+		_, err = x.exec(ctx, q4, digest)
 	}
 	return err
 }
 
 func (x *tx) Blobs(ctx context.Context, fn func(string, int64, string) error) error {
-	rows, err := x.t.QueryContext(ctx, `SELECT digest,size,check_sum FROM blobs ORDER BY digest`)
+	rows, err := x.query(ctx, q5)
 	if err != nil {
 		return err
 	}
@@ -208,12 +251,12 @@ func (x *tx) Blobs(ctx context.Context, fn func(string, int64, string) error) er
 }
 
 func (x *tx) LinkBlob(ctx context.Context, repo, digest string) error {
-	_, err := x.exec(ctx, `INSERT INTO repo_blobs(repo,digest) VALUES(?,?) ON CONFLICT DO NOTHING`, repo, digest)
+	_, err := x.exec(ctx, q6, repo, digest)
 	return err
 }
 
 func (x *tx) UnlinkBlob(ctx context.Context, repo, digest string) error {
-	res, err := x.exec(ctx, `DELETE FROM repo_blobs WHERE repo=? AND digest=?`, repo, digest)
+	res, err := x.exec(ctx, q7, repo, digest)
 	if err != nil {
 		return err
 	}
@@ -225,7 +268,7 @@ func (x *tx) UnlinkBlob(ctx context.Context, repo, digest string) error {
 
 func (x *tx) exists(ctx context.Context, q string, args ...any) (bool, error) {
 	var one int
-	err := x.t.QueryRowContext(ctx, q, args...).Scan(&one)
+	err := x.queryRow(ctx, q, args...).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -243,7 +286,7 @@ func (x *tx) BlobServable(ctx context.Context, repo, digest string) (bool, error
 
 func (x *tx) BlobUsers(ctx context.Context, digest string) (int, error) {
 	var n int
-	err := x.t.QueryRowContext(ctx, `SELECT count(*) FROM repo_blobs WHERE digest=?`, digest).Scan(&n)
+	err := x.queryRow(ctx, q8, digest).Scan(&n)
 	return n, err
 }
 
@@ -254,7 +297,7 @@ func (x *tx) PutManifest(ctx context.Context, m *store.Manifest) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	res, err := x.exec(ctx, `INSERT INTO manifests(`+manifestCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(repo,digest) DO NOTHING`,
+	res, err := x.exec(ctx, q9,
 		m.Repo, m.Digest, m.MediaType, m.ArtifactType, m.Subject, string(ann), m.Content, m.Pusher, ns(m.Created),
 		string(m.State), m.Reason, m.StateBy, ns(m.StateAt), m.Gate, ns(m.Expires))
 	if err != nil {
@@ -264,7 +307,7 @@ func (x *tx) PutManifest(ctx context.Context, m *store.Manifest) (bool, error) {
 		return false, nil
 	}
 	for _, r := range m.Refs {
-		if _, err := x.exec(ctx, `INSERT INTO manifest_refs(repo,digest,ref,kind,size) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING`,
+		if _, err := x.exec(ctx, q10,
 			m.Repo, m.Digest, r.Digest, r.Kind, r.Size); err != nil {
 			return false, err
 		}
@@ -292,7 +335,7 @@ func scanManifest(s scanner) (*store.Manifest, error) {
 }
 
 func (x *tx) refs(ctx context.Context, m *store.Manifest) error {
-	rows, err := x.t.QueryContext(ctx, `SELECT ref,kind,size FROM manifest_refs WHERE repo=? AND digest=? ORDER BY kind,ref`, m.Repo, m.Digest)
+	rows, err := x.query(ctx, q11, m.Repo, m.Digest)
 	if err != nil {
 		return err
 	}
@@ -308,7 +351,7 @@ func (x *tx) refs(ctx context.Context, m *store.Manifest) error {
 }
 
 func (x *tx) Manifest(ctx context.Context, repo, digest string) (*store.Manifest, error) {
-	m, err := scanManifest(x.t.QueryRowContext(ctx, `SELECT `+manifestCols+` FROM manifests WHERE repo=? AND digest=?`, repo, digest))
+	m, err := scanManifest(x.queryRow(ctx, q12, repo, digest))
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -316,7 +359,7 @@ func (x *tx) Manifest(ctx context.Context, repo, digest string) (*store.Manifest
 }
 
 func (x *tx) queryManifests(ctx context.Context, q string, args ...any) ([]store.Manifest, error) {
-	rows, err := x.t.QueryContext(ctx, q, args...)
+	rows, err := x.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -342,17 +385,17 @@ func (x *tx) queryManifests(ctx context.Context, q string, args ...any) ([]store
 }
 
 func (x *tx) DeleteManifest(ctx context.Context, repo, digest string) error {
-	res, err := x.exec(ctx, `DELETE FROM manifests WHERE repo=? AND digest=?`, repo, digest)
+	res, err := x.exec(ctx, q13, repo, digest)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return store.ErrNotFound
 	}
-	if _, err := x.exec(ctx, `DELETE FROM manifest_refs WHERE repo=? AND digest=?`, repo, digest); err != nil {
+	if _, err := x.exec(ctx, q14, repo, digest); err != nil {
 		return err
 	}
-	_, err = x.exec(ctx, `DELETE FROM tags WHERE repo=? AND digest=?`, repo, digest)
+	_, err = x.exec(ctx, q15, repo, digest)
 	return err
 }
 
@@ -437,7 +480,7 @@ func (x *tx) Referrers(ctx context.Context, repo, subject string) ([]store.Manif
 
 func (x *tx) Tag(ctx context.Context, repo, tag string) (string, error) {
 	var d string
-	err := x.t.QueryRowContext(ctx, `SELECT digest FROM tags WHERE repo=? AND tag=?`, repo, tag).Scan(&d)
+	err := x.queryRow(ctx, q16, repo, tag).Scan(&d)
 	return d, notFound(err)
 }
 
@@ -453,13 +496,12 @@ func (x *tx) PutTag(ctx context.Context, repo, tag, digest string, overwrite boo
 	case !overwrite:
 		return prev, store.ErrConflict
 	}
-	_, err = x.exec(ctx, `INSERT INTO tags(repo,tag,digest,updated) VALUES(?,?,?,?)
-		ON CONFLICT(repo,tag) DO UPDATE SET digest=excluded.digest, updated=excluded.updated`, repo, tag, digest, time.Now().UnixNano())
+	_, err = x.exec(ctx, q17, repo, tag, digest, time.Now().UnixNano())
 	return prev, err
 }
 
 func (x *tx) DeleteTag(ctx context.Context, repo, tag string) error {
-	res, err := x.exec(ctx, `DELETE FROM tags WHERE repo=? AND tag=?`, repo, tag)
+	res, err := x.exec(ctx, q18, repo, tag)
 	if err != nil {
 		return err
 	}
@@ -470,7 +512,7 @@ func (x *tx) DeleteTag(ctx context.Context, repo, tag string) error {
 }
 
 func (x *tx) strings(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := x.t.QueryContext(ctx, q, args...)
+	rows, err := x.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -499,7 +541,7 @@ func (x *tx) TagsOf(ctx context.Context, repo, digest string) ([]string, error) 
 }
 
 func (x *tx) AllTags(ctx context.Context, fn func(store.TagInfo) error) error {
-	rows, err := x.t.QueryContext(ctx, `SELECT repo,tag,digest,updated FROM tags ORDER BY repo,tag`)
+	rows, err := x.query(ctx, q19)
 	if err != nil {
 		return err
 	}
@@ -523,7 +565,7 @@ func (x *tx) Repositories(ctx context.Context) ([]string, error) {
 }
 
 func (x *tx) PutUpload(ctx context.Context, u *store.Upload) error {
-	_, err := x.exec(ctx, `INSERT INTO uploads(id,repo,owner,size,hash,created,updated) VALUES(?,?,?,?,?,?,?)`,
+	_, err := x.exec(ctx, q20,
 		u.ID, u.Repo, u.Owner, u.Size, u.Hash, ns(u.Created), ns(u.Updated))
 	return err
 }
@@ -531,7 +573,7 @@ func (x *tx) PutUpload(ctx context.Context, u *store.Upload) error {
 func (x *tx) Upload(ctx context.Context, id string) (*store.Upload, error) {
 	var u store.Upload
 	var c, up int64
-	err := x.t.QueryRowContext(ctx, `SELECT id,repo,owner,size,hash,created,updated FROM uploads WHERE id=?`, id).
+	err := x.queryRow(ctx, q21, id).
 		Scan(&u.ID, &u.Repo, &u.Owner, &u.Size, &u.Hash, &c, &up)
 	if err != nil {
 		return nil, notFound(err)
@@ -541,7 +583,7 @@ func (x *tx) Upload(ctx context.Context, id string) (*store.Upload, error) {
 }
 
 func (x *tx) AdvanceUpload(ctx context.Context, id string, from, to int64, hash []byte) error {
-	res, err := x.exec(ctx, `UPDATE uploads SET size=?, hash=?, updated=? WHERE id=? AND size=?`, to, hash, time.Now().UnixNano(), id, from)
+	res, err := x.exec(ctx, q22, to, hash, time.Now().UnixNano(), id, from)
 	if err != nil {
 		return err
 	}
@@ -555,12 +597,12 @@ func (x *tx) AdvanceUpload(ctx context.Context, id string, from, to int64, hash 
 }
 
 func (x *tx) DeleteUpload(ctx context.Context, id string) error {
-	_, err := x.exec(ctx, `DELETE FROM uploads WHERE id=?`, id)
+	_, err := x.exec(ctx, q23, id)
 	return err
 }
 
 func (x *tx) Uploads(ctx context.Context, older time.Time) ([]store.Upload, error) {
-	rows, err := x.t.QueryContext(ctx, `SELECT id,repo,owner,size,created,updated FROM uploads WHERE updated<? ORDER BY id`, ns(older))
+	rows, err := x.query(ctx, q24, ns(older))
 	if err != nil {
 		return nil, err
 	}
@@ -586,8 +628,7 @@ func b2i(b bool) int {
 }
 
 func (x *tx) PutUser(ctx context.Context, u *store.User) error {
-	_, err := x.exec(ctx, `INSERT INTO users(name,robot,password,key,created,disabled) VALUES(?,?,?,?,?,?)
-		ON CONFLICT(name) DO UPDATE SET robot=excluded.robot, password=excluded.password, key=excluded.key, disabled=excluded.disabled`,
+	_, err := x.exec(ctx, q25,
 		u.Name, b2i(u.Robot), u.Password, u.Key, ns(u.Created), b2i(u.Disabled))
 	return err
 }
@@ -596,7 +637,7 @@ func (x *tx) User(ctx context.Context, name string) (*store.User, error) {
 	var u store.User
 	var robot, disabled int
 	var c int64
-	err := x.t.QueryRowContext(ctx, `SELECT name,robot,password,key,created,disabled FROM users WHERE name=?`, name).
+	err := x.queryRow(ctx, q26, name).
 		Scan(&u.Name, &robot, &u.Password, &u.Key, &c, &disabled)
 	if err != nil {
 		return nil, notFound(err)
@@ -622,22 +663,22 @@ func (x *tx) Users(ctx context.Context) ([]store.User, error) {
 }
 
 func (x *tx) DeleteUser(ctx context.Context, name string) error {
-	res, err := x.exec(ctx, `DELETE FROM users WHERE name=?`, name)
+	res, err := x.exec(ctx, q27, name)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return store.ErrNotFound
 	}
-	if _, err := x.exec(ctx, `DELETE FROM tokens WHERE user=?`, name); err != nil {
+	if _, err := x.exec(ctx, q28, name); err != nil {
 		return err
 	}
-	_, err = x.exec(ctx, `DELETE FROM roles WHERE user=?`, name)
+	_, err = x.exec(ctx, q29, name)
 	return err
 }
 
 func (x *tx) PutToken(ctx context.Context, t *store.Token) error {
-	_, err := x.exec(ctx, `INSERT INTO tokens(hash,user,description,created,expires) VALUES(?,?,?,?,?)`,
+	_, err := x.exec(ctx, q30,
 		t.Hash, t.User, t.Description, ns(t.Created), ns(t.Expires))
 	return err
 }
@@ -653,12 +694,12 @@ func scanToken(s scanner) (*store.Token, error) {
 }
 
 func (x *tx) Token(ctx context.Context, hash string) (*store.Token, error) {
-	t, err := scanToken(x.t.QueryRowContext(ctx, `SELECT hash,user,description,created,expires FROM tokens WHERE hash=?`, hash))
+	t, err := scanToken(x.queryRow(ctx, q31, hash))
 	return t, notFound(err)
 }
 
 func (x *tx) Tokens(ctx context.Context, user string) ([]store.Token, error) {
-	rows, err := x.t.QueryContext(ctx, `SELECT hash,user,description,created,expires FROM tokens WHERE user=? ORDER BY created`, user)
+	rows, err := x.query(ctx, q32, user)
 	if err != nil {
 		return nil, err
 	}
@@ -675,7 +716,7 @@ func (x *tx) Tokens(ctx context.Context, user string) ([]store.Token, error) {
 }
 
 func (x *tx) DeleteToken(ctx context.Context, hash string) error {
-	res, err := x.exec(ctx, `DELETE FROM tokens WHERE hash=?`, hash)
+	res, err := x.exec(ctx, q33, hash)
 	if err != nil {
 		return err
 	}
@@ -686,18 +727,18 @@ func (x *tx) DeleteToken(ctx context.Context, hash string) error {
 }
 
 func (x *tx) DeleteExpiredTokens(ctx context.Context, now time.Time) error {
-	_, err := x.exec(ctx, `DELETE FROM tokens WHERE expires<?`, ns(now))
+	_, err := x.exec(ctx, q34, ns(now))
 	return err
 }
 
 func (x *tx) SetRole(ctx context.Context, r store.Role) error {
-	_, err := x.exec(ctx, `INSERT INTO roles(user,namespace,role) VALUES(?,?,?) ON CONFLICT(user,namespace) DO UPDATE SET role=excluded.role`,
+	_, err := x.exec(ctx, q35,
 		r.User, r.Namespace, r.Role)
 	return err
 }
 
 func (x *tx) DeleteRole(ctx context.Context, user, namespace string) error {
-	res, err := x.exec(ctx, `DELETE FROM roles WHERE user=? AND namespace=?`, user, namespace)
+	res, err := x.exec(ctx, q36, user, namespace)
 	if err != nil {
 		return err
 	}
@@ -708,7 +749,7 @@ func (x *tx) DeleteRole(ctx context.Context, user, namespace string) error {
 }
 
 func (x *tx) roles(ctx context.Context, q string, args ...any) ([]store.Role, error) {
-	rows, err := x.t.QueryContext(ctx, q, args...)
+	rows, err := x.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -733,7 +774,7 @@ func (x *tx) AllRoles(ctx context.Context) ([]store.Role, error) {
 }
 
 func (x *tx) LastAudit(ctx context.Context) (*store.AuditEntry, error) {
-	e, err := scanAudit(x.t.QueryRowContext(ctx, `SELECT seq,time,actor,action,subject,details,hash FROM audit ORDER BY seq DESC LIMIT 1`))
+	e, err := scanAudit(x.queryRow(ctx, q37))
 	return e, notFound(err)
 }
 
@@ -756,13 +797,13 @@ func (x *tx) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
 	if len(e.Details) > 0 {
 		details = e.Details
 	}
-	_, err := x.exec(ctx, `INSERT INTO audit(seq,time,actor,action,subject,details,hash) VALUES(?,?,?,?,?,?,?)`,
+	_, err := x.exec(ctx, q38,
 		e.Seq, ns(e.Time), e.Actor, e.Action, e.Subject, details, e.Hash)
 	return err
 }
 
 func (x *tx) Audit(ctx context.Context, from int64, fn func(*store.AuditEntry) error) error {
-	rows, err := x.t.QueryContext(ctx, `SELECT seq,time,actor,action,subject,details,hash FROM audit WHERE seq>=? ORDER BY seq`, from)
+	rows, err := x.query(ctx, q39, from)
 	if err != nil {
 		return err
 	}
@@ -780,13 +821,13 @@ func (x *tx) Audit(ctx context.Context, from int64, fn func(*store.AuditEntry) e
 }
 
 func (x *tx) PutCheckpoint(ctx context.Context, c *store.Checkpoint) error {
-	_, err := x.exec(ctx, `INSERT INTO checkpoints(seq,hash,time,key_id,signature) VALUES(?,?,?,?,?) ON CONFLICT(seq) DO NOTHING`,
+	_, err := x.exec(ctx, q40,
 		c.Seq, c.Hash, ns(c.Time), c.KeyID, c.Signature)
 	return err
 }
 
 func (x *tx) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
-	rows, err := x.t.QueryContext(ctx, `SELECT seq,hash,time,key_id,signature FROM checkpoints ORDER BY seq`)
+	rows, err := x.query(ctx, q41)
 	if err != nil {
 		return nil, err
 	}
@@ -805,20 +846,18 @@ func (x *tx) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
 }
 
 func (x *tx) Hit(ctx context.Context, key string, since, now time.Time) (int, error) {
-	_, err := x.exec(ctx, `INSERT INTO hits(key,count,since) VALUES(?,1,?)
-		ON CONFLICT(key) DO UPDATE SET count=CASE WHEN since<? THEN 1 ELSE count+1 END,
-		since=CASE WHEN since<? THEN excluded.since ELSE since END`, key, ns(now), ns(since), ns(since))
+	_, err := x.exec(ctx, q42, key, ns(now), ns(since), ns(since))
 	if err != nil {
 		return 0, err
 	}
 	var n int
-	err = x.t.QueryRowContext(ctx, `SELECT count FROM hits WHERE key=?`, key).Scan(&n)
+	err = x.queryRow(ctx, q43, key).Scan(&n)
 	return n, err
 }
 
 func (x *tx) Hits(ctx context.Context, key string, since time.Time) (int, error) {
 	var n int
-	err := x.t.QueryRowContext(ctx, `SELECT count FROM hits WHERE key=? AND since>=?`, key, ns(since)).Scan(&n)
+	err := x.queryRow(ctx, q44, key, ns(since)).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -826,19 +865,75 @@ func (x *tx) Hits(ctx context.Context, key string, since time.Time) (int, error)
 }
 
 func (x *tx) ResetHits(ctx context.Context, key string) error {
-	_, err := x.exec(ctx, `DELETE FROM hits WHERE key=?`, key)
+	_, err := x.exec(ctx, q45, key)
 	return err
 }
 
 func (x *tx) Setting(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
-	err := x.t.QueryRowContext(ctx, `SELECT value FROM settings WHERE key=?`, key).Scan(&v)
+	err := x.queryRow(ctx, q46, key).Scan(&v)
 	return v, notFound(err)
 }
 
 func (x *tx) PutSetting(ctx context.Context, key string, value []byte) error {
-	_, err := x.exec(ctx, `INSERT INTO settings(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, key, value)
+	_, err := x.exec(ctx, q47, key, value)
 	return err
 }
+
+// Statements prepared at Open.
+var (
+	q1 = prep(`INSERT INTO blobs(digest,size,created,check_sum) VALUES(?,?,?,?)
+		ON CONFLICT(digest) DO UPDATE SET check_sum=excluded.check_sum WHERE blobs.check_sum=''`)
+	q2  = prep(`SELECT size,check_sum FROM blobs WHERE digest=?`)
+	q3  = prep(`DELETE FROM blobs WHERE digest=?`)
+	q4  = prep(`DELETE FROM repo_blobs WHERE digest=?`)
+	q5  = prep(`SELECT digest,size,check_sum FROM blobs ORDER BY digest`)
+	q6  = prep(`INSERT INTO repo_blobs(repo,digest) VALUES(?,?) ON CONFLICT DO NOTHING`)
+	q7  = prep(`DELETE FROM repo_blobs WHERE repo=? AND digest=?`)
+	q8  = prep(`SELECT count(*) FROM repo_blobs WHERE digest=?`)
+	q9  = prep(`INSERT INTO manifests(` + manifestCols + `) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(repo,digest) DO NOTHING`)
+	q10 = prep(`INSERT INTO manifest_refs(repo,digest,ref,kind,size) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING`)
+	q11 = prep(`SELECT ref,kind,size FROM manifest_refs WHERE repo=? AND digest=? ORDER BY kind,ref`)
+	q12 = prep(`SELECT ` + manifestCols + ` FROM manifests WHERE repo=? AND digest=?`)
+	q13 = prep(`DELETE FROM manifests WHERE repo=? AND digest=?`)
+	q14 = prep(`DELETE FROM manifest_refs WHERE repo=? AND digest=?`)
+	q15 = prep(`DELETE FROM tags WHERE repo=? AND digest=?`)
+	q16 = prep(`SELECT digest FROM tags WHERE repo=? AND tag=?`)
+	q17 = prep(`INSERT INTO tags(repo,tag,digest,updated) VALUES(?,?,?,?)
+		ON CONFLICT(repo,tag) DO UPDATE SET digest=excluded.digest, updated=excluded.updated`)
+	q18 = prep(`DELETE FROM tags WHERE repo=? AND tag=?`)
+	q19 = prep(`SELECT repo,tag,digest,updated FROM tags ORDER BY repo,tag`)
+	q20 = prep(`INSERT INTO uploads(id,repo,owner,size,hash,created,updated) VALUES(?,?,?,?,?,?,?)`)
+	q21 = prep(`SELECT id,repo,owner,size,hash,created,updated FROM uploads WHERE id=?`)
+	q22 = prep(`UPDATE uploads SET size=?, hash=?, updated=? WHERE id=? AND size=?`)
+	q23 = prep(`DELETE FROM uploads WHERE id=?`)
+	q24 = prep(`SELECT id,repo,owner,size,created,updated FROM uploads WHERE updated<? ORDER BY id`)
+	q25 = prep(`INSERT INTO users(name,robot,password,key,created,disabled) VALUES(?,?,?,?,?,?)
+		ON CONFLICT(name) DO UPDATE SET robot=excluded.robot, password=excluded.password, key=excluded.key, disabled=excluded.disabled`)
+	q26 = prep(`SELECT name,robot,password,key,created,disabled FROM users WHERE name=?`)
+	q27 = prep(`DELETE FROM users WHERE name=?`)
+	q28 = prep(`DELETE FROM tokens WHERE user=?`)
+	q29 = prep(`DELETE FROM roles WHERE user=?`)
+	q30 = prep(`INSERT INTO tokens(hash,user,description,created,expires) VALUES(?,?,?,?,?)`)
+	q31 = prep(`SELECT hash,user,description,created,expires FROM tokens WHERE hash=?`)
+	q32 = prep(`SELECT hash,user,description,created,expires FROM tokens WHERE user=? ORDER BY created`)
+	q33 = prep(`DELETE FROM tokens WHERE hash=?`)
+	q34 = prep(`DELETE FROM tokens WHERE expires<?`)
+	q35 = prep(`INSERT INTO roles(user,namespace,role) VALUES(?,?,?) ON CONFLICT(user,namespace) DO UPDATE SET role=excluded.role`)
+	q36 = prep(`DELETE FROM roles WHERE user=? AND namespace=?`)
+	q37 = prep(`SELECT seq,time,actor,action,subject,details,hash FROM audit ORDER BY seq DESC LIMIT 1`)
+	q38 = prep(`INSERT INTO audit(seq,time,actor,action,subject,details,hash) VALUES(?,?,?,?,?,?,?)`)
+	q39 = prep(`SELECT seq,time,actor,action,subject,details,hash FROM audit WHERE seq>=? ORDER BY seq`)
+	q40 = prep(`INSERT INTO checkpoints(seq,hash,time,key_id,signature) VALUES(?,?,?,?,?) ON CONFLICT(seq) DO NOTHING`)
+	q41 = prep(`SELECT seq,hash,time,key_id,signature FROM checkpoints ORDER BY seq`)
+	q42 = prep(`INSERT INTO hits(key,count,since) VALUES(?,1,?)
+		ON CONFLICT(key) DO UPDATE SET count=CASE WHEN since<? THEN 1 ELSE count+1 END,
+		since=CASE WHEN since<? THEN excluded.since ELSE since END`)
+	q43 = prep(`SELECT count FROM hits WHERE key=?`)
+	q44 = prep(`SELECT count FROM hits WHERE key=? AND since>=?`)
+	q45 = prep(`DELETE FROM hits WHERE key=?`)
+	q46 = prep(`SELECT value FROM settings WHERE key=?`)
+	q47 = prep(`INSERT INTO settings(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`)
+)
 
 var _ store.MetaStore = (*DB)(nil)
