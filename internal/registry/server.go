@@ -77,11 +77,11 @@ type Options struct {
 
 // Server serves the registry.
 type Server struct {
-	o       Options
-	log     *slog.Logger
-	queue   queue.Queue
-	wg      sync.WaitGroup
-	cancel  context.CancelFunc
+	o      Options
+	log    *slog.Logger
+	queue  queue.Queue
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
 	// The audit group commit.
 	auditQ      chan auditReq
 	auditMu     sync.RWMutex
