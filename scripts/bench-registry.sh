@@ -29,6 +29,10 @@ DIR=${BENCH_DIR:-/tmp/aigis-bench-registry}
 AIGIS_PORT=${AIGIS_PORT:-5101}
 DIST_PORT=${DIST_PORT:-5102}
 GOBIN=${GOBIN:-/tmp/gobin}
+# On a shared machine, PRIO=-10 runs both servers and the client at a
+# higher priority than the rest, the same for both (needs root).
+PRIO=${PRIO:-0}
+run() { nice -n "$PRIO" "$@"; }
 
 mkdir -p "$DIR"
 CGO_ENABLED=0 go build -o "$DIR/aigis" ./cmd/aigis
@@ -59,7 +63,7 @@ wait_http() {
 # aigis, fresh data, the bench namespace approved on push (no gates: the
 # gates are not what this measures).
 rm -rf "$DIR/aigis-data" "$DIR/dist-data"
-"$DIR/aigis" -q registry serve --data "$DIR/aigis-data" --listen "127.0.0.1:$AIGIS_PORT" --gate bench=none >"$DIR/aigis.out" 2>"$DIR/aigis.err" &
+run "$DIR/aigis" -q registry serve --data "$DIR/aigis-data" --listen "127.0.0.1:$AIGIS_PORT" --gate bench=none >"$DIR/aigis.out" 2>"$DIR/aigis.err" &
 pids+=($!)
 wait_http "http://127.0.0.1:$AIGIS_PORT/healthz"
 TOKEN=$(grep -o -m1 'aigis_[A-Za-z0-9_-]*' "$DIR/aigis.out")
@@ -78,7 +82,7 @@ storage:
 http:
   addr: 127.0.0.1:$DIST_PORT
 YML
-"$DIST" serve "$DIR/dist.yml" >"$DIR/dist.log" 2>&1 &
+run "$DIST" serve "$DIR/dist.yml" >"$DIR/dist.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$DIST_PORT/v2/"
 
@@ -87,7 +91,7 @@ read -r DMAN DDIG < <("$DIR/regbench" push -url "http://127.0.0.1:$DIST_PORT" -r
 [ "$ADIG" = "$DDIG" ] || { echo "the two pushes disagree" >&2; exit 1; }
 
 echo "blob $ADIG ($SIZE_MIB MiB), $CLIENTS clients x $ROUNDS pulls; manifest at $RATE/s for $DURATION"
-echo "machine: $(nproc) cores, $(go version | cut -d' ' -f3)"
+echo "machine: $(nproc) cores, $(go version | cut -d' ' -f3), load average $(cut -d' ' -f1-3 /proc/loadavg), priority $PRIO"
 # Warm the page cache and the connections once.
 "$DIR/regbench" pull -url "http://127.0.0.1:$AIGIS_PORT" -token "$TOKEN" -digest "$ADIG" -clients 1 >/dev/null
 "$DIR/regbench" pull -url "http://127.0.0.1:$DIST_PORT" -digest "$DDIG" -clients 1 >/dev/null
@@ -98,9 +102,9 @@ for name in distribution aigis; do
 	if [ "${SKIP_PULL:-0}" = 1 ] && [ -f "$DIR/$name.pull.json" ]; then
 		echo "pull:     (skipped, last result) $(cat "$DIR/$name.pull.json")"
 	else
-		echo -n "pull:     "; "$DIR/regbench" pull -url "$url" -token "$tok" -digest "$ADIG" -clients "$CLIENTS" -rounds "$ROUNDS" | tee "$DIR/$name.pull.json"
+		echo -n "pull:     "; run "$DIR/regbench" pull -url "$url" -token "$tok" -digest "$ADIG" -clients "$CLIENTS" -rounds "$ROUNDS" | tee "$DIR/$name.pull.json"
 	fi
-	echo -n "manifest: "; "$DIR/regbench" manifest -url "$url" -token "$tok" -ref v1 -rate "$RATE" -duration "$DURATION" | tee "$DIR/$name.manifest.json"
+	echo -n "manifest: "; run "$DIR/regbench" manifest -url "$url" -token "$tok" -ref v1 -rate "$RATE" -duration "$DURATION" | tee "$DIR/$name.manifest.json"
 done
 
 python3 - "$DIR" <<'PY'

@@ -166,27 +166,24 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	return nil, oerr(http.StatusUnauthorized, codeUnauthorized, "unsupported authorization scheme")
 }
 
-// byToken finds the live token secret (of user, when user is not empty).
+// byToken finds the live token secret (of user, when user is not empty):
+// one read of the token, its user and roles, never cached, so a revoked
+// token or role takes effect on the next request.
 func (s *Server) byToken(ctx context.Context, secret, user string) (*principal, error) {
 	if !strings.HasPrefix(secret, tokenPrefix) || len(secret) > 200 {
 		return nil, nil
 	}
-	var p *principal
-	err := s.o.Meta.View(ctx, func(tx store.Tx) error {
-		t, err := tx.Token(ctx, HashSecret(secret))
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !s.o.Now().Before(t.Expires) || (user != "" && t.User != user) {
-			return nil
-		}
-		p, err = s.loadPrincipal(ctx, tx, t.User)
-		return err
-	})
-	return p, err
+	ss, err := s.o.Meta.Session(ctx, HashSecret(secret))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.o.Now().Before(ss.Token.Expires) || (user != "" && ss.Token.User != user) || ss.User.Disabled {
+		return nil, nil
+	}
+	return &principal{name: ss.User.Name, robot: ss.User.Robot, roles: ss.Roles}, nil
 }
 
 func (s *Server) loadPrincipal(ctx context.Context, tx store.Tx, name string) (*principal, error) {

@@ -250,15 +250,14 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, p *principa
 	if err := s.authorize(ctx, p, rt.repo, permPull); err != nil {
 		return err
 	}
-	var m *store.Manifest
-	err := s.o.Meta.View(ctx, func(tx store.Tx) error {
-		d, err := resolveRef(ctx, tx, rt.repo, rt.ref)
-		if err != nil {
-			return err
+	if strings.Contains(rt.ref, ":") {
+		if _, _, e := parseDigest(rt.ref); e != nil {
+			return e
 		}
-		m, err = tx.Manifest(ctx, rt.repo, d)
-		return err
-	})
+	} else if !tagRE.MatchString(rt.ref) {
+		return invalid("invalid tag %q", truncate(rt.ref))
+	}
+	m, err := s.o.Meta.Pull(ctx, rt.repo, rt.ref)
 	if errors.Is(err, store.ErrNotFound) {
 		return oerr(http.StatusNotFound, codeManifestUnknown, "manifest unknown")
 	}

@@ -162,7 +162,20 @@ type MetaStore interface {
 	// returns nil; concurrent Updates (in any process) are serialised or
 	// retried by the implementation, never interleaved.
 	Update(ctx context.Context, fn func(Tx) error) error
+	// Session reads, in one statement, what authenticating a token needs:
+	// the token, its user and the user's roles (ErrNotFound: no token).
+	Session(ctx context.Context, tokenHash string) (*Session, error)
+	// Pull reads, in one statement, the manifest a tag or digest names,
+	// without its references (ErrNotFound: none).
+	Pull(ctx context.Context, repo, ref string) (*Manifest, error)
 	Close() error
+}
+
+// Session is a token with its user and roles.
+type Session struct {
+	Token Token
+	User  User
+	Roles []Role
 }
 
 // Tx is one transaction.

@@ -116,6 +116,51 @@ func (d *DB) Exec(q string, args ...any) error {
 	return err
 }
 
+// Session reads a token, its user and the user's roles in one statement.
+func (d *DB) Session(ctx context.Context, hash string) (*store.Session, error) {
+	rows, err := d.rs[qSession].QueryContext(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var s *store.Session
+	for rows.Next() {
+		var t store.Token
+		var u store.User
+		var c, e, uc int64
+		var robot, disabled int
+		var ns, role sql.NullString
+		if err := rows.Scan(&t.Hash, &t.User, &t.Description, &c, &e, &u.Name, &robot, &uc, &disabled, &ns, &role); err != nil {
+			return nil, err
+		}
+		if s == nil {
+			t.Created, t.Expires = fromNS(c), fromNS(e)
+			u.Robot, u.Disabled, u.Created = robot != 0, disabled != 0, fromNS(uc)
+			s = &store.Session{Token: t, User: u}
+		}
+		if ns.Valid {
+			s.Roles = append(s.Roles, store.Role{User: u.Name, Namespace: ns.String, Role: role.String})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, store.ErrNotFound
+	}
+	return s, nil
+}
+
+// Pull reads the manifest a tag or digest names in one statement.
+func (d *DB) Pull(ctx context.Context, repo, ref string) (*store.Manifest, error) {
+	q := qPullDigest
+	if !strings.Contains(ref, ":") {
+		q = qPullTag
+	}
+	m, err := scanManifest(d.rs[q].QueryRowContext(ctx, repo, ref))
+	return m, notFound(err)
+}
+
 // View runs fn in a read transaction.
 func (d *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 	t, err := d.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -291,6 +336,9 @@ func (x *tx) BlobUsers(ctx context.Context, digest string) (int, error) {
 }
 
 const manifestCols = `repo,digest,media_type,artifact_type,subject,annotations,content,pusher,created,state,reason,state_by,state_at,gate,expires`
+
+// prefixedCols are manifestCols of the table aliased m.
+const prefixedCols = `m.repo,m.digest,m.media_type,m.artifact_type,m.subject,m.annotations,m.content,m.pusher,m.created,m.state,m.reason,m.state_by,m.state_at,m.gate,m.expires`
 
 func (x *tx) PutManifest(ctx context.Context, m *store.Manifest) (bool, error) {
 	ann, err := json.Marshal(m.Annotations)
@@ -882,6 +930,10 @@ func (x *tx) PutSetting(ctx context.Context, key string, value []byte) error {
 
 // Statements prepared at Open.
 var (
+	qSession = prep(`SELECT t.hash,t.user,t.description,t.created,t.expires,u.name,u.robot,u.created,u.disabled,r.namespace,r.role
+		FROM tokens t JOIN users u ON u.name=t.user LEFT JOIN roles r ON r.user=u.name WHERE t.hash=? ORDER BY r.namespace`)
+	qPullTag    = prep(`SELECT ` + prefixedCols + ` FROM tags t JOIN manifests m ON m.repo=t.repo AND m.digest=t.digest WHERE t.repo=? AND t.tag=?`)
+	qPullDigest = prep(`SELECT ` + manifestCols + ` FROM manifests WHERE repo=? AND digest=?`)
 	q1 = prep(`INSERT INTO blobs(digest,size,created,check_sum) VALUES(?,?,?,?)
 		ON CONFLICT(digest) DO UPDATE SET check_sum=excluded.check_sum WHERE blobs.check_sum=''`)
 	q2  = prep(`SELECT size,check_sum FROM blobs WHERE digest=?`)

@@ -92,6 +92,20 @@ func Meta(t *testing.T, open func(t *testing.T) store.MetaStore, second func(t *
 			}
 			return nil
 		}))
+		for _, ref := range []string{"v1", m.Digest} {
+			got, err := s.Pull(ctx, "ns/a", ref)
+			if err != nil || got.Digest != m.Digest || got.State != store.Approved || !bytes.Equal(got.Content, m.Content) {
+				t.Fatalf("Pull(%s): %+v %v", ref, got, err)
+			}
+		}
+		for _, ref := range []string{"v2", "sha256:" + strings.Repeat("9", 64)} {
+			if _, err := s.Pull(ctx, "ns/a", ref); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Pull(%s): %v, want ErrNotFound", ref, err)
+			}
+		}
+		if _, err := s.Pull(ctx, "ns/b", "v1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Pull from another repository: %v", err)
+		}
 	})
 	t.Run("Rollback", func(t *testing.T) {
 		s := open(t)
@@ -165,6 +179,13 @@ func Meta(t *testing.T, open func(t *testing.T) store.MetaStore, second func(t *
 			}
 			return tx.DeleteExpiredTokens(ctx, time.Now())
 		}))
+		ss, err := s.Session(ctx, "th2")
+		if err != nil || ss.User.Name != "alice" || len(ss.Roles) != 1 || ss.Roles[0].Role != "pusher" || ss.Token.Expires.Before(time.Now()) {
+			t.Fatalf("Session: %+v %v", ss, err)
+		}
+		if _, err := s.Session(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Session of no token: %v", err)
+		}
 		must(t, s.View(ctx, func(tx store.Tx) error {
 			if _, err := tx.Token(ctx, "th"); !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("expired token kept: %v", err)
