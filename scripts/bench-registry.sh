@@ -33,6 +33,7 @@ GOBIN=${GOBIN:-/tmp/gobin}
 # higher priority than the rest, the same for both (needs root).
 PRIO=${PRIO:-0}
 run() { nice -n "$PRIO" "$@"; }
+serve() { exec nice -n "$PRIO" "$@"; } # in the background: $! is the server
 
 mkdir -p "$DIR"
 CGO_ENABLED=0 go build -o "$DIR/aigis" ./cmd/aigis
@@ -63,7 +64,7 @@ wait_http() {
 # aigis, fresh data, the bench namespace approved on push (no gates: the
 # gates are not what this measures).
 rm -rf "$DIR/aigis-data" "$DIR/dist-data"
-run "$DIR/aigis" -q registry serve --data "$DIR/aigis-data" --listen "127.0.0.1:$AIGIS_PORT" --gate bench=none >"$DIR/aigis.out" 2>"$DIR/aigis.err" &
+serve "$DIR/aigis" -q registry serve --data "$DIR/aigis-data" --listen "127.0.0.1:$AIGIS_PORT" --gate bench=none >"$DIR/aigis.out" 2>"$DIR/aigis.err" &
 pids+=($!)
 wait_http "http://127.0.0.1:$AIGIS_PORT/healthz"
 TOKEN=$(grep -o -m1 'aigis_[A-Za-z0-9_-]*' "$DIR/aigis.out")
@@ -82,7 +83,7 @@ storage:
 http:
   addr: 127.0.0.1:$DIST_PORT
 YML
-run "$DIST" serve "$DIR/dist.yml" >"$DIR/dist.log" 2>&1 &
+serve "$DIST" serve "$DIR/dist.yml" >"$DIR/dist.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$DIST_PORT/v2/"
 
