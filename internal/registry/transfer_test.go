@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,5 +112,37 @@ func TestPushRefusesLinks(t *testing.T) {
 	os.Symlink("/etc/passwd", filepath.Join(dir, "evil"))
 	if _, err := walkModel(dir); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("a link in the model: %v", err)
+	}
+}
+
+// TestKitOpsModelKitListed: a ModelKit as kit pushes it (the Kitfile as a
+// JSON config, layers of KitOps media types) is recognised and listed
+// with its package metadata.
+func TestKitOpsModelKitListed(t *testing.T) {
+	tr := newTestRegistry(t, Options{Modes: map[string]GateMode{"*": GateNone}})
+	tr.addUser(t, "u", "", store.Role{Namespace: "*", Role: RoleAdmin})
+	c := &Client{Base: tr.URL, Token: tr.token(t, "u")}
+	ctx := context.Background()
+	kitfile := []byte(`{"manifestVersion":"1.0","package":{"name":"sentiment","version":"3.2","license":"MIT","authors":["kit"]},"model":{"name":"sentiment-model","path":"model.onnx","framework":"onnx"}}`)
+	weights := []byte("onnx bytes")
+	for _, b := range [][]byte{kitfile, weights} {
+		if err := c.PushBlob(ctx, "kit/sentiment", strings.NewReader(string(b)), int64(len(b)), sha(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+"config":{"mediaType":"application/vnd.kitops.modelkit.config.v1+json","digest":"` + sha(kitfile) + `","size":` + fmt.Sprint(len(kitfile)) + `},
+"layers":[{"mediaType":"application/vnd.kitops.modelkit.model.v1.tar+gzip","digest":"` + sha(weights) + `","size":` + fmt.Sprint(len(weights)) + `}],
+"annotations":{"ml.kitops.modelkit.kitfile":"..."}}`
+	if _, err := c.PushManifest(ctx, "kit/sentiment", "v3", MediaTypeImageManifest, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	var vs []Version
+	if err := c.API(ctx, "GET", "versions?repo=kit/sentiment", nil, &vs); err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 1 || vs[0].Model == nil || vs[0].Model.Kind != "kitops" || vs[0].Model.Name != "sentiment" ||
+		vs[0].Model.Version != "3.2" || vs[0].Model.Format != "onnx" || len(vs[0].Model.Licenses) != 1 {
+		t.Fatalf("listing: %+v", vs[0].Model)
 	}
 }
