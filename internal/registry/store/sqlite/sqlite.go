@@ -934,7 +934,7 @@ var (
 		FROM tokens t JOIN users u ON u.name=t.user LEFT JOIN roles r ON r.user=u.name WHERE t.hash=? ORDER BY r.namespace`)
 	qPullTag    = prep(`SELECT ` + prefixedCols + ` FROM tags t JOIN manifests m ON m.repo=t.repo AND m.digest=t.digest WHERE t.repo=? AND t.tag=?`)
 	qPullDigest = prep(`SELECT ` + manifestCols + ` FROM manifests WHERE repo=? AND digest=?`)
-	q1 = prep(`INSERT INTO blobs(digest,size,created,check_sum) VALUES(?,?,?,?)
+	q1          = prep(`INSERT INTO blobs(digest,size,created,check_sum) VALUES(?,?,?,?)
 		ON CONFLICT(digest) DO UPDATE SET check_sum=excluded.check_sum WHERE blobs.check_sum=''`)
 	q2  = prep(`SELECT size,check_sum FROM blobs WHERE digest=?`)
 	q3  = prep(`DELETE FROM blobs WHERE digest=?`)
