@@ -256,28 +256,39 @@ func (x *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 	return x.t.QueryContext(ctx, q, args...)
 }
 
+var qPutBlob = prep(`INSERT INTO blobs(digest,size,created,check_sum) VALUES(?,?,?,?)
+		ON CONFLICT(digest) DO UPDATE SET check_sum=excluded.check_sum WHERE blobs.check_sum=''`)
+
 func (x *tx) PutBlob(ctx context.Context, digest string, size int64, check string) error {
-	_, err := x.exec(ctx, q1, digest, size, time.Now().UnixNano(), check)
+	_, err := x.exec(ctx, qPutBlob, digest, size, time.Now().UnixNano(), check)
 	return err
 }
+
+var qBlob = prep(`SELECT size,check_sum FROM blobs WHERE digest=?`)
 
 func (x *tx) Blob(ctx context.Context, digest string) (int64, string, error) {
 	var n int64
 	var check string
-	err := x.queryRow(ctx, q2, digest).Scan(&n, &check)
+	err := x.queryRow(ctx, qBlob, digest).Scan(&n, &check)
 	return n, check, notFound(err)
 }
 
+var qDeleteBlob = prep(`DELETE FROM blobs WHERE digest=?`)
+
+var qDeleteBlob2 = prep(`DELETE FROM repo_blobs WHERE digest=?`)
+
 func (x *tx) DeleteBlob(ctx context.Context, digest string) error {
-	_, err := x.exec(ctx, q3, digest)
+	_, err := x.exec(ctx, qDeleteBlob, digest)
 	if err == nil {
-		_, err = x.exec(ctx, q4, digest)
+		_, err = x.exec(ctx, qDeleteBlob2, digest)
 	}
 	return err
 }
 
+var qBlobs = prep(`SELECT digest,size,check_sum FROM blobs ORDER BY digest`)
+
 func (x *tx) Blobs(ctx context.Context, fn func(string, int64, string) error) error {
-	rows, err := x.query(ctx, q5)
+	rows, err := x.query(ctx, qBlobs)
 	if err != nil {
 		return err
 	}
@@ -295,13 +306,17 @@ func (x *tx) Blobs(ctx context.Context, fn func(string, int64, string) error) er
 	return rows.Err()
 }
 
+var qLinkBlob = prep(`INSERT INTO repo_blobs(repo,digest) VALUES(?,?) ON CONFLICT DO NOTHING`)
+
 func (x *tx) LinkBlob(ctx context.Context, repo, digest string) error {
-	_, err := x.exec(ctx, q6, repo, digest)
+	_, err := x.exec(ctx, qLinkBlob, repo, digest)
 	return err
 }
 
+var qUnlinkBlob = prep(`DELETE FROM repo_blobs WHERE repo=? AND digest=?`)
+
 func (x *tx) UnlinkBlob(ctx context.Context, repo, digest string) error {
-	res, err := x.exec(ctx, q7, repo, digest)
+	res, err := x.exec(ctx, qUnlinkBlob, repo, digest)
 	if err != nil {
 		return err
 	}
@@ -320,18 +335,24 @@ func (x *tx) exists(ctx context.Context, q string, args ...any) (bool, error) {
 	return err == nil, err
 }
 
+var qBlobLinked = prep(`SELECT 1 FROM repo_blobs WHERE repo=? AND digest=?`)
+
 func (x *tx) BlobLinked(ctx context.Context, repo, digest string) (bool, error) {
-	return x.exists(ctx, `SELECT 1 FROM repo_blobs WHERE repo=? AND digest=?`, repo, digest)
+	return x.exists(ctx, qBlobLinked, repo, digest)
 }
 
+var qBlobServable = prep(`SELECT 1 FROM manifest_refs r JOIN manifests m ON m.repo=r.repo AND m.digest=r.digest
+		WHERE r.repo=? AND r.ref=? AND r.kind IN ('config','layer') AND m.state IN ('approved','attached') LIMIT 1`)
+
 func (x *tx) BlobServable(ctx context.Context, repo, digest string) (bool, error) {
-	return x.exists(ctx, `SELECT 1 FROM manifest_refs r JOIN manifests m ON m.repo=r.repo AND m.digest=r.digest
-		WHERE r.repo=? AND r.ref=? AND r.kind IN ('config','layer') AND m.state IN ('approved','attached') LIMIT 1`, repo, digest)
+	return x.exists(ctx, qBlobServable, repo, digest)
 }
+
+var qBlobUsers = prep(`SELECT count(*) FROM repo_blobs WHERE digest=?`)
 
 func (x *tx) BlobUsers(ctx context.Context, digest string) (int, error) {
 	var n int
-	err := x.queryRow(ctx, q8, digest).Scan(&n)
+	err := x.queryRow(ctx, qBlobUsers, digest).Scan(&n)
 	return n, err
 }
 
@@ -340,12 +361,16 @@ const manifestCols = `repo,digest,media_type,artifact_type,subject,annotations,c
 // prefixedCols are manifestCols of the table aliased m.
 const prefixedCols = `m.repo,m.digest,m.media_type,m.artifact_type,m.subject,m.annotations,m.content,m.pusher,m.created,m.state,m.reason,m.state_by,m.state_at,m.gate,m.expires`
 
+var qPutManifest = prep(`INSERT INTO manifests(` + manifestCols + `) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(repo,digest) DO NOTHING`)
+
+var qPutManifest2 = prep(`INSERT INTO manifest_refs(repo,digest,ref,kind,size) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING`)
+
 func (x *tx) PutManifest(ctx context.Context, m *store.Manifest) (bool, error) {
 	ann, err := json.Marshal(m.Annotations)
 	if err != nil {
 		return false, err
 	}
-	res, err := x.exec(ctx, q9,
+	res, err := x.exec(ctx, qPutManifest,
 		m.Repo, m.Digest, m.MediaType, m.ArtifactType, m.Subject, string(ann), m.Content, m.Pusher, ns(m.Created),
 		string(m.State), m.Reason, m.StateBy, ns(m.StateAt), m.Gate, ns(m.Expires))
 	if err != nil {
@@ -355,7 +380,7 @@ func (x *tx) PutManifest(ctx context.Context, m *store.Manifest) (bool, error) {
 		return false, nil
 	}
 	for _, r := range m.Refs {
-		if _, err := x.exec(ctx, q10,
+		if _, err := x.exec(ctx, qPutManifest2,
 			m.Repo, m.Digest, r.Digest, r.Kind, r.Size); err != nil {
 			return false, err
 		}
@@ -382,8 +407,10 @@ func scanManifest(s scanner) (*store.Manifest, error) {
 	return &m, nil
 }
 
+var qrefs = prep(`SELECT ref,kind,size FROM manifest_refs WHERE repo=? AND digest=? ORDER BY kind,ref`)
+
 func (x *tx) refs(ctx context.Context, m *store.Manifest) error {
-	rows, err := x.query(ctx, q11, m.Repo, m.Digest)
+	rows, err := x.query(ctx, qrefs, m.Repo, m.Digest)
 	if err != nil {
 		return err
 	}
@@ -398,8 +425,10 @@ func (x *tx) refs(ctx context.Context, m *store.Manifest) error {
 	return rows.Err()
 }
 
+var qManifest = prep(`SELECT ` + manifestCols + ` FROM manifests WHERE repo=? AND digest=?`)
+
 func (x *tx) Manifest(ctx context.Context, repo, digest string) (*store.Manifest, error) {
-	m, err := scanManifest(x.queryRow(ctx, q12, repo, digest))
+	m, err := scanManifest(x.queryRow(ctx, qManifest, repo, digest))
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -432,18 +461,24 @@ func (x *tx) queryManifests(ctx context.Context, q string, args ...any) ([]store
 	return out, nil
 }
 
+var qDeleteManifest = prep(`DELETE FROM manifests WHERE repo=? AND digest=?`)
+
+var qDeleteManifest2 = prep(`DELETE FROM manifest_refs WHERE repo=? AND digest=?`)
+
+var qDeleteManifest3 = prep(`DELETE FROM tags WHERE repo=? AND digest=?`)
+
 func (x *tx) DeleteManifest(ctx context.Context, repo, digest string) error {
-	res, err := x.exec(ctx, q13, repo, digest)
+	res, err := x.exec(ctx, qDeleteManifest, repo, digest)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return store.ErrNotFound
 	}
-	if _, err := x.exec(ctx, q14, repo, digest); err != nil {
+	if _, err := x.exec(ctx, qDeleteManifest2, repo, digest); err != nil {
 		return err
 	}
-	_, err = x.exec(ctx, q15, repo, digest)
+	_, err = x.exec(ctx, qDeleteManifest3, repo, digest)
 	return err
 }
 
@@ -526,11 +561,16 @@ func (x *tx) Referrers(ctx context.Context, repo, subject string) ([]store.Manif
 	return x.queryManifests(ctx, `SELECT `+manifestCols+` FROM manifests WHERE repo=? AND subject=? ORDER BY created, digest`, repo, subject)
 }
 
+var qTag = prep(`SELECT digest FROM tags WHERE repo=? AND tag=?`)
+
 func (x *tx) Tag(ctx context.Context, repo, tag string) (string, error) {
 	var d string
-	err := x.queryRow(ctx, q16, repo, tag).Scan(&d)
+	err := x.queryRow(ctx, qTag, repo, tag).Scan(&d)
 	return d, notFound(err)
 }
+
+var qPutTag = prep(`INSERT INTO tags(repo,tag,digest,updated) VALUES(?,?,?,?)
+		ON CONFLICT(repo,tag) DO UPDATE SET digest=excluded.digest, updated=excluded.updated`)
 
 func (x *tx) PutTag(ctx context.Context, repo, tag, digest string, overwrite bool) (string, error) {
 	prev, err := x.Tag(ctx, repo, tag)
@@ -544,12 +584,14 @@ func (x *tx) PutTag(ctx context.Context, repo, tag, digest string, overwrite boo
 	case !overwrite:
 		return prev, store.ErrConflict
 	}
-	_, err = x.exec(ctx, q17, repo, tag, digest, time.Now().UnixNano())
+	_, err = x.exec(ctx, qPutTag, repo, tag, digest, time.Now().UnixNano())
 	return prev, err
 }
 
+var qDeleteTag = prep(`DELETE FROM tags WHERE repo=? AND tag=?`)
+
 func (x *tx) DeleteTag(ctx context.Context, repo, tag string) error {
-	res, err := x.exec(ctx, q18, repo, tag)
+	res, err := x.exec(ctx, qDeleteTag, repo, tag)
 	if err != nil {
 		return err
 	}
@@ -588,8 +630,10 @@ func (x *tx) TagsOf(ctx context.Context, repo, digest string) ([]string, error) 
 	return x.strings(ctx, `SELECT tag FROM tags WHERE repo=? AND digest=? ORDER BY tag`, repo, digest)
 }
 
+var qAllTags = prep(`SELECT repo,tag,digest,updated FROM tags ORDER BY repo,tag`)
+
 func (x *tx) AllTags(ctx context.Context, fn func(store.TagInfo) error) error {
-	rows, err := x.query(ctx, q19)
+	rows, err := x.query(ctx, qAllTags)
 	if err != nil {
 		return err
 	}
@@ -612,16 +656,20 @@ func (x *tx) Repositories(ctx context.Context) ([]string, error) {
 	return x.strings(ctx, `SELECT DISTINCT repo FROM manifests ORDER BY repo`)
 }
 
+var qPutUpload = prep(`INSERT INTO uploads(id,repo,owner,size,hash,created,updated) VALUES(?,?,?,?,?,?,?)`)
+
 func (x *tx) PutUpload(ctx context.Context, u *store.Upload) error {
-	_, err := x.exec(ctx, q20,
+	_, err := x.exec(ctx, qPutUpload,
 		u.ID, u.Repo, u.Owner, u.Size, u.Hash, ns(u.Created), ns(u.Updated))
 	return err
 }
 
+var qUpload = prep(`SELECT id,repo,owner,size,hash,created,updated FROM uploads WHERE id=?`)
+
 func (x *tx) Upload(ctx context.Context, id string) (*store.Upload, error) {
 	var u store.Upload
 	var c, up int64
-	err := x.queryRow(ctx, q21, id).
+	err := x.queryRow(ctx, qUpload, id).
 		Scan(&u.ID, &u.Repo, &u.Owner, &u.Size, &u.Hash, &c, &up)
 	if err != nil {
 		return nil, notFound(err)
@@ -630,8 +678,10 @@ func (x *tx) Upload(ctx context.Context, id string) (*store.Upload, error) {
 	return &u, nil
 }
 
+var qAdvanceUpload = prep(`UPDATE uploads SET size=?, hash=?, updated=? WHERE id=? AND size=?`)
+
 func (x *tx) AdvanceUpload(ctx context.Context, id string, from, to int64, hash []byte) error {
-	res, err := x.exec(ctx, q22, to, hash, time.Now().UnixNano(), id, from)
+	res, err := x.exec(ctx, qAdvanceUpload, to, hash, time.Now().UnixNano(), id, from)
 	if err != nil {
 		return err
 	}
@@ -644,13 +694,17 @@ func (x *tx) AdvanceUpload(ctx context.Context, id string, from, to int64, hash 
 	return nil
 }
 
+var qDeleteUpload = prep(`DELETE FROM uploads WHERE id=?`)
+
 func (x *tx) DeleteUpload(ctx context.Context, id string) error {
-	_, err := x.exec(ctx, q23, id)
+	_, err := x.exec(ctx, qDeleteUpload, id)
 	return err
 }
 
+var qUploads = prep(`SELECT id,repo,owner,size,created,updated FROM uploads WHERE updated<? ORDER BY id`)
+
 func (x *tx) Uploads(ctx context.Context, older time.Time) ([]store.Upload, error) {
-	rows, err := x.query(ctx, q24, ns(older))
+	rows, err := x.query(ctx, qUploads, ns(older))
 	if err != nil {
 		return nil, err
 	}
@@ -675,17 +729,22 @@ func b2i(b bool) int {
 	return 0
 }
 
+var qPutUser = prep(`INSERT INTO users(name,robot,password,key,created,disabled) VALUES(?,?,?,?,?,?)
+		ON CONFLICT(name) DO UPDATE SET robot=excluded.robot, password=excluded.password, key=excluded.key, disabled=excluded.disabled`)
+
 func (x *tx) PutUser(ctx context.Context, u *store.User) error {
-	_, err := x.exec(ctx, q25,
+	_, err := x.exec(ctx, qPutUser,
 		u.Name, b2i(u.Robot), u.Password, u.Key, ns(u.Created), b2i(u.Disabled))
 	return err
 }
+
+var qUser = prep(`SELECT name,robot,password,key,created,disabled FROM users WHERE name=?`)
 
 func (x *tx) User(ctx context.Context, name string) (*store.User, error) {
 	var u store.User
 	var robot, disabled int
 	var c int64
-	err := x.queryRow(ctx, q26, name).
+	err := x.queryRow(ctx, qUser, name).
 		Scan(&u.Name, &robot, &u.Password, &u.Key, &c, &disabled)
 	if err != nil {
 		return nil, notFound(err)
@@ -710,23 +769,31 @@ func (x *tx) Users(ctx context.Context) ([]store.User, error) {
 	return out, nil
 }
 
+var qDeleteUser = prep(`DELETE FROM users WHERE name=?`)
+
+var qDeleteUser2 = prep(`DELETE FROM tokens WHERE user=?`)
+
+var qDeleteUser3 = prep(`DELETE FROM roles WHERE user=?`)
+
 func (x *tx) DeleteUser(ctx context.Context, name string) error {
-	res, err := x.exec(ctx, q27, name)
+	res, err := x.exec(ctx, qDeleteUser, name)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return store.ErrNotFound
 	}
-	if _, err := x.exec(ctx, q28, name); err != nil {
+	if _, err := x.exec(ctx, qDeleteUser2, name); err != nil {
 		return err
 	}
-	_, err = x.exec(ctx, q29, name)
+	_, err = x.exec(ctx, qDeleteUser3, name)
 	return err
 }
 
+var qPutToken = prep(`INSERT INTO tokens(hash,user,description,created,expires) VALUES(?,?,?,?,?)`)
+
 func (x *tx) PutToken(ctx context.Context, t *store.Token) error {
-	_, err := x.exec(ctx, q30,
+	_, err := x.exec(ctx, qPutToken,
 		t.Hash, t.User, t.Description, ns(t.Created), ns(t.Expires))
 	return err
 }
@@ -741,13 +808,17 @@ func scanToken(s scanner) (*store.Token, error) {
 	return &t, nil
 }
 
+var qToken = prep(`SELECT hash,user,description,created,expires FROM tokens WHERE hash=?`)
+
 func (x *tx) Token(ctx context.Context, hash string) (*store.Token, error) {
-	t, err := scanToken(x.queryRow(ctx, q31, hash))
+	t, err := scanToken(x.queryRow(ctx, qToken, hash))
 	return t, notFound(err)
 }
 
+var qTokens = prep(`SELECT hash,user,description,created,expires FROM tokens WHERE user=? ORDER BY created`)
+
 func (x *tx) Tokens(ctx context.Context, user string) ([]store.Token, error) {
-	rows, err := x.query(ctx, q32, user)
+	rows, err := x.query(ctx, qTokens, user)
 	if err != nil {
 		return nil, err
 	}
@@ -763,8 +834,10 @@ func (x *tx) Tokens(ctx context.Context, user string) ([]store.Token, error) {
 	return out, rows.Err()
 }
 
+var qDeleteToken = prep(`DELETE FROM tokens WHERE hash=?`)
+
 func (x *tx) DeleteToken(ctx context.Context, hash string) error {
-	res, err := x.exec(ctx, q33, hash)
+	res, err := x.exec(ctx, qDeleteToken, hash)
 	if err != nil {
 		return err
 	}
@@ -774,19 +847,25 @@ func (x *tx) DeleteToken(ctx context.Context, hash string) error {
 	return nil
 }
 
+var qDeleteExpiredTokens = prep(`DELETE FROM tokens WHERE expires<?`)
+
 func (x *tx) DeleteExpiredTokens(ctx context.Context, now time.Time) error {
-	_, err := x.exec(ctx, q34, ns(now))
+	_, err := x.exec(ctx, qDeleteExpiredTokens, ns(now))
 	return err
 }
 
+var qSetRole = prep(`INSERT INTO roles(user,namespace,role) VALUES(?,?,?) ON CONFLICT(user,namespace) DO UPDATE SET role=excluded.role`)
+
 func (x *tx) SetRole(ctx context.Context, r store.Role) error {
-	_, err := x.exec(ctx, q35,
+	_, err := x.exec(ctx, qSetRole,
 		r.User, r.Namespace, r.Role)
 	return err
 }
 
+var qDeleteRole = prep(`DELETE FROM roles WHERE user=? AND namespace=?`)
+
 func (x *tx) DeleteRole(ctx context.Context, user, namespace string) error {
-	res, err := x.exec(ctx, q36, user, namespace)
+	res, err := x.exec(ctx, qDeleteRole, user, namespace)
 	if err != nil {
 		return err
 	}
@@ -821,8 +900,10 @@ func (x *tx) AllRoles(ctx context.Context) ([]store.Role, error) {
 	return x.roles(ctx, `SELECT user,namespace,role FROM roles ORDER BY user,namespace`)
 }
 
+var qLastAudit = prep(`SELECT seq,time,actor,action,subject,details,hash FROM audit ORDER BY seq DESC LIMIT 1`)
+
 func (x *tx) LastAudit(ctx context.Context) (*store.AuditEntry, error) {
-	e, err := scanAudit(x.queryRow(ctx, q37))
+	e, err := scanAudit(x.queryRow(ctx, qLastAudit))
 	return e, notFound(err)
 }
 
@@ -840,18 +921,22 @@ func scanAudit(s scanner) (*store.AuditEntry, error) {
 	return &e, nil
 }
 
+var qAppendAudit = prep(`INSERT INTO audit(seq,time,actor,action,subject,details,hash) VALUES(?,?,?,?,?,?,?)`)
+
 func (x *tx) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
 	var details []byte
 	if len(e.Details) > 0 {
 		details = e.Details
 	}
-	_, err := x.exec(ctx, q38,
+	_, err := x.exec(ctx, qAppendAudit,
 		e.Seq, ns(e.Time), e.Actor, e.Action, e.Subject, details, e.Hash)
 	return err
 }
 
+var qAudit = prep(`SELECT seq,time,actor,action,subject,details,hash FROM audit WHERE seq>=? ORDER BY seq`)
+
 func (x *tx) Audit(ctx context.Context, from int64, fn func(*store.AuditEntry) error) error {
-	rows, err := x.query(ctx, q39, from)
+	rows, err := x.query(ctx, qAudit, from)
 	if err != nil {
 		return err
 	}
@@ -868,14 +953,18 @@ func (x *tx) Audit(ctx context.Context, from int64, fn func(*store.AuditEntry) e
 	return rows.Err()
 }
 
+var qPutCheckpoint = prep(`INSERT INTO checkpoints(seq,hash,time,key_id,signature) VALUES(?,?,?,?,?) ON CONFLICT(seq) DO NOTHING`)
+
 func (x *tx) PutCheckpoint(ctx context.Context, c *store.Checkpoint) error {
-	_, err := x.exec(ctx, q40,
+	_, err := x.exec(ctx, qPutCheckpoint,
 		c.Seq, c.Hash, ns(c.Time), c.KeyID, c.Signature)
 	return err
 }
 
+var qCheckpoints = prep(`SELECT seq,hash,time,key_id,signature FROM checkpoints ORDER BY seq`)
+
 func (x *tx) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
-	rows, err := x.query(ctx, q41)
+	rows, err := x.query(ctx, qCheckpoints)
 	if err != nil {
 		return nil, err
 	}
@@ -893,99 +982,61 @@ func (x *tx) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
 	return out, rows.Err()
 }
 
+var qHit = prep(`INSERT INTO hits(key,count,since) VALUES(?,1,?)
+		ON CONFLICT(key) DO UPDATE SET count=CASE WHEN since<? THEN 1 ELSE count+1 END,
+		since=CASE WHEN since<? THEN excluded.since ELSE since END`)
+
+var qHit2 = prep(`SELECT count FROM hits WHERE key=?`)
+
 func (x *tx) Hit(ctx context.Context, key string, since, now time.Time) (int, error) {
-	_, err := x.exec(ctx, q42, key, ns(now), ns(since), ns(since))
+	_, err := x.exec(ctx, qHit, key, ns(now), ns(since), ns(since))
 	if err != nil {
 		return 0, err
 	}
 	var n int
-	err = x.queryRow(ctx, q43, key).Scan(&n)
+	err = x.queryRow(ctx, qHit2, key).Scan(&n)
 	return n, err
 }
 
+var qHits = prep(`SELECT count FROM hits WHERE key=? AND since>=?`)
+
 func (x *tx) Hits(ctx context.Context, key string, since time.Time) (int, error) {
 	var n int
-	err := x.queryRow(ctx, q44, key, ns(since)).Scan(&n)
+	err := x.queryRow(ctx, qHits, key, ns(since)).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
 	return n, err
 }
 
+var qResetHits = prep(`DELETE FROM hits WHERE key=?`)
+
 func (x *tx) ResetHits(ctx context.Context, key string) error {
-	_, err := x.exec(ctx, q45, key)
+	_, err := x.exec(ctx, qResetHits, key)
 	return err
 }
+
+var qSetting = prep(`SELECT value FROM settings WHERE key=?`)
 
 func (x *tx) Setting(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
-	err := x.queryRow(ctx, q46, key).Scan(&v)
+	err := x.queryRow(ctx, qSetting, key).Scan(&v)
 	return v, notFound(err)
 }
 
+var qPutSetting = prep(`INSERT INTO settings(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`)
+
 func (x *tx) PutSetting(ctx context.Context, key string, value []byte) error {
-	_, err := x.exec(ctx, q47, key, value)
+	_, err := x.exec(ctx, qPutSetting, key, value)
 	return err
 }
 
-// Statements prepared at Open.
+// Statements prepared at Open that no single method owns.
 var (
 	qSession = prep(`SELECT t.hash,t.user,t.description,t.created,t.expires,u.name,u.robot,u.created,u.disabled,r.namespace,r.role
 		FROM tokens t JOIN users u ON u.name=t.user LEFT JOIN roles r ON r.user=u.name WHERE t.hash=? ORDER BY r.namespace`)
 	qPullTag    = prep(`SELECT ` + prefixedCols + ` FROM tags t JOIN manifests m ON m.repo=t.repo AND m.digest=t.digest WHERE t.repo=? AND t.tag=?`)
 	qPullDigest = prep(`SELECT ` + manifestCols + ` FROM manifests WHERE repo=? AND digest=?`)
-	q1          = prep(`INSERT INTO blobs(digest,size,created,check_sum) VALUES(?,?,?,?)
-		ON CONFLICT(digest) DO UPDATE SET check_sum=excluded.check_sum WHERE blobs.check_sum=''`)
-	q2  = prep(`SELECT size,check_sum FROM blobs WHERE digest=?`)
-	q3  = prep(`DELETE FROM blobs WHERE digest=?`)
-	q4  = prep(`DELETE FROM repo_blobs WHERE digest=?`)
-	q5  = prep(`SELECT digest,size,check_sum FROM blobs ORDER BY digest`)
-	q6  = prep(`INSERT INTO repo_blobs(repo,digest) VALUES(?,?) ON CONFLICT DO NOTHING`)
-	q7  = prep(`DELETE FROM repo_blobs WHERE repo=? AND digest=?`)
-	q8  = prep(`SELECT count(*) FROM repo_blobs WHERE digest=?`)
-	q9  = prep(`INSERT INTO manifests(` + manifestCols + `) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(repo,digest) DO NOTHING`)
-	q10 = prep(`INSERT INTO manifest_refs(repo,digest,ref,kind,size) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING`)
-	q11 = prep(`SELECT ref,kind,size FROM manifest_refs WHERE repo=? AND digest=? ORDER BY kind,ref`)
-	q12 = prep(`SELECT ` + manifestCols + ` FROM manifests WHERE repo=? AND digest=?`)
-	q13 = prep(`DELETE FROM manifests WHERE repo=? AND digest=?`)
-	q14 = prep(`DELETE FROM manifest_refs WHERE repo=? AND digest=?`)
-	q15 = prep(`DELETE FROM tags WHERE repo=? AND digest=?`)
-	q16 = prep(`SELECT digest FROM tags WHERE repo=? AND tag=?`)
-	q17 = prep(`INSERT INTO tags(repo,tag,digest,updated) VALUES(?,?,?,?)
-		ON CONFLICT(repo,tag) DO UPDATE SET digest=excluded.digest, updated=excluded.updated`)
-	q18 = prep(`DELETE FROM tags WHERE repo=? AND tag=?`)
-	q19 = prep(`SELECT repo,tag,digest,updated FROM tags ORDER BY repo,tag`)
-	q20 = prep(`INSERT INTO uploads(id,repo,owner,size,hash,created,updated) VALUES(?,?,?,?,?,?,?)`)
-	q21 = prep(`SELECT id,repo,owner,size,hash,created,updated FROM uploads WHERE id=?`)
-	q22 = prep(`UPDATE uploads SET size=?, hash=?, updated=? WHERE id=? AND size=?`)
-	q23 = prep(`DELETE FROM uploads WHERE id=?`)
-	q24 = prep(`SELECT id,repo,owner,size,created,updated FROM uploads WHERE updated<? ORDER BY id`)
-	q25 = prep(`INSERT INTO users(name,robot,password,key,created,disabled) VALUES(?,?,?,?,?,?)
-		ON CONFLICT(name) DO UPDATE SET robot=excluded.robot, password=excluded.password, key=excluded.key, disabled=excluded.disabled`)
-	q26 = prep(`SELECT name,robot,password,key,created,disabled FROM users WHERE name=?`)
-	q27 = prep(`DELETE FROM users WHERE name=?`)
-	q28 = prep(`DELETE FROM tokens WHERE user=?`)
-	q29 = prep(`DELETE FROM roles WHERE user=?`)
-	q30 = prep(`INSERT INTO tokens(hash,user,description,created,expires) VALUES(?,?,?,?,?)`)
-	q31 = prep(`SELECT hash,user,description,created,expires FROM tokens WHERE hash=?`)
-	q32 = prep(`SELECT hash,user,description,created,expires FROM tokens WHERE user=? ORDER BY created`)
-	q33 = prep(`DELETE FROM tokens WHERE hash=?`)
-	q34 = prep(`DELETE FROM tokens WHERE expires<?`)
-	q35 = prep(`INSERT INTO roles(user,namespace,role) VALUES(?,?,?) ON CONFLICT(user,namespace) DO UPDATE SET role=excluded.role`)
-	q36 = prep(`DELETE FROM roles WHERE user=? AND namespace=?`)
-	q37 = prep(`SELECT seq,time,actor,action,subject,details,hash FROM audit ORDER BY seq DESC LIMIT 1`)
-	q38 = prep(`INSERT INTO audit(seq,time,actor,action,subject,details,hash) VALUES(?,?,?,?,?,?,?)`)
-	q39 = prep(`SELECT seq,time,actor,action,subject,details,hash FROM audit WHERE seq>=? ORDER BY seq`)
-	q40 = prep(`INSERT INTO checkpoints(seq,hash,time,key_id,signature) VALUES(?,?,?,?,?) ON CONFLICT(seq) DO NOTHING`)
-	q41 = prep(`SELECT seq,hash,time,key_id,signature FROM checkpoints ORDER BY seq`)
-	q42 = prep(`INSERT INTO hits(key,count,since) VALUES(?,1,?)
-		ON CONFLICT(key) DO UPDATE SET count=CASE WHEN since<? THEN 1 ELSE count+1 END,
-		since=CASE WHEN since<? THEN excluded.since ELSE since END`)
-	q43 = prep(`SELECT count FROM hits WHERE key=?`)
-	q44 = prep(`SELECT count FROM hits WHERE key=? AND since>=?`)
-	q45 = prep(`DELETE FROM hits WHERE key=?`)
-	q46 = prep(`SELECT value FROM settings WHERE key=?`)
-	q47 = prep(`INSERT INTO settings(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`)
 )
 
 var _ store.MetaStore = (*DB)(nil)
