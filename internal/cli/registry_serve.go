@@ -122,7 +122,7 @@ func parseModes(specs []string) (map[string]registry.GateMode, error) {
 
 func newRegistryServeCmd(env *Env) *cobra.Command {
 	var data, listen, tlsCert, tlsKey, publicURL string
-	var gates []string
+	var gates, policies []string
 	var maxBlob byteSize = 1 << 40
 	var tokenTTL, adminTTL, shutdown time.Duration
 	var workers int
@@ -160,6 +160,18 @@ audit checkpoint.`,
 			if err != nil {
 				return withCode(ExitError, err)
 			}
+			policy := map[string]string{}
+			for _, p := range policies {
+				ns, file, ok := strings.Cut(p, "=")
+				if !ok || ns == "" || file == "" {
+					return withCode(ExitError, fmt.Errorf("--policy %q: want NAMESPACE=FILE", p))
+				}
+				b, err := readBounded(file, maxConfigSize)
+				if err != nil {
+					return withCode(ExitError, fmt.Errorf("--policy %s: %w", file, err))
+				}
+				policy[ns] = string(b)
+			}
 			if (tlsCert == "") != (tlsKey == "") {
 				return withCode(ExitError, errors.New("--tls-cert and --tls-key go together"))
 			}
@@ -188,7 +200,7 @@ audit checkpoint.`,
 			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
 			srv, err := registry.New(registry.Options{
-				Meta: meta, Blobs: blobs, Modes: modes, Realm: realmOf(publicURL),
+				Meta: meta, Blobs: blobs, Modes: modes, Policy: policy, Realm: realmOf(publicURL),
 				MaxBlob: int64(maxBlob), TokenTTL: tokenTTL, AuditKey: key, GateWorkers: workers, Logger: log,
 			})
 			if err != nil {
@@ -242,12 +254,13 @@ audit checkpoint.`,
 	f.StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	f.StringVar(&publicURL, "public-url", "", "the URL clients reach the registry at, for the token realm (default: the request's host)")
 	f.StringSliceVar(&gates, "gate", nil, "gate mode of a namespace: NS=manual|auto|none (repeatable; * for every other namespace)")
+	f.StringSliceVar(&policies, "policy", nil, "gate policy (CEL) of a namespace: NS=FILE (repeatable; default: the shipped policy)")
 	f.Var(&maxBlob, "max-blob-size", "largest blob accepted (units: GiB, TB, ...)")
 	f.DurationVar(&tokenTTL, "token-ttl", time.Hour, "life of a token from the token endpoint (docker/oras login)")
 	f.DurationVar(&adminTTL, "admin-token-ttl", 7*24*time.Hour, "life of the admin token printed on first start")
 	f.DurationVar(&shutdown, "shutdown-timeout", time.Minute, "how long a shutdown waits for requests in flight")
 	f.IntVar(&workers, "gate-workers", 2, "gate jobs run at once in this process (-1: none)")
-	commandLineOnly(cmd, "gate")
+	commandLineOnly(cmd, "gate", "policy")
 	return cmd
 }
 
