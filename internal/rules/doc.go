@@ -13,7 +13,7 @@ func WriteCatalogue(w io.Writer) error {
 	p := Pickle()
 	var b strings.Builder
 	b.WriteString("# Rules catalogue\n\n")
-	b.WriteString("Generated from `internal/rules` (`pickle.yaml`, `sets/*.yaml`) by `go generate ./internal/rules`; do not edit by hand. Every finding any verb reports is defined here.\n\n")
+	b.WriteString("Generated from `internal/rules` (`pickle.yaml`, `sets/*.yaml`) by `go generate ./internal/rules` (`pickle_libraries.yaml` by `internal/gen/allowgen` first); do not edit by hand. Every finding any verb reports is defined here.\n\n")
 	b.WriteString("## Pickle imports\n\n")
 	b.WriteString("Every import a pickle makes (`GLOBAL`, `STACK_GLOBAL`, `INST`, `EXT1/2/4`) is normalised through the aliases below, then classified: an **allow** rule makes it clean, a **deny** rule (tried on the import and on every re-rooting of a dotted name) makes it malicious, and anything else is suspicious.\n\n")
 	b.WriteString("Patterns are `module:qualname`; `pkg.*` is every submodule of pkg, `*` one name without dots, `**` anything.\n\n")
@@ -43,13 +43,7 @@ func WriteCatalogue(w io.Writer) error {
 				fmt.Fprintf(&b, " (%s)", r.Severity)
 			}
 			fmt.Fprintf(&b, "\n\n%s\n\n", r.Reason)
-			for i, g := range r.Globals {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "`%s`", g)
-			}
-			b.WriteString("\n\n")
+			writeGlobals(&b, r.Globals)
 		}
 	}
 	b.WriteString("### Module aliases\n\n| written | means |\n|---|---|\n")
@@ -122,4 +116,36 @@ func GoName(id ID) string {
 		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 	}
 	return b.String()
+}
+
+// writeGlobals lists a rule's patterns; long generated lists are grouped by
+// module so that the catalogue stays readable.
+func writeGlobals(b *strings.Builder, globals []string) {
+	if len(globals) <= 40 {
+		for i, g := range globals {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(b, "`%s`", g)
+		}
+		b.WriteString("\n\n")
+		return
+	}
+	byModule := map[string][]string{}
+	var mods []string
+	for _, g := range globals {
+		mod, name, _ := strings.Cut(g, ":")
+		if _, ok := byModule[mod]; !ok {
+			mods = append(mods, mod)
+		}
+		byModule[mod] = append(byModule[mod], name)
+	}
+	sort.Strings(mods)
+	fmt.Fprintf(b, "%d names:\n\n", len(globals))
+	for _, mod := range mods {
+		names := byModule[mod]
+		sort.Strings(names)
+		fmt.Fprintf(b, "- `%s`: %s\n", mod, strings.Join(names, ", "))
+	}
+	b.WriteString("\n")
 }

@@ -31,6 +31,13 @@ var pickleYAML []byte
 //go:embed pickle.json
 var pickleJSON []byte
 
+// pickle_libraries.yaml holds allow rules generated from the libraries'
+// own source by internal/gen/allowgen (every nn.Module subclass torch
+// defines, every numpy ufunc, ...). It is merged after pickle.yaml's rules.
+//
+//go:embed pickle_libraries.yaml
+var librariesYAML []byte
+
 //go:embed extensions.yaml
 var extensionsYAML []byte
 
@@ -110,10 +117,15 @@ type PicklePolicy struct {
 	NameAliases map[string]string    `yaml:"name_aliases" json:"name_aliases"`
 	Loaders     []Loader             `yaml:"loaders" json:"loaders"`
 	Decoders    map[string]string    `yaml:"decoders" json:"decoders"`
+	Wrappers    map[string]string    `yaml:"wrappers" json:"wrappers"`
 	Findings    map[string]Behaviour `yaml:"findings" json:"findings"`
 	Rules       []*Rule              `yaml:"rules" json:"rules"`
 
 	loaders map[string]*Loader
+	// exactAllow indexes allow patterns that name one import exactly
+	// ("module:name"), most of the generated rules, so that a lookup does
+	// not scan thousands of patterns.
+	exactAllow map[string]*Rule
 }
 
 // Behaviour describes a finding the pickle VM reports for what a stream
@@ -137,6 +149,21 @@ func (p *PicklePolicy) Loader(module, name string) *Loader { return p.loaders[mo
 // constant arguments ("base64", "hex", ...), or "".
 func (p *PicklePolicy) Decoder(module, name string) string { return p.Decoders[module+":"+name] }
 
+// Wrapper kinds: callables whose result only reaches or wraps another
+// value, which the VM models (rather than classifying the wrapper alone)
+// when every use of the wrapper in a stream has the benign shape.
+const (
+	// WrapAttribute is getattr(x, "name"): on an import it is the import
+	// of the dotted name; on an object an allowed class built it is a
+	// bound-method reference.
+	WrapAttribute = "attribute"
+	// WrapPartial is functools.partial(f, ...): a callable as safe as f.
+	WrapPartial = "partial"
+)
+
+// Wrapper returns the wrapper kind of a normalised import, or "".
+func (p *PicklePolicy) Wrapper(module, name string) string { return p.Wrappers[module+":"+name] }
+
 var (
 	pickleOnce   sync.Once
 	picklePolicy *PicklePolicy
@@ -159,26 +186,44 @@ func Pickle() *PicklePolicy {
 	return picklePolicy
 }
 
-// ParsePickle compiles a policy document in YAML.
-func ParsePickle(b []byte) (*PicklePolicy, error) {
-	var p PicklePolicy
-	if err := yaml.Unmarshal(b, &p); err != nil {
+// ParsePickle compiles a policy document in YAML, with the rules of any
+// further documents (generated rule files) appended to its own.
+func ParsePickle(b []byte, more ...[]byte) (*PicklePolicy, error) {
+	p, err := parsePickleYAML(b, more...)
+	if err != nil {
 		return nil, err
 	}
 	if err := p.compile(); err != nil {
 		return nil, err
 	}
+	return p, nil
+}
+
+func parsePickleYAML(b []byte, more ...[]byte) (*PicklePolicy, error) {
+	var p PicklePolicy
+	if err := yaml.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	for _, m := range more {
+		var extra struct {
+			Rules []*Rule `yaml:"rules"`
+		}
+		if err := yaml.Unmarshal(m, &extra); err != nil {
+			return nil, err
+		}
+		p.Rules = append(p.Rules, extra.Rules...)
+	}
 	return &p, nil
 }
 
-// PickleJSON converts the embedded pickle.yaml to the JSON form that
-// go generate writes to pickle.json.
+// PickleJSON converts the embedded pickle.yaml and pickle_libraries.yaml
+// to the JSON form that go generate writes to pickle.json.
 func PickleJSON() ([]byte, error) {
-	var p PicklePolicy
-	if err := yaml.Unmarshal(pickleYAML, &p); err != nil {
+	p, err := parsePickleYAML(pickleYAML, librariesYAML)
+	if err != nil {
 		return nil, err
 	}
-	b, err := json.MarshalIndent(&p, "", " ")
+	b, err := json.MarshalIndent(p, "", " ")
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +250,13 @@ func (p *PicklePolicy) compile() error {
 			return fmt.Errorf("decoder %q: want module:name", g)
 		}
 	}
+	for g, k := range p.Wrappers {
+		if !strings.Contains(g, ":") || (k != WrapAttribute && k != WrapPartial) {
+			return fmt.Errorf("wrapper %q: want module:name and kind %s or %s", g, WrapAttribute, WrapPartial)
+		}
+	}
 	seen := map[string]bool{}
+	p.exactAllow = map[string]*Rule{}
 	for _, r := range p.Rules {
 		if r.ID == "" || seen[r.ID] {
 			return fmt.Errorf("rule id %q missing or duplicated", r.ID)
@@ -221,6 +272,12 @@ func (p *PicklePolicy) compile() error {
 			pt, err := compilePattern(g)
 			if err != nil {
 				return fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+			if r.Action == Allow && pt.module != "" && !pt.prefix && pt.name.exact {
+				if _, dup := p.exactAllow[g]; !dup {
+					p.exactAllow[g] = r
+				}
+				continue
 			}
 			r.pats = append(r.pats, pt)
 		}
@@ -316,6 +373,10 @@ const maxNameParts = 32
 func (p *PicklePolicy) Classify(module, name string) Decision {
 	module, name = p.Normalize(module, name)
 	d := Decision{Module: module, Name: name}
+	if r := p.exactAllow[module+":"+name]; r != nil {
+		d.Action, d.Rule = Allow, r
+		return d
+	}
 	for _, r := range p.Rules {
 		if r.Action == Allow && r.matches(module, name) {
 			d.Action, d.Rule = Allow, r
