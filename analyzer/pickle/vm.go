@@ -308,8 +308,12 @@ func (m *machine) newCtr(k kind, items []val) val {
 }
 
 // extend adds items to a retained container (lists, dicts, sets). Items
-// are kept while the container's run is at the tip of the pool, which is
-// how picklers fill containers (all at once, right after creating them).
+// are appended in place while the container's run is at the tip of the
+// pool, which is how picklers of protocol 2 and later fill containers (in
+// batches, right after creating them). Protocols 0 and 1 add one item at a
+// time with the next value built in between, so a run that is no longer at
+// the tip moves there: at most MaxItems items, MaxItems times per
+// container.
 func (m *machine) extend(target val, items []val) {
 	if target.k < kTuple || target.k > kFrozenSet || len(items) == 0 {
 		return
@@ -337,8 +341,13 @@ func (m *machine) extend(target val, items []val) {
 	} else if m.pool.canGrow(c.start, int(c.n), len(items)) {
 		m.pool.alloc(len(items))
 	} else {
-		c.trunc = true
-		return
+		start, ok := m.pool.alloc(int(c.n) + len(items))
+		if !ok {
+			c.trunc = true
+			return
+		}
+		copy(m.pool.slice(start, int(c.n)), m.pool.slice(c.start, int(c.n)))
+		c.start = start
 	}
 	copy(m.pool.slice(c.start, int(c.n)+len(items))[c.n:], items)
 	c.n += uint16(len(items))
@@ -435,6 +444,7 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
+		m.ref(v)
 		return m.push(v)
 	case 'N':
 		return m.push(vNone)
@@ -668,6 +678,7 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
+		m.ref(v)
 		return m.push(v)
 	case 'h', 'j': // BINGET, LONG_BINGET
 		n, err := m.uarg(op)
@@ -678,6 +689,7 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
+		m.ref(v)
 		return m.push(v)
 	case 'p': // PUT
 		line, err := rd.line(m.lim.MaxLine)
@@ -788,15 +800,13 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
-		m.persistent(m.newStr(line, false))
-		return m.push(val{k: kPersistent})
+		return m.push(m.persistent(m.newStr(line, false)))
 	case 'Q': // BINPERSID
 		pid, err := m.pop()
 		if err != nil {
 			return err
 		}
-		m.persistent(pid)
-		return m.push(val{k: kPersistent})
+		return m.push(m.persistent(pid))
 	case 0x82, 0x83, 0x84: // EXT1, EXT2, EXT4
 		n, err := m.uarg(op)
 		if err != nil {
@@ -879,6 +889,14 @@ func (m *machine) globalLines() (string, string, error) {
 		return "", "", m.fail("import names are not UTF-8")
 	}
 	return module, string(name), nil
+}
+
+// ref counts another push of an import's value (a memo GET or DUP), so
+// that every use of a wrapper can be checked (see global.wrap).
+func (m *machine) ref(v val) {
+	if v.k == kGlobal {
+		m.globs[v.ref].refs++
+	}
 }
 
 func (m *machine) put(i uint32) error {
