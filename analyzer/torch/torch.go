@@ -25,9 +25,33 @@ import (
 	"github.com/aigis-dev/aigis/internal/weights"
 )
 
-// legacyMagic is pickle PROTO 2, LONG1 of 10 bytes, then torch's magic
-// number 0x1950a86a20f9469cfc6c.
-var legacyMagic = []byte{0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19}
+// legacyMagic is torch's magic number 0x1950a86a20f9469cfc6c as the
+// first pickle of a legacy file writes it: LONG1 of 10 bytes (protocols 2
+// to 5, after PROTO and, from protocol 4, a FRAME) or the text LONG of
+// protocol 1.
+var (
+	legacyMagic     = []byte{0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19}
+	legacyMagicText = []byte("L119547037146038801333356L\n")
+)
+
+// IsLegacy reports whether head starts a legacy torch file of any pickle
+// protocol torch.save accepts (1 to 5).
+func IsLegacy(head []byte) bool {
+	if bytes.HasPrefix(head, legacyMagicText) {
+		return true
+	}
+	if len(head) < 2 || head[0] != 0x80 || head[1] < 2 || head[1] > 5 {
+		return false
+	}
+	rest := head[2:]
+	if len(rest) > 0 && rest[0] == 0x95 { // FRAME
+		if len(rest) < 9 {
+			return false
+		}
+		rest = rest[9:]
+	}
+	return bytes.HasPrefix(rest, legacyMagic)
+}
 
 // Legacy is torch.save(..., _use_new_zipfile_serialization=False): five
 // pickles (magic number, protocol version, sys info, the object, storage
@@ -37,7 +61,7 @@ type Legacy struct{}
 
 func (Legacy) Name() string { return "pytorch-legacy" }
 
-func (Legacy) Match(s *analyzer.Sniff) bool { return bytes.HasPrefix(s.Head, legacyMagic) }
+func (Legacy) Match(s *analyzer.Sniff) bool { return IsLegacy(s.Head) }
 
 func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
 	sum, err := pickle.Scan(ctx, in, out, pickle.Options{MaxStreams: 5})
@@ -141,6 +165,10 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	if format == "torchscript" {
 		loaded[prefix+"constants.pkl"] = true
 	}
+	// Storage keys are relative to the pickle's own directory: torch.load
+	// and TorchScript read <prefix>data/<key> for data.pkl and
+	// <prefix>constants/<key> for constants.pkl (a frozen module's
+	// tensors).
 	keys := make(map[string]bool, len(z.Entries))
 	types := make(map[string]string, len(z.Entries))
 	isPickle := map[*zipr.Entry]bool{}
@@ -158,8 +186,9 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 		if err != nil {
 			return err
 		}
+		dir := strings.TrimSuffix(e.Name, ".pkl") + "/"
 		for i, k := range sum.StorageKeys {
-			keys[k] = true
+			keys[dir+k] = true
 			if i < len(sum.StorageTypes) && e.Name == main0(prefix) {
 				types[k] = sum.StorageTypes[i]
 			}
@@ -172,16 +201,14 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	if format != "pt2" && m.Entry(main) == nil {
 		out.Add(rules.New(rules.TorchMissingMember, out.Here(), fmt.Sprintf("the archive has no %s", main)))
 	}
-	dataDir := prefix + "data/"
 	present := make(map[string]bool, len(z.Entries))
 	for _, e := range z.Entries {
 		if isPickle[e] || e.IsDir() {
 			continue
 		}
-		if strings.HasPrefix(e.Name, dataDir) && format != "pt2" {
-			key := strings.TrimPrefix(e.Name, dataDir)
-			present[key] = true
-			if keys[key] {
+		if format != "pt2" {
+			present[e.Name] = true
+			if keys[e.Name] {
 				continue // a tensor storage: raw numbers, never unpickled
 			}
 		}
@@ -200,7 +227,7 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		out.Add(rules.New(rules.TorchMissingMember, out.Member(main), fmt.Sprintf("%d tensor storages referenced by the pickle are missing (first: %s%s)", len(missing), dataDir, missing[0])))
+		out.Add(rules.New(rules.TorchMissingMember, out.Member(main), fmt.Sprintf("%d tensor storages referenced by the pickles are missing (first: %s)", len(missing), missing[0])))
 	}
 	if in.Budget.Weights && format == "pytorch-zip" {
 		return weights.Scan(ctx, nil, Storages(m, prefix, types), out)

@@ -228,10 +228,9 @@ func (t *tree) sniffFormat(rel string) string {
 		return "pytorch"
 	case strings.HasPrefix(string(head), "\x89HDF\r\n\x1a\n"):
 		return "hdf5"
+	case (torch.Legacy{}).Match(s):
+		return "pytorch-legacy"
 	case len(head) > 2 && head[0] == 0x80 && head[1] <= 5:
-		if (torch.Legacy{}).Match(s) {
-			return "pytorch-legacy"
-		}
 		return "pickle"
 	case (tensorflow.TFLite{}).Match(s):
 		return "tflite"
