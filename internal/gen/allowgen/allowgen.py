@@ -41,6 +41,7 @@ import argparse
 import importlib
 import inspect
 import io
+import json
 import os
 import pickle
 import pickletools
@@ -432,8 +433,11 @@ def load_existing(path):
         elif s.startswith("  - id: "):
             cur = s[len("  - id: "):]
             rules[cur] = set()
-        elif s.startswith("      - \"") and cur:
-            rules[cur].add(s[len("      - \""):-1])
+        elif s.startswith("      \"") and cur:
+            mod, names = s.strip().split(": ", 1)
+            mod = json.loads(mod)
+            for n in json.loads(names):
+                rules[cur].add("%s:%s" % (mod, n))
     return rules, versions
 
 
@@ -466,9 +470,13 @@ def main():
         bad = [g for g in globs if '"' in g or "\\" in g or ":" not in g]
         if bad:
             sys.exit("unexpected name %r" % bad[0])
-        buf.write("  - id: %s\n    action: allow\n    reason: \"%s\"\n    globals:\n" % (rid, reason.replace('"', "'")))
-        for g in sorted(globs):
-            buf.write("      - \"%s\"\n" % g)
+        buf.write("  - id: %s\n    action: allow\n    reason: \"%s\"\n    names:\n" % (rid, reason.replace('"', "'")))
+        by = {}
+        for g in globs:
+            mod, name = g.split(":", 1)
+            by.setdefault(mod, []).append(name)
+        for mod in sorted(by):
+            buf.write("      %s: %s\n" % (json.dumps(mod), json.dumps(sorted(by[mod]))))
     with open(args.o, "w") as f:
         f.write(buf.getvalue())
     n = sum(len(set(g) | old.get(r, set())) for r, _, g in rules)
