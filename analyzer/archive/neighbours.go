@@ -49,7 +49,7 @@ func (n memberFS) ReadFile(name string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.IsSymlink() || n.m.bad[e] {
+	if e.IsSymlink() || n.m.bad[e] || e.Encrypted() {
 		return nil, fs.ErrPermission
 	}
 	if int64(e.Size) > max {

@@ -11,6 +11,7 @@ package keras
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 
@@ -97,6 +98,19 @@ func (Zip) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m
 		}
 		switch {
 		case e.IsDir():
+		case e.Name == "config.json" && e.Encrypted():
+			// Keras (zipfile) refuses it; lenient readers read plaintext.
+			err := m.Plaintext(ctx, e, func(d *analyzer.Result) (bool, error) {
+				b, err := m.ReadSmall(e, maxConfig)
+				if err != nil || !json.Valid(b) {
+					return false, nil
+				}
+				checkConfig(b, d.Member(e.Name), d)
+				return true, nil
+			})
+			if err != nil {
+				return err
+			}
 		case e.Name == "config.json":
 			b, err := m.ReadSmall(e, maxConfig)
 			if err != nil {

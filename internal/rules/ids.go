@@ -118,6 +118,9 @@ const (
 	WeightsNanInf             ID = "weights-nan-inf"
 	WrongKey                  ID = "wrong-key"
 	ZipAnomaly                ID = "zip-anomaly"
+	ZipCrcMismatch            ID = "zip-crc-mismatch"
 	ZipDuplicateMember        ID = "zip-duplicate-member"
+	ZipEncryptionFlagEvasion  ID = "zip-encryption-flag-evasion"
+	ZipHeaderMismatch         ID = "zip-header-mismatch"
 	ZipNameMismatch           ID = "zip-name-mismatch"
 )
