@@ -108,6 +108,7 @@ type Members struct {
 	report bool                 // report header checks (not for NewMembers)
 	seen   map[*zipr.Entry]bool // members whose headers were compared
 	crcs   []pendingCRC         // streamed members whose CRC-32 is checked at the end
+	memo   map[string]any       // what analysers remembered about directories (memberFS.Memo)
 }
 
 // maxCRC bounds the stored members whose CRC-32 is checked: a stored
