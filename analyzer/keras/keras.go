@@ -11,7 +11,6 @@ package keras
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 
@@ -61,7 +60,7 @@ func (H5) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result)
 				out.Add(rules.New(rules.KerasBadConfig, out.At(a.Off), "model_config is not a string attribute"))
 				continue
 			}
-			checkConfig([]byte(a.Value), out.At(a.Off), out)
+			checkConfig([]byte(a.Value), out.At(a.Off), out, false)
 		}
 	}
 	if !found && root.Dense {
@@ -102,10 +101,13 @@ func (Zip) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m
 			// Keras (zipfile) refuses it; lenient readers read plaintext.
 			err := m.Plaintext(ctx, e, func(d *analyzer.Result) (bool, error) {
 				b, err := m.ReadSmall(e, maxConfig)
-				if err != nil || !json.Valid(b) {
+				if err != nil {
 					return false, nil
 				}
-				checkConfig(b, d.Member(e.Name), d)
+				if _, err := parseConfig(b, true); err != nil {
+					return false, nil
+				}
+				checkConfig(b, d.Member(e.Name), d, true)
 				return true, nil
 			})
 			if err != nil {
@@ -117,7 +119,7 @@ func (Zip) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m
 				out.Child(analyzer.NewFileInput(e.Name, nil, 0, nil)).Problem(ctx, -1, "config.json", err)
 				continue
 			}
-			checkConfig(b, out.Member(e.Name), out)
+			checkConfig(b, out.Member(e.Name), out, true)
 		case e.Name == "metadata.json":
 			b, err := m.ReadSmall(e, 1<<20)
 			if err == nil {

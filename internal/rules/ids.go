@@ -51,6 +51,8 @@ const (
 	KerasDangerousModule      ID = "keras-dangerous-module"
 	KerasDenseAttributes      ID = "keras-dense-attributes"
 	KerasExternalModule       ID = "keras-external-module"
+	KerasFileReference        ID = "keras-file-reference"
+	KerasFileReferenceEscape  ID = "keras-file-reference-escape"
 	KerasLambda               ID = "keras-lambda"
 	LegacyFormat              ID = "legacy-format"
 	LimitReached              ID = "limit-reached"
