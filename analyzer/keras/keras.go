@@ -1,5 +1,6 @@
 // Package keras analyses Keras models: HDF5 files (the root attributes
-// `model_config` and `keras_version`, read by a bounded HDF5 reader) and
+// `model_config` and `keras_version`, read by a bounded HDF5 reader, in
+// the object header or in dense storage) and
 // Keras v3 `.keras` zips (`config.json`, `metadata.json`). The model
 // configuration is walked at any depth for Lambda layers and for modules
 // and callables that deserialisation would import.
@@ -12,7 +13,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/archive"
@@ -63,8 +66,15 @@ func (H5) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result)
 			checkConfig([]byte(a.Value), out.At(a.Off), out, false)
 		}
 	}
-	if !found && root.Dense {
-		out.Add(rules.New(rules.KerasDenseAttributes, out.Here(), "root attributes in dense storage were not read"))
+	if !found && len(root.Unread) > 0 {
+		out.Add(rules.New(rules.KerasUnreadAttributes, out.Here(), fmt.Sprintf("root attributes not decoded: %s", strings.Join(root.Unread, "; "))))
+	}
+	if len(root.Shadowed) > 0 {
+		var names []string
+		for _, a := range root.Shadowed {
+			names = append(names, a.Name)
+		}
+		out.Add(rules.New(rules.KerasShadowedAttributes, out.At(root.Shadowed[0].Off), fmt.Sprintf("the root header holds attributes %s that HDF5 ignores because the root keeps its attributes in dense storage", strings.Join(names, ", "))))
 	}
 	return nil
 }

@@ -1,8 +1,10 @@
 package keras_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aigis-dev/aigis/internal/testutil"
@@ -54,6 +56,34 @@ func TestKerasV3(t *testing.T) {
 	})
 }
 
+// TestKerasH5DenseStorage: attributes in a fractal heap behind a v2
+// B-tree name index, as HDF5 keeps them beyond 8 with libver="latest";
+// HDF5 then ignores attribute messages left in the header.
+func TestKerasH5DenseStorage(t *testing.T) {
+	denseFile := func(attrs []testutil.HDF5Attr, shadow ...testutil.HDF5Attr) []byte {
+		return testutil.HDF5Dense(testutil.HDF5DenseFile{Attrs: attrs, Shadow: shadow})
+	}
+	notes := func(extra ...testutil.HDF5Attr) []testutil.HDF5Attr {
+		var a []testutil.HDF5Attr
+		for i := 0; i < 12; i++ {
+			a = append(a, testutil.HDF5Attr{Name: fmt.Sprintf("note_%02d", i), Value: "x"})
+		}
+		return append(a, extra...)
+	}
+	hugeLambda := strings.Replace(lambdaH5, `"Dense", "config": {"name": "d"}`, `"Dense", "config": {"name": "`+strings.Repeat("d", 6000)+`"}`, 1)
+	scantest.Run(t, []scantest.Case{
+		{Name: "DenseBenign", File: "m.h5", Data: denseFile(notes(testutil.HDF5Attr{Name: "keras_version", Value: "2.15.0"}, testutil.HDF5Attr{Name: "model_config", Value: dense})), Verdict: report.Clean, Format: "keras-h5"},
+		{Name: "DenseLambda", File: "m.h5", Data: denseFile(notes(testutil.HDF5Attr{Name: "model_config", Value: lambdaH5})), Verdict: report.Malicious, Rules: []string{"keras-lambda"}},
+		{Name: "DenseLambdaHugeObject", File: "m.h5", Data: denseFile(notes(testutil.HDF5Attr{Name: "model_config", Value: hugeLambda})), Verdict: report.Malicious, Rules: []string{"keras-lambda"}},
+		{Name: "BenignHeaderShadowsDenseLambda", File: "m.h5", Data: denseFile(notes(testutil.HDF5Attr{Name: "model_config", Value: lambdaH5}), testutil.HDF5Attr{Name: "model_config", Value: dense}),
+			Verdict: report.Malicious, Rules: []string{"keras-lambda", "keras-shadowed-attributes"}},
+		{Name: "LambdaInShadowedHeaderIsNotLoaded", File: "m.h5", Data: denseFile(notes(testutil.HDF5Attr{Name: "model_config", Value: dense}), testutil.HDF5Attr{Name: "model_config", Value: lambdaH5}),
+			Verdict: report.Suspicious, Rules: []string{"keras-shadowed-attributes"}},
+		{Name: "DenseCorrupt", File: "m.h5", Data: testutil.HDF5Dense(testutil.HDF5DenseFile{Attrs: notes(testutil.HDF5Attr{Name: "model_config", Value: lambdaH5}),
+			Corrupt: func(b []byte, l testutil.HDF5DenseLayout) { b[l.DirectBlock+40] ^= 0x20 }}), Verdict: report.Invalid},
+	})
+}
+
 // TestKerasConfigAsPythonReadsIt: Keras reads the configuration with
 // Python's json, which accepts NaN and Infinity, keeps the last of
 // duplicate keys, and (for config.json, read as bytes) decodes a BOM,
@@ -100,6 +130,8 @@ func TestKerasFileReadingLayers(t *testing.T) {
 
 func FuzzKerasH5(f *testing.F) {
 	f.Add(testutil.HDF5(testutil.HDF5Attr{Name: "model_config", Value: lambdaH5, VarLen: true}, testutil.HDF5Attr{Name: "keras_version", Value: "2"}))
+	f.Add(testutil.HDF5Dense(testutil.HDF5DenseFile{Attrs: []testutil.HDF5Attr{{Name: "model_config", Value: lambdaH5}, {Name: "pad", Value: strings.Repeat("p", 4200)}},
+		Shadow: []testutil.HDF5Attr{{Name: "model_config", Value: dense}}}))
 	seeds, _ := filepath.Glob("testdata/*.h5")
 	for _, s := range seeds {
 		if b, err := os.ReadFile(s); err == nil {
@@ -122,7 +154,7 @@ func TestKerasH5FromH5py(t *testing.T) {
 		{"lambda_v0.h5", report.Malicious},
 		{"lambda_latest.h5", report.Malicious},
 		{"lambda_fixed_bytes.h5", report.Malicious},
-		{"lambda_dense_storage.h5", report.Inconclusive}, // attributes in a fractal heap: not read, not clean
+		{"lambda_dense_storage.h5", report.Malicious}, // attributes in a fractal heap, read through the name index
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
