@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
-	"math/big"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -47,39 +45,78 @@ func trimPySpace(b []byte) []byte {
 	return b
 }
 
-// digitsWith reports whether b is one or more digits (ok) with single
-// underscores between them, as Python's number literals allow.
-func digitsWith(b []byte, ok func(byte) bool) bool {
-	if len(b) == 0 || !ok(b[0]) || !ok(b[len(b)-1]) {
+func isDec(c byte) bool { return c >= '0' && c <= '9' }
+func isOct(c byte) bool { return c >= '0' && c <= '7' }
+func isHex(c byte) bool { return isDec(c) || c|0x20 >= 'a' && c|0x20 <= 'f' }
+
+// textNum is an integer read from text: its magnitude when it fits 64
+// bits (big otherwise) and its sign.
+type textNum struct {
+	mag      uint64
+	big, neg bool
+}
+
+// digits reads b as one or more digits of base with single underscores
+// between them (Python's literal rule), accumulating the value, in one
+// pass. It reports whether b is such a literal.
+func (n *textNum) digits(b []byte, base uint64) bool {
+	if len(b) == 0 || b[0] == '_' || b[len(b)-1] == '_' {
 		return false
 	}
-	for i := 1; i < len(b); i++ {
-		if b[i] == '_' {
-			if b[i-1] == '_' {
+	prevUnderscore := false
+	for _, c := range b {
+		if c == '_' {
+			if prevUnderscore {
 				return false
 			}
-		} else if !ok(b[i]) {
+			prevUnderscore = true
+			continue
+		}
+		prevUnderscore = false
+		var d uint64
+		switch {
+		case c >= '0' && c <= '9':
+			d = uint64(c - '0')
+		case c|0x20 >= 'a' && c|0x20 <= 'f':
+			d = uint64(c|0x20-'a') + 10
+		default:
 			return false
+		}
+		if d >= base {
+			return false
+		}
+		if !n.big {
+			if n.mag > (^uint64(0)-d)/base {
+				n.big = true
+			} else {
+				n.mag = n.mag*base + d
+			}
 		}
 	}
 	return true
 }
 
-func isDec(c byte) bool { return c >= '0' && c <= '9' }
-func isOct(c byte) bool { return c >= '0' && c <= '7' }
-func isBin(c byte) bool { return c == '0' || c == '1' }
-func isHex(c byte) bool { return isDec(c) || c|0x20 >= 'a' && c|0x20 <= 'f' }
+// value is the VM value of the number: an int when it fits 32 bits.
+func (n textNum) value() val {
+	if n.big || n.mag > 1<<31 || n.mag == 1<<31 && !n.neg {
+		return val{k: kBigInt}
+	}
+	v := int64(n.mag)
+	if n.neg {
+		v = -v
+	}
+	return val{k: kInt, ref: uint32(int32(v))}
+}
 
 // pyIntLiteral reports whether b is what Python's int(b, base) accepts
-// for base 0 (prefixes, no leading zeros) or base 10, and returns the
-// digits without underscores and the base they are in.
-func pyIntLiteral(b []byte, base0 bool) (digits string, base int, neg, ok bool) {
+// for base 0 (prefixes, no leading zeros) or base 10.
+func pyIntLiteral(b []byte, base0 bool) (textNum, bool) {
+	var n textNum
 	b = trimPySpace(b)
 	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
-		neg = b[0] == '-'
+		n.neg = b[0] == '-'
 		b = b[1:]
 	}
-	clean := func(d []byte) string { return strings.ReplaceAll(string(d), "_", "") }
 	if base0 && len(b) > 2 && b[0] == '0' {
 		d := b[2:]
 		if len(d) > 0 && d[0] == '_' {
@@ -87,35 +124,35 @@ func pyIntLiteral(b []byte, base0 bool) (digits string, base int, neg, ok bool) 
 		}
 		switch b[1] | 0x20 {
 		case 'x':
-			return clean(d), 16, neg, digitsWith(d, isHex)
+			return n, n.digits(d, 16)
 		case 'o':
-			return clean(d), 8, neg, digitsWith(d, isOct)
+			return n, n.digits(d, 8)
 		case 'b':
-			return clean(d), 2, neg, digitsWith(d, isBin)
+			return n, n.digits(d, 2)
 		}
 	}
-	if !digitsWith(b, isDec) {
-		return "", 0, false, false
+	if !n.digits(b, 10) {
+		return n, false
 	}
-	d := clean(b)
-	if base0 && len(d) > 1 && d[0] == '0' && strings.Trim(d, "0") != "" {
-		return "", 0, false, false // leading zeros
+	if base0 && b[0] == '0' && (n.mag != 0 || n.big) {
+		return n, false // leading zeros
 	}
-	return d, 10, neg, true
+	return n, true
 }
 
 // cStrtol reports whether C's strtol(line, &end, 0) consumes the line up
-// to its newline or a NUL, and returns the digits and base it read.
-func cStrtol(b []byte) (digits string, base int, neg, ok bool) {
+// to its newline or a NUL, and returns the number it read.
+func cStrtol(b []byte) (textNum, bool) {
+	var n textNum
 	i := 0
 	for i < len(b) && isCSpace(b[i]) {
 		i++
 	}
 	if i < len(b) && (b[i] == '+' || b[i] == '-') {
-		neg = b[i] == '-'
+		n.neg = b[i] == '-'
 		i++
 	}
-	base, valid := 10, isDec
+	base, valid := uint64(10), isDec
 	switch {
 	case i+2 < len(b) && b[i] == '0' && b[i+1]|0x20 == 'x' && isHex(b[i+2]):
 		base, valid = 16, isHex
@@ -128,25 +165,10 @@ func cStrtol(b []byte) (digits string, base int, neg, ok bool) {
 		i++
 	}
 	if i == start || i < len(b) && b[i] != 0 {
-		return "", 0, false, false
+		return n, false
 	}
-	return string(b[start:i]), base, neg, true
-}
-
-// textInt is the value of an INT or LONG argument. bigOK marks a value
-// outside int64 that Python holds as a long.
-func textInt(digits string, base int, neg bool) val {
-	n, ok := new(big.Int).SetString(digits, base)
-	if !ok {
-		return val{k: kBigInt}
-	}
-	if neg {
-		n.Neg(n)
-	}
-	if n.IsInt64() && n.Int64() >= math.MinInt32 && n.Int64() <= math.MaxInt32 {
-		return val{k: kInt, ref: uint32(int32(n.Int64()))}
-	}
-	return val{k: kBigInt}
+	n.digits(b[start:i], base)
+	return n, true
 }
 
 // parseTextInt parses an INT argument (C: strtol, then PyLong_FromString
@@ -154,12 +176,12 @@ func textInt(digits string, base int, neg bool) val {
 // the "L" is dropped).
 func parseTextInt(line []byte, long bool) (val, bool) {
 	if !long {
-		if d, base, neg, ok := cStrtol(line); ok {
-			return textInt(d, base, neg), true
+		if n, ok := cStrtol(line); ok {
+			return n.value(), true
 		}
 	}
-	if d, base, neg, ok := pyIntLiteral(upToNUL(line), true); ok {
-		return textInt(d, base, neg), true
+	if n, ok := pyIntLiteral(upToNUL(line), true); ok {
+		return n.value(), true
 	}
 	return val{}, false
 }
@@ -171,7 +193,11 @@ func parseTextInt(line []byte, long bool) (val, bool) {
 func parseTextFloat(line []byte) bool {
 	c := upToNUL(line)
 	if floatSyntax(c, false) {
-		if f, err := strconv.ParseFloat(string(c), 64); err == nil || isFloatWord(c) || !math.IsInf(f, 0) {
+		// Only an exponent or a very long mantissa can overflow.
+		if isFloatWord(c) || bytes.IndexAny(c, "eE") < 0 && len(c) < 300 {
+			return true
+		}
+		if f, err := strconv.ParseFloat(string(c), 64); err == nil || !math.IsInf(f, 0) {
 			return true
 		}
 	}
@@ -179,11 +205,10 @@ func parseTextFloat(line []byte) bool {
 }
 
 func isFloatWord(b []byte) bool {
-	switch strings.ToLower(strings.TrimLeft(string(b), "+-")) {
-	case "inf", "infinity", "nan":
-		return true
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		b = b[1:]
 	}
-	return false
+	return bytes.EqualFold(b, []byte("inf")) || bytes.EqualFold(b, []byte("infinity")) || bytes.EqualFold(b, []byte("nan"))
 }
 
 // floatSyntax checks a decimal float: [sign] (digits [. [digits]] |
@@ -193,7 +218,7 @@ func floatSyntax(b []byte, underscores bool) bool {
 	if len(b) == 0 {
 		return false
 	}
-	if isFloatWord(b) && strings.Count(string(b), "+")+strings.Count(string(b), "-") <= 1 {
+	if isFloatWord(b) {
 		return true
 	}
 	if b[0] == '+' || b[0] == '-' {
@@ -201,9 +226,15 @@ func floatSyntax(b []byte, underscores bool) bool {
 	}
 	digits := func(d []byte) bool {
 		if underscores {
-			return digitsWith(d, isDec)
+			var n textNum
+			return n.digits(d, 10)
 		}
-		return len(d) > 0 && bytes.IndexFunc(d, func(r rune) bool { return r < '0' || r > '9' }) < 0
+		for _, c := range d {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return len(d) > 0
 	}
 	mant, exp := b, []byte(nil)
 	if i := bytes.IndexAny(b, "eE"); i >= 0 {
@@ -233,18 +264,16 @@ func floatSyntax(b []byte, underscores bool) bool {
 // parseMemoIndex parses a GET or PUT key: int(line) in base 10 for both
 // unpicklers (spaces, a sign and underscores allowed; C stops at a NUL).
 func parseMemoIndex(line []byte) (uint32, error) {
-	d, _, neg, ok := pyIntLiteral(upToNUL(line), false)
-	if !ok {
-		return 0, errors.New("invalid memo key")
-	}
-	n, err := strconv.ParseUint(d, 10, 64)
+	n, ok := pyIntLiteral(upToNUL(line), false)
 	switch {
-	case neg && strings.Trim(d, "0") != "":
+	case !ok:
+		return 0, errors.New("invalid memo key")
+	case n.neg && (n.mag != 0 || n.big):
 		return 0, errors.New("negative memo key")
-	case err != nil || n > 1<<32-1:
+	case n.big || n.mag > 1<<32-1:
 		return 0, errors.New("memo key out of range")
 	}
-	return uint32(n), nil
+	return uint32(n.mag), nil
 }
 
 // unescapeString decodes the body of a protocol-0 STRING argument the way
