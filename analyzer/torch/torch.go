@@ -150,14 +150,12 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 			continue
 		}
 		isPickle[e] = true
-		child, err := m.Input(e)
-		if err != nil {
-			m.Recurse(ctx, e) // reports why it cannot be read
-			continue
-		}
-		sum, err := pickle.Scan(ctx, child, out.Child(child), pickle.Options{MaxStreams: 1, ReportTrailing: true})
+		sum, err := scanPickle(ctx, m, e, out)
 		if err != nil {
 			return err
+		}
+		if sum == nil {
+			continue
 		}
 		for i, k := range sum.StorageKeys {
 			keys[k] = true
@@ -213,6 +211,36 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 }
 
 func main0(prefix string) string { return prefix + "data.pkl" }
+
+// scanPickle analyses a pickle member. A member flagged encrypted (which
+// torch refuses to read) is analysed as plaintext when it starts like a
+// pickle (archive.Members.Plaintext). The summary is nil when the member
+// could not be read; that is reported.
+func scanPickle(ctx context.Context, m *archive.Members, e *zipr.Entry, out *analyzer.Result) (*pickle.Summary, error) {
+	var sum *pickle.Summary
+	scan := func(o *analyzer.Result) (bool, error) {
+		child, err := m.Input(e)
+		if err != nil {
+			return false, nil
+		}
+		if e.Encrypted() {
+			if sn := child.Sniff(); !pickle.Sniff(sn.Head, sn.Size) {
+				return false, nil
+			}
+		}
+		sum, err = pickle.Scan(ctx, child, o.Child(child), pickle.Options{MaxStreams: 1, ReportTrailing: true})
+		return true, err
+	}
+	if e.Encrypted() {
+		return sum, m.Plaintext(ctx, e, scan)
+	}
+	if ok, err := scan(out); !ok {
+		return nil, m.Recurse(ctx, e) // reports why it cannot be read
+	} else if err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
 
 // storages locates the tensor storages of a torch zip for weight
 // forensics and comparison, one tensor per storage (named data/<key>), typed by the
