@@ -59,6 +59,10 @@ type interp struct {
 	// or dict, so constant containers are not trusted.
 	constMutable bool
 
+	// assigned: names the template binds somewhere; a global of that
+	// name is then not reported as used (it may still be read)
+	assigned map[string]bool
+
 	changed  bool
 	widening bool
 	steps    int
@@ -73,6 +77,7 @@ func newInterp(set *rules.Set, macros []*macroStmt) *interp {
 		serverGlobals: set.List("sandbox_globals"),
 		loaderTags:    set.List("loader_tags"),
 		macros:        macros,
+		assigned:      map[string]bool{},
 		macroSc:       map[int]*scope{},
 		macroOut:      map[int]*value{},
 		scopes:        map[node]*scope{},
@@ -184,6 +189,7 @@ func (in *interp) bindParam(sc *scope, name string, v *value) {
 }
 
 func (in *interp) bind(sc *scope, name string, v *value) {
+	in.assigned[name] = true
 	x := sc.vars[name]
 	if x == nil {
 		x = &value{}
@@ -431,6 +437,9 @@ func (in *interp) global(name string, off int) *value {
 			return anyData() // request data: messages, tools, bos_token, ...
 		}
 		k = oServerGlobal
+	}
+	if in.assigned[name] {
+		return objVal(k) // a variable of the template's own, maybe read early
 	}
 	in.report(rules.JinjaSandboxGlobal, off, fmt.Sprintf("the template uses the global %q", name))
 	return objVal(k)

@@ -200,3 +200,13 @@ func TestJinja_ParsesAsJinja2Does(t *testing.T) {
 		t.Errorf("only %d templates checked", n)
 	}
 }
+
+func TestJinja_AssignedNameIsNotAGlobalUse(t *testing.T) {
+	src := `{% set config = namespace(sep='\n') %}{{ config.sep }}{% for m in messages %}{{ m.content }}{% endfor %}`
+	if got := Analyze(src); len(got) != 0 {
+		t.Errorf("%v", got)
+	}
+	if got := Analyze(`{{ config.items() }}`); len(got) == 0 {
+		t.Error("the web framework's config global is not reported")
+	}
+}
