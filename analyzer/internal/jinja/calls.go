@@ -90,6 +90,10 @@ func (in *interp) callExpr(c *callExpr, sc *scope, caller *value) *value {
 	return in.call(callee, a, c.off)
 }
 
+// maxMacroSet bounds the macros one call may reach (real templates
+// define tens).
+const maxMacroSet = 256
+
 // call calls every possible callee.
 func (in *interp) call(callee *value, a *argVals, off int) *value {
 	out := &value{}
@@ -101,7 +105,11 @@ func (in *interp) call(callee *value, a *argVals, off int) *value {
 			out.join(in.callObj(k, a, off))
 		}
 	}
+	if len(callee.macros) > maxMacroSet {
+		panic(&budgetError{fmt.Sprintf("a call may reach more than %d macros", maxMacroSet)})
+	}
 	for _, id := range callee.macros {
+		in.step()
 		out.join(in.callMacro(id, a))
 	}
 	for _, m := range callee.methods {

@@ -23,7 +23,7 @@ import (
 
 const (
 	maxPasses = 64
-	maxSteps  = 1 << 22
+	maxSteps  = 1 << 20
 	// widenAfter: from this pass on, a value that still grows loses its
 	// constants, which bounds the passes (a counter would otherwise count
 	// up to maxConsts first).
@@ -189,6 +189,7 @@ func (in *interp) bindParam(sc *scope, name string, v *value) {
 }
 
 func (in *interp) bind(sc *scope, name string, v *value) {
+	in.step()
 	in.assigned[name] = true
 	x := sc.vars[name]
 	if x == nil {
@@ -565,7 +566,7 @@ func (in *interp) dict(e *dictExpr, sc *scope) *value {
 			all = false
 		}
 	}
-	if all && !in.constMutable && len(keys) <= maxConstItems {
+	if all && !in.constMutable && len(keys) <= maxConstDict {
 		d := &cdict{}
 		for i := range keys {
 			d.set(keys[i].consts[0], vals[i].consts[0])
@@ -614,6 +615,9 @@ func dictKeyEq(a, b cval) bool {
 	}
 	return ceq(a, b)
 }
+
+// maxConstDict bounds dict literals kept as constants (lookups are linear).
+const maxConstDict = 256
 
 // containerOf is a new list or dict holding elems: plain data unless an
 // element may reach internals.
