@@ -99,7 +99,8 @@ var elemSize = map[string]int64{
 	"BoolStorage": 1, "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16,
 }
 
-// ZipLayout recognises torch.save zips, TorchScript and .pt2 archives.
+// ZipLayout recognises torch.save zips, TorchScript, .pt2 and
+// torch.package archives.
 type ZipLayout struct{}
 
 func (ZipLayout) Name() string { return "pytorch-zip" }
@@ -109,6 +110,10 @@ func (ZipLayout) MatchZip(z *zipr.Reader) bool {
 		switch path.Base(e.Name) {
 		case "data.pkl", "constants.pkl", "archive_format":
 			return true
+		case "extern_modules":
+			if path.Base(path.Dir(e.Name)) == ".data" {
+				return true
+			}
 		}
 	}
 	return false
@@ -131,6 +136,9 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	}
 	format := "pytorch-zip"
 	switch {
+	case m.Entry(prefix+".data/extern_modules") != nil:
+		out.SetFormat("torch-package")
+		return analyzePackage(ctx, z, m, prefix, out)
 	case m.Entry(prefix+"constants.pkl") != nil || hasPrefix(z, prefix+"code/"):
 		format = "torchscript"
 	case m.Entry(prefix+"archive_format") != nil || hasPrefix(z, prefix+"models/"):
@@ -178,6 +186,10 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	present := make(map[string]bool, len(z.Entries))
 	for _, e := range z.Entries {
 		if isPickle[e] || e.IsDir() {
+			continue
+		}
+		if format == "torchscript" && isCode(prefix, e.Name) {
+			torchScriptCode(m, e, out)
 			continue
 		}
 		if strings.HasPrefix(e.Name, dataDir) && format != "pt2" {
