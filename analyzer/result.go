@@ -27,11 +27,15 @@ type Result struct {
 	formats  *[]string
 	props    map[string]string
 	dispatch Dispatcher
+	// model holds the header facts of this input: the walked file's
+	// slot for the Result made by NewResult (and for the content a
+	// decompressor unwraps from it), a private one for nested inputs.
+	model *modelSlot
 }
 
 // NewResult starts the result for a walked file.
 func NewResult(d Dispatcher) *Result {
-	return &Result{findings: new([]report.Finding), formats: new([]string), props: map[string]string{}, dispatch: d}
+	return &Result{findings: new([]report.Finding), formats: new([]string), props: map[string]string{}, dispatch: d, model: &modelSlot{}}
 }
 
 // Add records a finding. A zero verdict is taken as info-only; a zero
@@ -111,10 +115,31 @@ func (r *Result) ForMember(name string) *Result {
 	return &Result{prefix: joinLoc(r.prefix, name), findings: r.findings, formats: r.formats, props: r.props, dispatch: r.dispatch}
 }
 
+// Detached returns a Result with this one's location and dispatcher but
+// findings and nested formats of its own, for an analysis whose outcome
+// decides whether it counts (bytes that may or may not be what their
+// container says they are). Merge adds what it collected back.
+func (r *Result) Detached() *Result {
+	return &Result{prefix: r.prefix, base: r.base, format: r.format, findings: new([]report.Finding), formats: new([]string), props: r.props, dispatch: r.dispatch}
+}
+
+// Merge adds the findings and nested formats d collected to r.
+func (r *Result) Merge(d *Result) {
+	*r.findings = append(*r.findings, *d.findings...)
+	*r.formats = append(*r.formats, *d.formats...)
+}
+
 // Recurse analyses a nested input (an archive member, a decompressed
 // stream) with whichever analyser matches it.
 func (r *Result) Recurse(ctx context.Context, in *Input) error {
+	return r.recurse(ctx, in, nil)
+}
+
+// recurse dispatches a nested input; model is the slot its facts go to
+// (nil: a private one).
+func (r *Result) recurse(ctx context.Context, in *Input, model *modelSlot) error {
 	child := r.Child(in)
+	child.model = model
 	err := r.dispatch(ctx, in, child)
 	if child.format != "" {
 		*r.formats = append(*r.formats, child.format)

@@ -147,6 +147,56 @@ type Artifact struct {
 	Findings []Finding `json:"findings"`
 	// Properties carries verb-specific facts (hashes, digests, counts).
 	Properties map[string]string `json:"properties,omitempty"`
+	// Model is what a model file's header says about the model, as read
+	// by the analyser of its format; nil for files that are not models
+	// or whose header could not be read.
+	Model *Model `json:"model,omitempty"`
+}
+
+// Model holds the facts a model file states about itself in its header
+// (never in its tensor data): the analysers report them while they
+// check the header, and every verb reads them from here (bom for its
+// model components, deps for the model kinds that exercise advisories).
+// Unknown facts are left zero.
+type Model struct {
+	// Parameters is the number of tensor elements (0 when unknown).
+	Parameters int64 `json:"parameters,omitempty"`
+	// Tensors is the number of tensors the header declares.
+	Tensors int `json:"tensors,omitempty"`
+	// DTypes are the distinct tensor element types, sorted, in the
+	// format's own names ("F32", "Q4_K", "FLOAT").
+	DTypes []string `json:"dtypes,omitempty"`
+	// Quantization is the quantised storage: a GGUF file type ("Q4_K_M")
+	// or the quantised dtypes of safetensors and ONNX ("I8,F8_E4M3").
+	Quantization string `json:"quantization,omitempty"`
+	// Architecture, Name and License are what the file declares
+	// (GGUF general.architecture, general.name, general.license).
+	Architecture string `json:"architecture,omitempty"`
+	Name         string `json:"name,omitempty"`
+	License      string `json:"license,omitempty"`
+	// BaseModels are the models this one declares it derives from (GGUF
+	// general.base_model.N: repo URL, or organization/name, or name).
+	BaseModels []string `json:"base_models,omitempty"`
+	// ChatTemplate is true when the file carries a chat template (GGUF
+	// tokenizer.chat_template), which loaders render.
+	ChatTemplate bool `json:"chat_template,omitempty"`
+	// ExternalData is true when tensors live in files beside this one
+	// (ONNX external data), which loaders open by the names given.
+	ExternalData bool `json:"external_data,omitempty"`
+	// LoadsPickle is true when loading the file runs Python's unpickler
+	// (pickle, joblib, torch zip and legacy checkpoints, numpy object
+	// arrays).
+	LoadsPickle bool `json:"loads_pickle,omitempty"`
+	// Meta are other header facts, in a fixed order per format (GGUF
+	// context_length, ONNX producer, ir_version and opset, safetensors
+	// __metadata__ format, Keras version).
+	Meta []KV `json:"meta,omitempty"`
+}
+
+// KV is one named fact.
+type KV struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // Add appends a finding and folds its verdict into the artifact's.

@@ -134,7 +134,7 @@ func (s *Scanner) Stream(ctx context.Context, targets []string, emit func(*repor
 		}
 	}
 	for _, r := range w.roots {
-		r.Close()
+		closeRoot(r)
 	}
 	switch {
 	case emitErr != nil:
@@ -227,7 +227,13 @@ func (w *walker) target(target string) error {
 	}
 	if !st.IsDir() {
 		if st.Mode().IsRegular() {
-			return w.send(job{path: target, display: target})
+			// The user named it: a link given as the target is followed
+			// (files are otherwise opened without following links).
+			p, err := filepath.EvalSymlinks(target)
+			if err != nil {
+				return err
+			}
+			return w.send(job{path: p, display: target})
 		}
 		return w.send(job{kind: jobDone, done: specialArtifact(target, st.Mode())})
 	}

@@ -95,6 +95,19 @@ func TestLinks_JudgedByTheirTarget(t *testing.T) {
 	}
 }
 
+// A link named as the target is the user's choice and is followed.
+func TestLinks_NamedTargetIsFollowed(t *testing.T) {
+	root := hfCache(t, testutil.TorchZip(t, "archive", evilPickle, 0, 0))
+	p := filepath.Join(root, "snapshots", "0123abcd", "pytorch_model.bin")
+	rep, err := scan.New(scan.Options{}).Scan(context.Background(), []string{p})
+	if err != nil || len(rep.Artifacts) != 1 {
+		t.Fatal(err, rep)
+	}
+	if a := rep.Artifacts[0]; a.Path != p || a.Verdict != report.Malicious || a.Format != "pytorch-zip" {
+		t.Errorf("%s %s %s %v", a.Path, a.Verdict, a.Format, a.Findings)
+	}
+}
+
 func TestLinks_OutOfTheRootAreNotFollowed(t *testing.T) {
 	outside := filepath.Join(t.TempDir(), "id_rsa")
 	put(t, outside, evilPickle)

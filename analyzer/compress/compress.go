@@ -98,7 +98,9 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		return nil
 	}
 	child := in.ChildStream("["+c.name+"]", in.Budget.Expand(dec, cnt), -1)
-	if err := out.Recurse(ctx, child); err != nil {
+	// The loader of a compressed model reads what it decompresses: the
+	// content's model facts are the file's.
+	if err := out.RecurseContent(ctx, child); err != nil {
 		return err
 	}
 	if out.Verdict() == report.Clean {

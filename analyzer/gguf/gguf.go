@@ -43,8 +43,15 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		default:
 			return err
 		}
+		// What the model declares about itself stays a fact when only
+		// its tensor table or layout is malformed.
+		if m, merr := ParseMetadata(ra, size); merr == nil {
+			metadataFacts(m, out.Model())
+		}
 		return nil
 	}
+	metadataFacts(f, out.Model())
+	tensorFacts(f, out.Model())
 	out.SetProperty("gguf.version", fmt.Sprint(f.Version))
 	out.SetProperty("gguf.tensors", fmt.Sprint(len(f.Tensors)))
 	var params int64
@@ -81,15 +88,30 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		out.Add(rules.New(rules.GgufTrailingData, out.At(f.DataEnd), fmt.Sprintf("%d bytes follow the last tensor", pad)))
 	}
 	if in.Budget.Weights {
-		return weights.Scan(ctx, ra, Tensors(f), out)
+		return weights.Scan(ctx, in.Budget.CPU, ra, tensors(f), out)
 	}
 	return nil
 }
 
-// Tensors describes the tensors for weight forensics; quantised types are
-// searched for embedded files only.
-func Tensors(f *File) []weights.Tensor {
-	ts := make([]weights.Tensor, 0, len(f.Tensors))
+// ListTensors locates the tensors the header declares
+// (analyzer.TensorLister).
+func (Analyzer) ListTensors(ctx context.Context, in *analyzer.Input) ([]analyzer.Tensor, error) {
+	ra, size, err := in.ReaderAt()
+	if err != nil {
+		return nil, err
+	}
+	f, err := Parse(ra, size)
+	if err != nil {
+		return nil, err
+	}
+	return tensors(f), nil
+}
+
+// tensors describes the tensors for weight forensics and comparison;
+// quantised types are compared and searched for embedded files as bytes
+// only.
+func tensors(f *File) []analyzer.Tensor {
+	ts := make([]analyzer.Tensor, 0, len(f.Tensors))
 	for _, t := range f.Tensors {
 		if t.Size < 0 {
 			continue
@@ -98,7 +120,7 @@ func Tensors(f *File) []weights.Tensor {
 		for i, x := range t.Dims {
 			shape[i] = int64(x)
 		}
-		ts = append(ts, weights.Tensor{Name: t.Name, DType: weights.ParseDType(t.TName), Shape: shape, Offset: f.DataStart + t.Offset, Size: t.Size})
+		ts = append(ts, analyzer.Tensor{Name: t.Name, DType: analyzer.ParseDType(t.TName), Shape: shape, Offset: f.DataStart + t.Offset, Size: t.Size})
 	}
 	return ts
 }

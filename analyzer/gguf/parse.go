@@ -212,8 +212,8 @@ func Parse(ra io.ReaderAt, size int64) (*File, error) { return parse(ra, size, f
 
 // ParseMetadata reads only the header and the metadata key/values, with
 // Parse's checks and bounds: the File has no tensors and no data offsets.
-// It is for callers that record what a model declares about itself (a
-// bill of materials) even when its tensor table or layout is malformed,
+// The analyser reads it to report what a model declares about itself
+// (its model facts) even when its tensor table or layout is malformed,
 // which Parse refuses.
 func ParseMetadata(ra io.ReaderAt, size int64) (*File, error) { return parse(ra, size, true) }
 

@@ -169,6 +169,17 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		}
 	}
 	w.report()
+	// The facts are read by their own bounded pass over the top level
+	// and the main graph, which judges nothing: a model whose nodes
+	// are malformed still states its producer and weights.
+	if ctx.Err() == nil {
+		if s, err := ReadSummary(ra, size); err == nil {
+			summaryFacts(s, out.Model())
+		}
+	}
+	if len(w.ext) > 0 {
+		out.Model().ExternalData = true
+	}
 	return nil
 }
 

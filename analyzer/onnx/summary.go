@@ -13,8 +13,8 @@ import (
 )
 
 // Summary is what a ModelProto says about itself and about the
-// initializers (weights) of its main graph: the facts a bill of materials
-// records. It is read by ReadSummary, not by the analyser.
+// initializers (weights) of its main graph. The analyser reads it with
+// ReadSummary for the model facts, a pass of its own that judges nothing.
 type Summary struct {
 	// IRVersion is ir_version; HasIRVersion is false when the field is
 	// absent.

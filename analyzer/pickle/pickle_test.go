@@ -2,6 +2,7 @@ package pickle_test
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -249,6 +250,7 @@ func TestPickle_EveryOpcodeBenign(t *testing.T) {
 		Int(1).Tuple1().Int(1).Int(2).Tuple2().Int(1).Int(2).Int(3).Tuple3().EmptyTuple().
 		Mark().Int(9).Raw('1').
 		Tuple().Stop().Bytes()
+	binary.LittleEndian.PutUint64(b[3:], uint64(len(b)-11)) // the FRAME holds the rest
 	check(t, attack{"AllOpcodes", b, report.Clean, nil, ""})
 }
 

@@ -29,6 +29,8 @@ type sink struct {
 	joblib  bool
 	streams int
 
+	packaged func(module string) bool
+
 	latentN     int   // constants checked as latent pickles
 	nestedN     int   // nested payloads scanned
 	nestedBytes int64 // and their total size
@@ -156,6 +158,12 @@ func (s *sink) finish() {
 		}
 		use := usage(o)
 		switch {
+		case g.unresolved == "" && s.packaged != nil && s.packaged(g.module):
+			if g.dec.Action == rules.Allow || g.dec.Action == rules.Deny {
+				add(g.first, rules.TorchPackageShadow, fmt.Sprintf("imports %s.%s from the archive's own source, which stands in for the installed module the import rules know%s", g.module, g.name, use))
+			} else {
+				add(g.first, rules.TorchPackageCode, fmt.Sprintf("imports %s.%s from the archive's own source; loading runs that module%s", g.module, g.name, use))
+			}
 		case g.unresolved != "":
 			add(g.first, rules.PickleUnresolvedImport, "import cannot be resolved: "+g.unresolved+use)
 		case g.dec.Action == rules.Allow:
@@ -200,6 +208,22 @@ func (s *sink) finish() {
 	if s.lost != nil {
 		s.out.Add(rules.New(rules.LimitReached, s.out.At(s.lost.first), s.lost.msg))
 	}
+}
+
+// importList lists the resolved imports in order of first appearance.
+func (s *sink) importList() []Import {
+	obs := make([]*importObs, 0, len(s.imports))
+	for _, o := range s.imports {
+		if o.g.unresolved == "" {
+			obs = append(obs, o)
+		}
+	}
+	sort.Slice(obs, func(i, j int) bool { return obs[i].g.first < obs[j].g.first })
+	out := make([]Import, len(obs))
+	for i, o := range obs {
+		out[i] = Import{Module: o.g.module, Name: o.g.name, Called: o.calls > 0}
+	}
+	return out
 }
 
 func usage(o *importObs) string {

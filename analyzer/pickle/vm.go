@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/aigis-dev/aigis/analyzer"
@@ -463,9 +462,9 @@ func (m *machine) exec(op byte) error {
 		case "01":
 			return m.push(val{k: kBool, ref: 1})
 		}
-		v, err := m.parseInt(line)
-		if err != nil {
-			return err
+		v, ok := parseTextInt(line, false)
+		if !ok {
+			return m.fail("invalid literal for int(): %q", clip(line))
 		}
 		return m.push(v)
 	case 'L': // LONG (text)
@@ -476,9 +475,9 @@ func (m *machine) exec(op byte) error {
 		if n := len(line); n > 0 && line[n-1] == 'L' {
 			line = line[:n-1]
 		}
-		v, err := m.parseInt(line)
-		if err != nil {
-			return err
+		v, ok := parseTextInt(line, true)
+		if !ok {
+			return m.fail("invalid literal for int() with base 0: %q", clip(line))
 		}
 		return m.push(v)
 	case 'J', 'K', 'M': // BININT, BININT1, BININT2
@@ -509,7 +508,7 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
-		if _, err := strconv.ParseFloat(string(trimSpace(line)), 64); err != nil && !isPyFloatWord(line) {
+		if !parseTextFloat(line) {
 			return m.fail("could not convert string to float: %q", clip(line))
 		}
 		return m.push(val{k: kFloat})
@@ -710,7 +709,7 @@ func (m *machine) exec(op byte) error {
 	case 0x94: // MEMOIZE
 		return m.put(uint32(m.memo.n))
 	case 'c': // GLOBAL
-		module, name, err := m.globalLines()
+		module, name, err := m.globalLines(false)
 		if err != nil {
 			return err
 		}
@@ -735,7 +734,7 @@ func (m *machine) exec(op byte) error {
 			return err
 		}
 		args := m.newCtr(kTuple, items)
-		module, name, err := m.globalLines()
+		module, name, err := m.globalLines(true)
 		if err != nil {
 			return err
 		}
@@ -800,6 +799,9 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
+		if !isASCII(line) {
+			return m.fail("persistent IDs in protocol 0 must be ASCII strings")
+		}
 		return m.push(m.persistent(m.newStr(line, false)))
 	case 'Q': // BINPERSID
 		pid, err := m.pop()
@@ -839,6 +841,9 @@ func (m *machine) exec(op byte) error {
 			return m.fail("FRAME length %d out of range", n)
 		}
 		m.frameEnd = rd.offset() + int64(n)
+		if t := rd.total; t >= 0 && m.frameEnd > t && m.sink != nil {
+			m.sink.anomaly(rules.PickleFrameMismatch, m.opOff, fmt.Sprintf("a FRAME of %d bytes runs %d bytes past the end of the data; the C unpickler refuses the stream, the Python one (joblib) runs it", n, m.frameEnd-t))
+		}
 	case 0x97: // NEXT_BUFFER
 		if m.sink != nil {
 			m.sink.anomaly(rules.PickleOutOfBandBuffer, m.opOff, "refers to an out-of-band buffer (pickle protocol 5); its content is supplied by the loading program and was not checked")
@@ -875,7 +880,7 @@ func (m *machine) uarg(op byte) (uint64, error) {
 }
 
 // globalLines reads the module and name lines of GLOBAL and INST.
-func (m *machine) globalLines() (string, string, error) {
+func (m *machine) globalLines(inst bool) (string, string, error) {
 	mod, err := m.rd.line(m.lim.MaxLine)
 	if err != nil {
 		return "", "", err
@@ -885,8 +890,14 @@ func (m *machine) globalLines() (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	if !utf8.ValidString(module) || !utf8.Valid(name) {
-		return "", "", m.fail("import names are not UTF-8")
+	// Both unpicklers refuse an empty line (C: "pickle data was
+	// truncated"; Python: an empty module or attribute name), names
+	// that are not UTF-8, and for INST names that are not ASCII.
+	if module == "" || len(name) == 0 {
+		return "", "", m.fail("empty import name")
+	}
+	if !utf8.ValidString(module) || !utf8.Valid(name) || inst && (!isASCII([]byte(module)) || !isASCII(name)) {
+		return "", "", m.fail("import names are not %s", map[bool]string{true: "ASCII", false: "UTF-8"}[inst])
 	}
 	return module, string(name), nil
 }
@@ -905,21 +916,6 @@ func (m *machine) put(i uint32) error {
 		return err
 	}
 	return m.memoPut(i, v)
-}
-
-func (m *machine) parseInt(line []byte) (val, error) {
-	s := string(trimSpace(line))
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		if !isBigInt(s) {
-			return val{}, m.fail("invalid literal for int(): %q", clip(line))
-		}
-		return val{k: kBigInt}, nil
-	}
-	if n >= math.MinInt32 && n <= math.MaxInt32 {
-		return val{k: kInt, ref: uint32(int32(n))}, nil
-	}
-	return val{k: kBigInt}, nil
 }
 
 func (m *machine) longBytes(n int64) error {
@@ -966,6 +962,15 @@ func opName(op byte) string {
 func (m *machine) add(t val, op byte, items []val) {
 	m.mutate(t, opName(op))
 	m.extend(t, items)
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // errors from the reader that mean "the data ended".

@@ -7,8 +7,9 @@
 // header is checked the way the reference loader checks it, and more:
 // known dtypes, shape x dtype size = span, spans in bounds, contiguous and
 // non-overlapping, string-only metadata, no duplicate names, nothing after
-// the data. ParseHeader is the reusable part (the BOM reads parameter
-// counts with it).
+// the data. What a valid header declares (parameters, dtypes, quantised
+// dtypes) is reported as the artifact's model facts, and the analyser
+// lists the tensors for weight comparison (analyzer.TensorLister).
 package safetensors
 
 import (

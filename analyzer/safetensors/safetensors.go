@@ -49,6 +49,7 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		return err
 	}
 	setProperties(h, out)
+	facts(h, out.Model())
 	if h.DataEnd < size {
 		out.Add(rules.New(rules.SafetensorsTrailingData, out.At(h.DataEnd),
 			fmt.Sprintf("%d bytes follow the last tensor; the reference loader rejects such a file, other loaders may read them", size-h.DataEnd)))
@@ -63,16 +64,31 @@ func (Analyzer) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.R
 		out.SetFormat("safetensors")
 	}
 	if in.Budget.Weights {
-		return weights.Scan(ctx, ra, Tensors(h), out)
+		return weights.Scan(ctx, in.Budget.CPU, ra, tensors(h), out)
 	}
 	return nil
 }
 
-// Tensors describes the header's tensors for weight forensics.
-func Tensors(h *Header) []weights.Tensor {
-	ts := make([]weights.Tensor, 0, len(h.Tensors))
+// ListTensors locates the tensors the header declares
+// (analyzer.TensorLister).
+func (Analyzer) ListTensors(ctx context.Context, in *analyzer.Input) ([]analyzer.Tensor, error) {
+	ra, size, err := in.ReaderAt()
+	if err != nil {
+		return nil, err
+	}
+	h, err := ParseHeader(ra, size)
+	if err != nil {
+		return nil, err
+	}
+	return tensors(h), nil
+}
+
+// tensors describes the header's tensors for weight forensics and
+// comparison.
+func tensors(h *Header) []analyzer.Tensor {
+	ts := make([]analyzer.Tensor, 0, len(h.Tensors))
 	for _, t := range h.Tensors {
-		ts = append(ts, weights.Tensor{Name: t.Name, DType: weights.ParseDType(t.DType), Shape: t.Shape,
+		ts = append(ts, analyzer.Tensor{Name: t.Name, DType: analyzer.ParseDType(t.DType), Shape: t.Shape,
 			Offset: h.DataStart + t.Begin, Size: t.End - t.Begin})
 	}
 	return ts

@@ -6,9 +6,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/rules"
+	"github.com/aigis-dev/aigis/report"
 )
 
 // TFLite analyses TFLite flatbuffers.
@@ -140,6 +143,7 @@ func (TFLite) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 		}
 	}
 	out.SetProperty("tflite.operator_codes", fmt.Sprint(len(codes)))
+	modelFacts(f, out)
 	if flex.n > 0 {
 		judge(flex, "Flex", out)
 	}
@@ -183,4 +187,31 @@ func operatorCodes(f *fb) ([]opCode, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// maxDescription bounds the model description kept as a fact (converters
+// write "TOCO Converted." or "MLIR Converted.").
+const maxDescription = 256
+
+// modelFacts records the schema version (Model field 0) and the
+// description (field 3), which names the converter, when they read.
+func modelFacts(f *fb, out *analyzer.Result) {
+	root, err := f.deref(0)
+	if err != nil {
+		return
+	}
+	var meta []report.KV
+	if p, err := f.field(root, 3); err == nil && p != 0 {
+		if d, err := f.str(p); err == nil && d != "" && len(d) <= maxDescription {
+			meta = append(meta, report.KV{Key: "producer", Value: strings.ToValidUTF8(d, "?")})
+		}
+	}
+	if p, err := f.field(root, 0); err == nil && p != 0 {
+		if v, err := f.u32(p); err == nil {
+			meta = append(meta, report.KV{Key: "schema_version", Value: strconv.FormatUint(uint64(v), 10)})
+		}
+	}
+	if len(meta) > 0 {
+		out.Model().Meta = meta
+	}
 }

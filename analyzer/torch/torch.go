@@ -68,6 +68,7 @@ func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 	if err != nil {
 		return err
 	}
+	out.Model().LoadsPickle = true // torch.load unpickles all five
 	if sum.Streams < 5 && !sum.Failed {
 		out.Add(rules.New(rules.TorchLegacyIncomplete, out.At(sum.End), fmt.Sprintf("legacy torch file holds %d of its 5 pickles", sum.Streams)))
 	}
@@ -76,7 +77,7 @@ func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 		if err != nil {
 			return err
 		}
-		return weights.Scan(ctx, ra, legacyStorages(ra, size, sum), out)
+		return weights.Scan(ctx, in.Budget.CPU, ra, legacyStorages(ra, size, sum), out)
 	}
 	return nil
 }
@@ -85,7 +86,7 @@ func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Res
 // legacy checkpoint: torch writes them in sorted key order, each as a
 // little-endian 8-byte element count and the elements. The walk stops at
 // the first record that does not fit the file.
-func legacyStorages(ra io.ReaderAt, size int64, sum *pickle.Summary) []weights.Tensor {
+func legacyStorages(ra io.ReaderAt, size int64, sum *pickle.Summary) []analyzer.Tensor {
 	types := map[string]string{}
 	for i, k := range sum.StorageKeys {
 		if i < len(sum.StorageTypes) {
@@ -97,7 +98,7 @@ func legacyStorages(ra io.ReaderAt, size int64, sum *pickle.Summary) []weights.T
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var ts []weights.Tensor
+	var ts []analyzer.Tensor
 	off := sum.End
 	for _, k := range keys {
 		var b [8]byte
@@ -109,7 +110,7 @@ func legacyStorages(ra io.ReaderAt, size int64, sum *pickle.Summary) []weights.T
 		if es == 0 || n > uint64(size)/uint64(es) || off+8+int64(n)*es > size {
 			break
 		}
-		ts = append(ts, weights.Tensor{Name: "storage/" + k, DType: storageDType(types[k]), Offset: off + 8, Size: int64(n) * es})
+		ts = append(ts, analyzer.Tensor{Name: "storage/" + k, DType: storageDType(types[k]), Offset: off + 8, Size: int64(n) * es})
 		off += 8 + int64(n)*es
 	}
 	return ts
@@ -122,7 +123,8 @@ var elemSize = map[string]int64{
 	"BoolStorage": 1, "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16,
 }
 
-// ZipLayout recognises torch.save zips, TorchScript and .pt2 archives.
+// ZipLayout recognises torch.save zips, TorchScript, .pt2 and
+// torch.package archives.
 type ZipLayout struct{}
 
 func (ZipLayout) Name() string { return "pytorch-zip" }
@@ -132,6 +134,10 @@ func (ZipLayout) MatchZip(z *zipr.Reader) bool {
 		switch path.Base(e.Name) {
 		case "data.pkl", "constants.pkl", "archive_format":
 			return true
+		case "extern_modules":
+			if path.Base(path.Dir(e.Name)) == ".data" {
+				return true
+			}
 		}
 	}
 	return false
@@ -154,6 +160,9 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	}
 	format := "pytorch-zip"
 	switch {
+	case m.Entry(prefix+".data/extern_modules") != nil:
+		out.SetFormat("torch-package")
+		return analyzePackage(ctx, z, m, prefix, out)
 	case m.Entry(prefix+"constants.pkl") != nil || hasPrefix(z, prefix+"code/"):
 		format = "torchscript"
 	case m.Entry(prefix+"archive_format") != nil || hasPrefix(z, prefix+"models/"):
@@ -177,14 +186,12 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 			continue
 		}
 		isPickle[e] = true
-		child, err := m.Input(e)
-		if err != nil {
-			m.Recurse(ctx, e) // reports why it cannot be read
-			continue
-		}
-		sum, err := pickle.Scan(ctx, child, out.Child(child), pickle.Options{MaxStreams: 1, ReportTrailing: true})
+		sum, err := scanPickle(ctx, m, e, out)
 		if err != nil {
 			return err
+		}
+		if sum == nil {
+			continue
 		}
 		dir := strings.TrimSuffix(e.Name, ".pkl") + "/"
 		for i, k := range sum.StorageKeys {
@@ -197,6 +204,9 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 			out.Add(rules.New(rules.TorchExtraPickle, out.Member(e.Name), fmt.Sprintf("pickle member %q is not one torch.load reads (it reads %s)", e.Name, strings.Join(sortedKeys(loaded), ", "))))
 		}
 	}
+	if len(isPickle) > 0 {
+		out.Model().LoadsPickle = true
+	}
 	main := prefix + "data.pkl"
 	if format != "pt2" && m.Entry(main) == nil {
 		out.Add(rules.New(rules.TorchMissingMember, out.Here(), fmt.Sprintf("the archive has no %s", main)))
@@ -204,6 +214,10 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	present := make(map[string]bool, len(z.Entries))
 	for _, e := range z.Entries {
 		if isPickle[e] || e.IsDir() {
+			continue
+		}
+		if format == "torchscript" && isCode(prefix, e.Name) {
+			torchScriptCode(m, e, out)
 			continue
 		}
 		if format != "pt2" {
@@ -230,19 +244,49 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 		out.Add(rules.New(rules.TorchMissingMember, out.Member(main), fmt.Sprintf("%d tensor storages referenced by the pickles are missing (first: %s)", len(missing), missing[0])))
 	}
 	if in.Budget.Weights && format == "pytorch-zip" {
-		return weights.Scan(ctx, nil, Storages(m, prefix, types), out)
+		return weights.Scan(ctx, in.Budget.CPU, nil, storages(m, prefix, types), out)
 	}
 	return nil
 }
 
 func main0(prefix string) string { return prefix + "data.pkl" }
 
-// Storages locates the tensor storages of a torch zip for weight
-// forensics, one tensor per storage (named data/<key>), typed by the
+// scanPickle analyses a pickle member. A member flagged encrypted (which
+// torch refuses to read) is analysed as plaintext when it starts like a
+// pickle (archive.Members.Plaintext). The summary is nil when the member
+// could not be read; that is reported.
+func scanPickle(ctx context.Context, m *archive.Members, e *zipr.Entry, out *analyzer.Result) (*pickle.Summary, error) {
+	var sum *pickle.Summary
+	scan := func(o *analyzer.Result) (bool, error) {
+		child, err := m.Input(e)
+		if err != nil {
+			return false, nil
+		}
+		if e.Encrypted() {
+			if sn := child.Sniff(); !pickle.Sniff(sn.Head, sn.Size) {
+				return false, nil
+			}
+		}
+		sum, err = pickle.Scan(ctx, child, o.Child(child), pickle.Options{MaxStreams: 1, ReportTrailing: true})
+		return true, err
+	}
+	if e.Encrypted() {
+		return sum, m.Plaintext(ctx, e, scan)
+	}
+	if ok, err := scan(out); !ok {
+		return nil, m.Recurse(ctx, e) // reports why it cannot be read
+	} else if err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+// storages locates the tensor storages of a torch zip for weight
+// forensics and comparison, one tensor per storage (named data/<key>), typed by the
 // storage class the pickle names. Compressed members are skipped: torch
 // always stores storages uncompressed.
-func Storages(m *archive.Members, prefix string, types map[string]string) []weights.Tensor {
-	var ts []weights.Tensor
+func storages(m *archive.Members, prefix string, types map[string]string) []analyzer.Tensor {
+	var ts []analyzer.Tensor
 	keys := make([]string, 0, len(types))
 	for k := range types {
 		keys = append(keys, k)
@@ -257,23 +301,23 @@ func Storages(m *archive.Members, prefix string, types map[string]string) []weig
 		if err != nil {
 			continue
 		}
-		ts = append(ts, weights.Tensor{Name: "data/" + k, DType: storageDType(types[k]), Offset: 0, Size: sec.Size(), RA: sec})
+		ts = append(ts, analyzer.Tensor{Name: "data/" + k, DType: storageDType(types[k]), Offset: 0, Size: sec.Size(), RA: sec})
 	}
 	return ts
 }
 
-func storageDType(class string) weights.DType {
+func storageDType(class string) analyzer.DType {
 	switch class {
 	case "FloatStorage":
-		return weights.F32
+		return analyzer.F32
 	case "HalfStorage":
-		return weights.F16
+		return analyzer.F16
 	case "BFloat16Storage":
-		return weights.BF16
+		return analyzer.BF16
 	case "DoubleStorage":
-		return weights.F64
+		return analyzer.F64
 	}
-	return weights.Other
+	return analyzer.OtherDType
 }
 
 func hasPrefix(z *zipr.Reader, p string) bool {
@@ -294,10 +338,10 @@ func sortedKeys(m map[string]bool) []string {
 	return s
 }
 
-// TensorsOf lists the storages of a torch zip checkpoint for weight
-// comparison: data.pkl is scanned (never unpickled) for its storage keys
-// and classes.
-func TensorsOf(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archive.Members) ([]weights.Tensor, error) {
+// ListZipTensors lists the storages of a torch zip checkpoint, one tensor
+// per storage (archive.TensorLayout): data.pkl is scanned (never
+// unpickled) for its storage keys and classes.
+func (ZipLayout) ListZipTensors(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archive.Members) ([]analyzer.Tensor, error) {
 	prefix := ""
 	if len(z.Entries) > 0 {
 		if i := strings.IndexByte(z.Entries[0].Name, '/'); i >= 0 {
@@ -306,7 +350,7 @@ func TensorsOf(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archi
 	}
 	e := m.Entry(main0(prefix))
 	if e == nil {
-		return nil, fmt.Errorf("not a torch checkpoint: no %s", main0(prefix))
+		return nil, fmt.Errorf("torch archive without %s: %w", main0(prefix), analyzer.ErrNoTensors)
 	}
 	child, err := m.Input(e)
 	if err != nil {
@@ -322,5 +366,5 @@ func TensorsOf(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m *archi
 			types[k] = sum.StorageTypes[i]
 		}
 	}
-	return Storages(m, prefix, types), nil
+	return storages(m, prefix, types), nil
 }

@@ -5,8 +5,9 @@
 // SHA-256 of every file.
 //
 // Build walks the target once. Model cards, configs and weight headers are
-// read by the bounded parsers in bom/card, bom/hfconfig, bom/dataset and
-// the scan verb's format analysers (through bom/internal/weights);
+// read by the bounded parsers in bom/card, bom/hfconfig and bom/dataset;
+// weight files are described by the scan engine (their format and the
+// header facts its analysers report, report.Model);
 // dependency manifests are read by the deps package (osv-scalibr's
 // extractors); every file is hashed once, in parallel. The result is a
 // Document, which the encoders in bom/cyclonedx, bom/spdx and bom/table
@@ -132,7 +133,11 @@ type File struct {
 	Path   string // relative to the target, with forward slashes
 	Size   int64
 	SHA256 string // "" when not hashed
-	Format string // weights format, data format, or a role (config, card, ...)
+	// Format is the scan engine's format for a model's weight file, else
+	// a data format or a role (config, card, ...).
+	Format string
+	// Weights is true for the weight files of a model.
+	Weights bool
 	// Scan holds the scan verdict and findings when built with Scan.
 	Scan *report.Artifact
 }

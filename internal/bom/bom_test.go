@@ -215,3 +215,42 @@ func TestProjectLayout(t *testing.T) {
 		t.Error("licence read from a rejected card")
 	}
 }
+
+// The scan engine says what every weight file is, whatever its name: a
+// safetensors file called pytorch_model.bin is counted as safetensors, a
+// protocol-0 pickle is a pickle, and a GGUF file whose tensor table is
+// malformed still gives its metadata, with a warning. With Scan, the same
+// artifacts carry the findings: nothing is scanned twice.
+func TestEngineDescribesWeights(t *testing.T) {
+	dir := t.TempDir()
+	st := testutil.SafetensorsModel(map[string]string{"format": "pt"}, testutil.STensor{Name: "w", Shape: []int64{3, 4}, Data: make([]byte, 48)})
+	write(t, dir, "config.json", []byte(`{"model_type": "llama"}`))
+	write(t, dir, "pytorch_model.bin", st)
+	write(t, dir, "extra.pkl", []byte("(dp0\nS'a'\np1\nI1\ns."))
+	bad := ggufHeader("mistral", 15)
+	write(t, dir, "q.gguf", bad[:len(bad)-60])
+	for _, scan := range []bool{false, true} {
+		d := build(t, dir, bom.Options{NoHash: true, Scan: scan})
+		m := d.Subject.Model
+		if m == nil || m.Parameters != 12 || m.ParamSource != "safetensors headers" || strings.Join(m.Formats, ",") != "gguf,pickle,safetensors" ||
+			m.Family != "llama" || m.Quantization != "Q4_K_M" {
+			t.Fatalf("scan=%v: %+v", scan, m)
+		}
+		if !slices.Contains(m.HeaderFacts, bom.KV{Key: "safetensors_format", Value: "pt"}) {
+			t.Errorf("header facts %v", m.HeaderFacts)
+		}
+		if w := strings.Join(d.Warnings, "\n"); !strings.Contains(w, "q.gguf: gguf header") || !strings.Contains(w, "parameters not counted") {
+			t.Errorf("warnings %v", d.Warnings)
+		}
+		for _, f := range d.Subject.Files {
+			switch {
+			case !scan && f.Scan != nil:
+				t.Errorf("%s: scanned without Scan", f.Path)
+			case scan && f.Scan == nil:
+				t.Errorf("%s: not scanned", f.Path)
+			case scan && f.Weights && f.Scan.Format != f.Format:
+				t.Errorf("%s: format %s, scan says %s", f.Path, f.Format, f.Scan.Format)
+			}
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -14,14 +13,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aigis-dev/aigis/analyzer"
-	"github.com/aigis-dev/aigis/analyzer/tensorflow"
-	"github.com/aigis-dev/aigis/analyzer/torch"
 	"github.com/aigis-dev/aigis/internal/bom/dataset"
-	"github.com/aigis-dev/aigis/internal/bom/internal/weights"
 	"github.com/aigis-dev/aigis/internal/bounded"
 	"github.com/aigis-dev/aigis/internal/deps"
 	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/scan"
 )
 
 // Options configure Build. The zero value hashes every file on all cores
@@ -29,12 +25,19 @@ import (
 type Options struct {
 	// NoHash skips hashing (the fast path: only headers are read).
 	NoHash bool
-	// Workers bounds parallel hashing (default: one per CPU).
+	// Workers bounds parallel hashing and scanning (default: one per CPU).
 	Workers int
-	// Scan, when set, is called with the target and returns scan
-	// artifacts (paths as the scan verb reports them: the target joined
-	// with the relative path); their findings are attached to the files.
-	Scan func(ctx context.Context, target string) (*report.Report, error)
+	// Scan runs the whole scan engine over the targets, as aigis scan
+	// does, and attaches each file's verdict and findings to it. The
+	// same artifacts name the weight files' formats, so nothing is
+	// scanned twice. Without it the engine reads only the weight files,
+	// header-only.
+	Scan bool
+	// AllowSymlinks describes a link to a regular file as that file
+	// (hashed and read where it leads, even outside the target: a Hugging
+	// Face snapshot's files are links into ../../blobs). Without it links
+	// are left out, with a warning.
+	AllowSymlinks bool
 }
 
 // Bounds of one build.
@@ -56,15 +59,22 @@ type entry struct {
 
 // tree is what the walk found.
 type tree struct {
-	target  string // as given
-	rootDir string // directory opened as root
-	single  string // for a file target: its base name
+	target  string   // the target, or for several the directory they share
+	targets []string // as given
+	rootDir string   // directory opened as root
+	single  string   // for one file target: its base name
 	root    *os.Root
 	files   []entry
 	dirs    map[string][]entry // dir -> files directly in it
 	doc     *Document
 	byRef   map[string]*Component
 	counter map[string]*dataset.RowCounter // rel -> counter for jsonl/csv
+	engine  *scan.Scanner
+	arts    map[string]*report.Artifact // rel -> what the engine says
+	// linked maps a followed link (AllowSymlinks) to the file it leads
+	// to, when that lies outside the root.
+	linked map[string]string
+	opt    Options
 }
 
 func (t *tree) warnf(format string, a ...any) {
@@ -73,40 +83,104 @@ func (t *tree) warnf(format string, a ...any) {
 
 // Build makes the bill of materials of target, a directory or one file.
 func Build(ctx context.Context, target string, opt Options) (*Document, error) {
-	st, err := os.Stat(target)
-	if err != nil {
-		return nil, err
+	return BuildAll(ctx, []string{target}, opt)
+}
+
+// BuildAll makes one bill of materials of several targets (directories or
+// files): they are described as one project rooted at the directory they
+// share, with paths relative to it; nothing else under that directory is
+// read.
+func BuildAll(ctx context.Context, targets []string, opt Options) (*Document, error) {
+	if len(targets) == 0 {
+		return nil, errors.New("no target")
 	}
-	t := &tree{target: target, dirs: map[string][]entry{}, doc: &Document{Hashed: !opt.NoHash}, byRef: map[string]*Component{}, counter: map[string]*dataset.RowCounter{}}
-	t.rootDir = target
-	if !st.IsDir() {
-		if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s is not a regular file or a directory", target)
+	t := &tree{targets: targets, dirs: map[string][]entry{}, doc: &Document{Hashed: !opt.NoHash}, byRef: map[string]*Component{}, counter: map[string]*dataset.RowCounter{},
+		engine: newEngine(opt.Workers), arts: map[string]*report.Artifact{}, linked: map[string]string{}, opt: opt}
+	sts := make([]fs.FileInfo, len(targets))
+	for i, tg := range targets {
+		st, err := os.Stat(tg)
+		if err != nil {
+			return nil, err
 		}
-		t.rootDir, t.single = filepath.Dir(target), filepath.Base(target)
+		if !st.IsDir() && !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s is not a regular file or a directory", tg)
+		}
+		sts[i] = st
 	}
+	switch {
+	case len(targets) == 1 && sts[0].IsDir():
+		t.target, t.rootDir = targets[0], targets[0]
+	case len(targets) == 1:
+		t.target = targets[0]
+		t.rootDir, t.single = filepath.Dir(targets[0]), filepath.Base(targets[0])
+	default:
+		common, err := commonDir(targets, sts)
+		if err != nil {
+			return nil, err
+		}
+		t.target, t.rootDir = common, common
+	}
+	var err error
 	t.root, err = os.OpenRoot(t.rootDir)
 	if err != nil {
 		return nil, err
 	}
 	defer t.root.Close()
-	if t.single != "" {
-		t.add(t.single, st)
-	} else if err := t.walk(ctx); err != nil {
-		return nil, err
+	for i, tg := range targets {
+		if t.single != "" {
+			t.add(t.single, sts[i])
+			continue
+		}
+		if err := t.walk(ctx, tg); err != nil {
+			return nil, err
+		}
 	}
-	t.collect(ctx)
+	if opt.Scan {
+		if err := t.scanTarget(ctx); err != nil {
+			return nil, err
+		}
+	}
+	t.collect(ctx, opt.Workers)
 	if err := t.hash(ctx, opt); err != nil {
 		return nil, err
 	}
 	t.finishDatasets()
-	if opt.Scan != nil {
-		if err := t.scan(ctx, opt.Scan); err != nil {
-			return nil, err
-		}
+	if opt.Scan {
+		t.attachScans()
 	}
 	t.finish()
 	return t.doc, ctx.Err()
+}
+
+// commonDir is the deepest directory that holds every target.
+func commonDir(targets []string, sts []fs.FileInfo) (string, error) {
+	var common string
+	for i, tg := range targets {
+		abs, err := filepath.Abs(tg)
+		if err != nil {
+			return "", err
+		}
+		if !sts[i].IsDir() {
+			abs = filepath.Dir(abs)
+		}
+		if i == 0 {
+			common = abs
+			continue
+		}
+		for !within(abs, common) {
+			parent := filepath.Dir(common)
+			if parent == common {
+				break
+			}
+			common = parent
+		}
+	}
+	return common, nil
+}
+
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func (t *tree) add(rel string, info fs.FileInfo) {
@@ -116,16 +190,30 @@ func (t *tree) add(rel string, info fs.FileInfo) {
 	t.dirs[dir] = append(t.dirs[dir], e)
 }
 
-func (t *tree) walk(ctx context.Context) error {
-	n := 0
-	return filepath.WalkDir(t.rootDir, func(p string, d fs.DirEntry, err error) error {
+// walk adds the files of one target, paths relative to the root.
+func (t *tree) walk(ctx context.Context, target string) error {
+	start := target
+	if len(t.targets) > 1 {
+		abs, err := filepath.Abs(target)
+		if err != nil {
+			return err
+		}
+		if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+			rel, _ := filepath.Rel(t.rootDir, abs)
+			t.add(filepath.ToSlash(rel), st)
+			return nil
+		}
+		start = abs
+	}
+	n := len(t.files)
+	return filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		rel, _ := filepath.Rel(t.rootDir, p)
 		rel = filepath.ToSlash(rel)
 		if err != nil {
-			if p == t.rootDir {
+			if p == start {
 				return err
 			}
 			t.warnf("%s: cannot be read (%v); left out", rel, err)
@@ -135,15 +223,15 @@ func (t *tree) walk(ctx context.Context) error {
 			return nil
 		}
 		if n++; n > maxEntries {
-			return fmt.Errorf("%s: more than %d entries; build the BOM of a smaller tree", t.target, maxEntries)
+			return fmt.Errorf("%s: more than %d entries; build the BOM of a smaller tree", target, maxEntries)
 		}
 		switch {
 		case d.IsDir():
-			if p != t.rootDir && (deps.SkipDir(d.Name(), p) || d.Name() == ".cache" || d.Name() == ".github") {
+			if p != start && (deps.SkipDir(d.Name(), p) || d.Name() == ".cache" || d.Name() == ".github") {
 				return fs.SkipDir
 			}
 		case d.Type()&fs.ModeSymlink != 0:
-			t.warnf("%s: symbolic link, not followed; left out", rel)
+			t.link(p, rel)
 		case d.Type().IsRegular():
 			info, err := d.Info()
 			if err != nil {
@@ -158,9 +246,48 @@ func (t *tree) walk(ctx context.Context) error {
 	})
 }
 
+// link describes a link to a regular file as that file with
+// AllowSymlinks, and otherwise leaves it out with a warning.
+func (t *tree) link(p, rel string) {
+	dest, _ := os.Readlink(p)
+	if !t.opt.AllowSymlinks {
+		t.warnf("%s: symbolic link to %q, not followed (--allow-symlinks describes it as its target); left out", rel, dest)
+		return
+	}
+	resolved, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		t.warnf("%s: symbolic link to %q does not resolve; left out", rel, dest)
+		return
+	}
+	info, err := os.Stat(resolved)
+	if err != nil || !info.Mode().IsRegular() {
+		t.warnf("%s: symbolic link to %q, not a regular file; left out", rel, dest)
+		return
+	}
+	root, err := filepath.EvalSymlinks(t.rootDir)
+	if err == nil {
+		if abs, err := filepath.Abs(root); err == nil {
+			root = abs
+		}
+	}
+	if err != nil || !within(resolved, root) {
+		t.linked[rel] = resolved
+	}
+	t.add(rel, info)
+}
+
+// open opens a file of the tree: through the root, or for a link followed
+// out of it (AllowSymlinks) where the link leads.
+func (t *tree) open(rel string) (*os.File, error) {
+	if dest, ok := t.linked[rel]; ok {
+		return os.Open(dest)
+	}
+	return t.root.Open(rel)
+}
+
 // readSmall reads a whole file up to maxSmallRead bytes.
 func (t *tree) readSmall(rel string) ([]byte, error) {
-	f, err := t.root.Open(rel)
+	f, err := t.open(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +297,7 @@ func (t *tree) readSmall(rel string) ([]byte, error) {
 
 // readerAt opens a file for header reads; close it when done.
 func (t *tree) readerAt(rel string) (*os.File, int64, error) {
-	f, err := t.root.Open(rel)
+	f, err := t.open(rel)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -196,46 +323,6 @@ func isWeightName(rel string) bool {
 		return strings.Contains(base, "model") || strings.HasPrefix(base, "pytorch")
 	}
 	return weightExts[ext]
-}
-
-// sniffFormat names a weight file's format from its content: the weight
-// formats and legacy torch and TFLite by the analysers' Match; zip, HDF5
-// and pickle by their leading bytes, narrower than the analysers' Match
-// (which also take empty or spanned zips, HDF5 user blocks and protocol-0
-// pickles found by a trial parse).
-func (t *tree) sniffFormat(rel string) string {
-	f, size, err := t.readerAt(rel)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	head := make([]byte, min(size, 4096))
-	if _, err := io.ReadFull(f, head); err != nil {
-		return ""
-	}
-	if w := weights.Sniff(head, size); w != "" {
-		return w
-	}
-	s := &analyzer.Sniff{Head: head, Size: size}
-	switch {
-	case strings.HasPrefix(string(head), "PK\x03\x04"):
-		switch strings.ToLower(path.Ext(rel)) {
-		case ".keras":
-			return "keras"
-		case ".npz":
-			return "npz"
-		}
-		return "pytorch"
-	case strings.HasPrefix(string(head), "\x89HDF\r\n\x1a\n"):
-		return "hdf5"
-	case (torch.Legacy{}).Match(s):
-		return "pytorch-legacy"
-	case len(head) > 2 && head[0] == 0x80 && head[1] <= 5:
-		return "pickle"
-	case (tensorflow.TFLite{}).Match(s):
-		return "tflite"
-	}
-	return "unknown"
 }
 
 // shardPattern matches split checkpoints: model-00001-of-00007.safetensors.

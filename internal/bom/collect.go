@@ -15,17 +15,25 @@ import (
 	"github.com/aigis-dev/aigis/internal/bom/card"
 	"github.com/aigis-dev/aigis/internal/bom/dataset"
 	"github.com/aigis-dev/aigis/internal/bom/hfconfig"
-	"github.com/aigis-dev/aigis/internal/bom/internal/weights"
 	"github.com/aigis-dev/aigis/internal/bom/license"
 	"github.com/aigis-dev/aigis/internal/deps"
 	"github.com/aigis-dev/aigis/internal/osvdb"
+	"github.com/aigis-dev/aigis/report"
 )
 
 func parseCard(b []byte) *card.Card { return card.Parse(b) }
 
-// collect turns the walk into components.
-func (t *tree) collect(ctx context.Context) {
+// collect turns the walk into components. The weight files of models
+// are described by the scan engine first (workers at a time).
+func (t *tree) collect(ctx context.Context, workers int) {
 	units := t.units()
+	var weightFiles []string
+	for _, e := range t.files {
+		if u := owner(units, e.rel); u != nil && u.kind == KindModel && isWeightName(e.rel) {
+			weightFiles = append(weightFiles, e.rel)
+		}
+	}
+	t.describe(ctx, weightFiles, workers)
 	comps := make([]*Component, len(units))
 	for i, u := range units {
 		switch u.kind {
@@ -41,7 +49,7 @@ func (t *tree) collect(ctx context.Context) {
 		f := &File{Path: e.rel, Size: e.size}
 		if u := owner(units, e.rel); u != nil {
 			c := comps[unitIndex(units, u)]
-			f.Format = t.fileFormat(c, e.rel)
+			f.Format, f.Weights = t.fileFormat(c, e.rel)
 			c.Files = append(c.Files, f)
 		} else {
 			f.Format = roleOf(e.rel)
@@ -524,16 +532,19 @@ func taskOfPEFT(tt string) string {
 	return ""
 }
 
-// fileFormat names a component file: its weights format, data format or
-// role.
-func (t *tree) fileFormat(c *Component, rel string) string {
+// fileFormat names a component file: the format the scan engine reads in
+// a model's weight file (weights is then true), or a data format or role.
+func (t *tree) fileFormat(c *Component, rel string) (format string, weights bool) {
 	if c.Kind == KindModel && isWeightName(rel) {
-		return t.sniffFormat(rel)
+		if a := t.arts[rel]; a != nil {
+			return a.Format, true
+		}
+		return "", true
 	}
 	if f := dataset.FormatOf(rel); f != "" {
-		return f
+		return f, false
 	}
-	return roleOf(rel)
+	return roleOf(rel), false
 }
 
 func roleOf(rel string) string {
@@ -555,8 +566,9 @@ func roleOf(rel string) string {
 	return "other"
 }
 
-// weightFacts reads the headers of a model's weight files: formats,
-// parameters, dtypes, quantisation, and GGUF metadata.
+// weightFacts gathers what the scan engine read in the headers of a
+// model's weight files: formats, parameters, dtypes, quantisation,
+// architecture, licence, base models and other header facts.
 func (t *tree) weightFacts(c *Component) {
 	m := c.Model
 	formats := map[string]bool{}
@@ -564,27 +576,17 @@ func (t *tree) weightFacts(c *Component) {
 	dtypes := map[string]bool{}
 	quant := map[string]bool{}
 	for _, f := range c.Files {
-		switch f.Format {
-		case "safetensors", "gguf", "onnx":
-		default:
-			if isWeightName(f.Path) && f.Format != "" {
-				formats[f.Format] = true
-			}
+		if !f.Weights || f.Format == "" {
 			continue
 		}
 		formats[f.Format] = true
-		r, size, err := t.readerAt(f.Path)
-		if err != nil {
-			t.warnf("%s: %v", f.Path, err)
-			continue
+		a := t.arts[f.Path]
+		facts := a.Model
+		if why := headerProblem(a); why != "" && (facts == nil || facts.Parameters == 0) {
+			t.warnf("%s: %s; parameters not counted", f.Path, why)
 		}
-		facts, err := weights.Read(f.Format, r, size)
-		r.Close()
-		if err != nil {
-			t.warnf("%s: %v; parameters not counted", f.Path, err)
-			if facts == nil {
-				continue
-			}
+		if facts == nil {
+			continue
 		}
 		params[f.Format] += facts.Parameters
 		for _, d := range facts.DTypes {
@@ -593,26 +595,23 @@ func (t *tree) weightFacts(c *Component) {
 		if facts.Quantization != "" {
 			quant[facts.Quantization] = true
 		}
-		if facts.Format == "gguf" {
-			if m.Family == "" {
-				m.Family = facts.Architecture
-			}
-			for _, kv := range facts.Meta {
-				m.HeaderFacts = append(m.HeaderFacts, KV{kv.Key, kv.Value})
-			}
-			if facts.License != "" && len(c.Licenses) == 0 {
-				c.Licenses = []license.Info{license.Lookup(facts.License, "", "")}
-			}
-			for _, b := range facts.BaseModels {
-				t.addBase(c, b, "", "GGUF general.base_model")
-			}
-			if facts.Name != "" && facts.Name != c.Name {
-				c.Properties = append(c.Properties, Property{"aigis:model:gguf-name", facts.Name})
-			}
-		} else {
-			for _, kv := range facts.Meta {
-				m.HeaderFacts = append(m.HeaderFacts, KV{facts.Format + "_" + kv.Key, kv.Value})
-			}
+		if m.Family == "" {
+			m.Family = facts.Architecture
+		}
+		for _, kv := range facts.Meta {
+			m.HeaderFacts = append(m.HeaderFacts, headerFact(f.Format, kv.Key, kv.Value))
+		}
+		if facts.ChatTemplate {
+			m.HeaderFacts = append(m.HeaderFacts, headerFact(f.Format, "chat_template", "present"))
+		}
+		if facts.License != "" && len(c.Licenses) == 0 {
+			c.Licenses = []license.Info{license.Lookup(facts.License, "", "")}
+		}
+		for _, b := range facts.BaseModels {
+			t.addBase(c, b, "", f.Format+" header")
+		}
+		if facts.Name != "" && facts.Name != c.Name {
+			c.Properties = append(c.Properties, Property{"aigis:model:" + f.Format + "-name", facts.Name})
 		}
 	}
 	m.HeaderFacts = dedupeKV(m.HeaderFacts)
@@ -623,7 +622,13 @@ func (t *tree) weightFacts(c *Component) {
 	}
 	// One count, from the format the model is published in: shards are
 	// summed; copies of the same weights in other formats are not.
-	for _, fmtName := range []string{"safetensors", "gguf", "onnx"} {
+	order := []string{"safetensors", "gguf", "onnx"}
+	for _, f := range sortedSet(formats) {
+		if !slices.Contains(order, f) {
+			order = append(order, f)
+		}
+	}
+	for _, fmtName := range order {
 		if params[fmtName] > 0 {
 			m.Parameters, m.ParamSource = params[fmtName], fmtName+" headers"
 			break
@@ -643,6 +648,30 @@ func (t *tree) weightFacts(c *Component) {
 			}
 		}
 	}
+}
+
+// headerProblem is why the engine could not read a file completely (its
+// first invalid or inconclusive finding), or "".
+func headerProblem(a *report.Artifact) string {
+	if a.Verdict != report.Invalid && a.Verdict != report.Inconclusive {
+		return ""
+	}
+	for _, fd := range a.Findings {
+		if fd.Verdict == a.Verdict {
+			return fd.Message
+		}
+	}
+	return a.Verdict.String()
+}
+
+// headerFact names a header fact: hyperparameters the CycloneDX taxonomy
+// names keep their name (GGUF context_length, hidden_size); anything
+// else is qualified by the format (onnx_producer, safetensors_format).
+func headerFact(format, key, value string) KV {
+	if officialHyper[key] {
+		return KV{key, value}
+	}
+	return KV{format + "_" + key, value}
 }
 
 // checkShards warns when a shard index names files that are not there.

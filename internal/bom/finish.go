@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/aigis-dev/aigis/internal/bom/dataset"
 	"github.com/aigis-dev/aigis/internal/hashing"
-	"github.com/aigis-dev/aigis/report"
 )
 
 // sorted lists the components by ref, so work over them is done, and
@@ -78,7 +78,7 @@ func (t *tree) hash(ctx context.Context, opt Options) error {
 		jobs[i] = hashing.Job{Path: filepath.FromSlash(f.Path), Length: f.Size, Whole: true}
 		counters[i] = t.counter[f.Path]
 	}
-	res, err := hashing.Hash(ctx, jobs, hashing.Options{Workers: opt.Workers, Open: t.root.Open,
+	res, err := hashing.Hash(ctx, jobs, hashing.Options{Workers: opt.Workers, Open: func(p string) (*os.File, error) { return t.open(filepath.ToSlash(p)) },
 		Observe: func(i int, p []byte) {
 			if counters[i] != nil {
 				counters[i].Write(p)
@@ -150,31 +150,12 @@ func splitOf(rel string) string {
 	return ""
 }
 
-func (t *tree) scan(ctx context.Context, run func(context.Context, string) (*report.Report, error)) error {
-	rep, err := run(ctx, t.target)
-	if err != nil {
-		return err
-	}
-	byPath := map[string]*File{}
+// attachScans gives every file the artifact the scan engine made of it.
+func (t *tree) attachScans() {
 	for _, f := range t.localFiles() {
-		byPath[f.Path] = f
-	}
-	for i := range rep.Artifacts {
-		a := &rep.Artifacts[i]
-		rel := a.Path
-		if t.single == "" {
-			if r, err := filepath.Rel(t.target, a.Path); err == nil {
-				rel = filepath.ToSlash(r)
-			}
-		} else {
-			rel = t.single
-		}
-		if f := byPath[rel]; f != nil {
-			f.Scan = a
-		}
+		f.Scan = t.arts[f.Path]
 	}
 	t.doc.Scanned = true
-	return nil
 }
 
 // finish sorts everything so the same tree gives the same document.

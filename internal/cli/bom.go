@@ -18,13 +18,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/bom"
 	"github.com/aigis-dev/aigis/internal/bom/cyclonedx"
 	"github.com/aigis-dev/aigis/internal/bom/spdx"
 	"github.com/aigis-dev/aigis/internal/bom/table"
 	"github.com/aigis-dev/aigis/report"
-	"github.com/aigis-dev/aigis/scan"
 )
 
 func init() { register(newBomCmd) }
@@ -38,10 +36,10 @@ var uuidRE = sync.OnceValue(func() *regexp.Regexp {
 func newBomCmd(env *Env) *cobra.Command {
 	var out, file, specVersion, timestamp, serial string
 	var rf reportFlags
-	var noHash, doScan bool
+	var noHash, doScan, allowSymlinks bool
 	var workers int
 	cmd := &cobra.Command{
-		Use:   "bom [flags] PATH",
+		Use:   "bom [flags] PATH...",
 		Short: "Write an AI bill of materials: models, datasets, provenance, training, licences, dependencies",
 		Long: `Write the AI bill of materials of a model repository, a model file, a
 dataset directory or a whole project:
@@ -63,7 +61,7 @@ completeness score. Nothing is loaded, executed or fetched.`,
   aigis bom -o cyclonedx-json --spec-version 1.7 .
   aigis bom -o spdx-json --scan ./models > bom.spdx.json
   SOURCE_DATE_EPOCH=0 aigis bom -o cyclonedx-json .   # reproducible bytes`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(bomFormats, out) {
 				return withCode(ExitError, fmt.Errorf("unknown output format %q (want one of %s)", out, strings.Join(bomFormats, ", ")))
@@ -85,16 +83,12 @@ completeness score. Nothing is loaded, executed or fetched.`,
 			if serial != "" && !uuidRE().MatchString(serial) {
 				return withCode(ExitError, fmt.Errorf("--serial %q is not a UUID", serial))
 			}
-			opt := bom.Options{NoHash: noHash, Workers: workers}
-			if doScan {
-				opt.Scan = func(ctx context.Context, target string) (*report.Report, error) {
-					return scan.New(scan.Options{Workers: workers, Limits: analyzer.DefaultLimits()}).Scan(ctx, []string{target})
-				}
-			}
+			opt := bom.Options{NoHash: noHash, Workers: workers, Scan: doScan, AllowSymlinks: allowSymlinks}
+			args = distinctTargets(args)
 			// bom draws no progress line (it has no --no-progress flag).
 			var doc *bom.Document
 			err = newProgress(env.Stderr, false).run(cmd, func(ctx context.Context) (err error) {
-				doc, err = bom.Build(ctx, args[0], opt)
+				doc, err = bom.BuildAll(ctx, args, opt)
 				return err
 			})
 			if err != nil {
@@ -145,6 +139,7 @@ completeness score. Nothing is loaded, executed or fetched.`,
 	cmd.Flags().StringVar(&specVersion, "spec-version", "1.6", "CycloneDX spec version: "+strings.Join(cyclonedx.Versions(), "|"))
 	cmd.Flags().StringVar(&timestamp, "timestamp", "", "document timestamp (RFC 3339); default now, or SOURCE_DATE_EPOCH when set")
 	cmd.Flags().StringVar(&serial, "serial", "", "document serial number (a UUID); default random, or derived from the content when the timestamp is pinned")
+	cmd.Flags().BoolVar(&allowSymlinks, "allow-symlinks", false, "describe a link to a file as that file, wherever it leads (a Hugging Face snapshot's links into ../../blobs); links are left out otherwise")
 	cmd.Flags().BoolVar(&noHash, "no-hash", false, "do not hash files (reads only headers, configs and cards)")
 	cmd.Flags().BoolVar(&doScan, "scan", false, "scan every file with the scan engine and embed the findings")
 	addGateFlags(cmd, &rf, "none")

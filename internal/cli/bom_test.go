@@ -155,3 +155,34 @@ func TestBom_ScanUsesTheWholeEngine(t *testing.T) {
 		t.Errorf("the BOM does not carry the modeling code's finding:\n%s", r.stdout)
 	}
 }
+
+// Several paths make one BOM rooted at the directory they share, holding
+// only what is under them; --allow-symlinks describes links as the files
+// they lead to (a Hugging Face snapshot), and without it they are left
+// out with a warning on stderr.
+func TestBom_SeveralPathsAndLinks(t *testing.T) {
+	top := t.TempDir()
+	write(t, filepath.Join(top, "models", "bert", "config.json"), []byte(`{"model_type": "bert", "architectures": ["BertModel"]}`), 0o644)
+	write(t, filepath.Join(top, "models", "bert", "model.safetensors"), testutil.SafetensorsModel(nil, testutil.STensor{Name: "w", Shape: []int64{4}, Data: make([]byte, 16)}), 0o644)
+	write(t, filepath.Join(top, "data", "requirements.txt"), []byte("numpy==1.26.4\n"), 0o644)
+	write(t, filepath.Join(top, "other", "secret.txt"), []byte("not part of the BOM"), 0o644)
+	r := runCLI(t, nil, "bom", "-o", "cyclonedx-json", filepath.Join(top, "models", "bert"), filepath.Join(top, "data", "requirements.txt"))
+	if r.code != ExitOK || !strings.Contains(r.stdout, "models/bert/model.safetensors") || !strings.Contains(r.stdout, "pkg:pypi/numpy@1.26.4") || strings.Contains(r.stdout, "secret.txt") {
+		t.Fatalf("several paths: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	cache := filepath.Join(t.TempDir(), "models--org--m")
+	write(t, filepath.Join(cache, "blobs", "aaa"), testutil.SafetensorsModel(nil, testutil.STensor{Name: "w", Shape: []int64{4}, Data: make([]byte, 16)}), 0o644)
+	write(t, filepath.Join(cache, "blobs", "bbb"), []byte(`{"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]}`), 0o644)
+	snap := filepath.Join(cache, "snapshots", "r1")
+	os.MkdirAll(snap, 0o755)
+	os.Symlink("../../blobs/aaa", filepath.Join(snap, "model.safetensors"))
+	os.Symlink("../../blobs/bbb", filepath.Join(snap, "config.json"))
+	r = runCLI(t, nil, "bom", "-o", "cyclonedx-json", snap)
+	if strings.Contains(r.stdout, `"name": "model.safetensors"`) || !strings.Contains(r.stderr, "--allow-symlinks") {
+		t.Errorf("links without --allow-symlinks: %s\n%s", r.stdout, r.stderr)
+	}
+	r = runCLI(t, nil, "bom", "-o", "cyclonedx-json", "--allow-symlinks", snap)
+	if r.code != ExitOK || !strings.Contains(r.stdout, `"model.safetensors"`) || !strings.Contains(r.stdout, "GPT2LMHeadModel") {
+		t.Errorf("--allow-symlinks: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

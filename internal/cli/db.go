@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -23,6 +22,10 @@ func init() { register(newDBCmd) }
 // default through the usual flag/env/config precedence.
 func addDBFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "db", "", "vulnerability database file (default: <user cache dir>/aigis/osv.db; env AIGIS_DB)")
+}
+
+func addReplaceFlag(cmd *cobra.Command, p *bool) {
+	cmd.Flags().BoolVar(p, "replace", false, "import an export even if it holds fewer advisories than the data it replaces; rebuild an unreadable database")
 }
 
 func dbPath(p string) (string, error) {
@@ -43,7 +46,12 @@ func newDBCmd(env *Env) *cobra.Command {
 		Long: `aigis deps matches dependencies against a local copy of the OSV database.
 Import osv-scanner's offline exports (DIR/osv-scanner/<Ecosystem>/all.zip)
 with 'db import', or download them with 'db update' where a network is
-available. 'db status' shows what is loaded and how old it is.`,
+available. 'db status' shows what is loaded and how old it is.
+
+An import builds a new database beside the old one and swaps it in only
+when it is complete: a failed or interrupted import changes nothing. An
+export with fewer advisories for its ecosystem than the database holds is
+refused unless --replace is given.`,
 	}
 	cmd.AddCommand(newDBImportCmd(env), newDBUpdateCmd(env), newDBStatusCmd(env))
 	return cmd
@@ -51,25 +59,29 @@ available. 'db status' shows what is loaded and how old it is.`,
 
 func newDBImportCmd(env *Env) *cobra.Command {
 	var db string
+	var replace bool
 	cmd := &cobra.Command{
 		Use:   "import [flags] FILE|DIR...",
 		Short: "Load OSV all.zip exports into the database",
 		Example: `  aigis db import ~/.cache/osv-scanner          # osv-scanner's offline cache
   aigis db import ./osv/PyPI/all.zip
-  aigis db import --db ./ci/osv.db ./mirror`,
+  aigis db import --db ./ci/osv.db ./mirror
+  aigis db import --replace ./osv/PyPI/all.zip  # accept a smaller export`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return load(cmd, env, db, func(ctx context.Context, p string) (*osvdb.ImportResult, error) {
-				return osvdb.Import(ctx, p, args...)
+				return osvdb.ImportWith(ctx, p, osvdb.ImportOptions{Replace: replace}, args...)
 			})
 		},
 	}
 	addDBFlag(cmd, &db)
+	addReplaceFlag(cmd, &replace)
 	return cmd
 }
 
 func newDBUpdateCmd(env *Env) *cobra.Command {
 	var db, baseURL string
+	var replace bool
 	var ecosystems []string
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -85,7 +97,7 @@ network access this fails with a clear error: copy the exports over and use
 			return load(cmd, env, db, func(ctx context.Context, p string) (*osvdb.ImportResult, error) {
 				return osvdb.Update(ctx, p, osvdb.UpdateOptions{
 					BaseURL: baseURL, Ecosystems: ecosystems,
-					Client: &http.Client{Timeout: timeout},
+					Client: &http.Client{Timeout: timeout}, Replace: replace,
 					Progress: func(eco string, n int64) {
 						fmt.Fprintf(env.Stderr, "downloaded %s export (%s)\n", eco, humanBytes(n))
 					},
@@ -94,6 +106,7 @@ network access this fails with a clear error: copy the exports over and use
 		},
 	}
 	addDBFlag(cmd, &db)
+	addReplaceFlag(cmd, &replace)
 	cmd.Flags().StringSliceVar(&ecosystems, "ecosystem", osvdb.DefaultEcosystems, "ecosystems to download")
 	cmd.Flags().StringVar(&baseURL, "url", osvdb.DefaultUpdateURL, "base URL serving <Ecosystem>/all.zip")
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "time allowed for each download")
@@ -119,10 +132,7 @@ func newDBStatusCmd(env *Env) *cobra.Command {
 				return withCode(ExitError, err)
 			}
 			defer d.Close()
-			st, err := d.Status()
-			if err != nil {
-				return withCode(ExitError, err)
-			}
+			st := d.Status()
 			if format == "json" {
 				enc := json.NewEncoder(env.Stdout)
 				enc.SetIndent("", "  ")
@@ -163,6 +173,9 @@ func printImport(env *Env, path string, res *osvdb.ImportResult, took time.Durat
 	for _, pr := range res.Problems {
 		fmt.Fprintln(env.Stderr, "aigis: skipped", pr)
 	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(env.Stderr, "aigis: warning:", w)
+	}
 	if len(res.Ecosystems) == 0 {
 		return
 	}
@@ -170,12 +183,21 @@ func printImport(env *Env, path string, res *osvdb.ImportResult, took time.Durat
 	writeStatus(env.Stdout, res.Ecosystems, time.Now())
 }
 
+// writeStatus shows both ages: when each export was imported and when its
+// newest record was modified (the age that decides staleness).
 func writeStatus(w io.Writer, st []osvdb.EcosystemStatus, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ECOSYSTEM\tRECORDS\tMALICIOUS\tPACKAGES\tWITHDRAWN\tINVALID\tIMPORTED\tNEWEST RECORD")
 	for _, s := range st {
+		newest := "unknown (no modified dates)"
+		if d, ok := s.DataAge(now); ok {
+			newest = fmt.Sprintf("%s (%s ago)", s.Newest, age(d))
+			if d > staleAfter {
+				newest += ", stale"
+			}
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s ago\t%s\n", s.Ecosystem, s.Records, s.Malicious, s.Packages, s.Withdrawn, s.Invalid,
-			age(now.Sub(s.Imported)), strings.TrimSpace(s.Newest))
+			age(now.Sub(s.Imported)), newest)
 	}
 	tw.Flush()
 }

@@ -14,8 +14,9 @@ import (
 
 func init() { register(newDepsCmd) }
 
-// staleAfter is when deps warns that the database is old: new malicious
-// packages are published every day.
+// staleAfter is when deps warns that the data is old (its newest record
+// was modified longer ago): new malicious packages are published every
+// day.
 const staleAfter = 7 * 24 * time.Hour
 
 func newDepsCmd(env *Env) *cobra.Command {
@@ -65,7 +66,7 @@ Nothing is installed, resolved or fetched; no model is loaded.`,
 					return withCode(ExitError, fmt.Errorf("%w (or pass --skip-vulns to run only the checks that need no database)", err))
 				}
 				defer d.Close()
-				warnStale(env, d)
+				warnStale(env, d, time.Now())
 				opt.DB = d
 			}
 			prog := newProgress(env.Stderr, !noProgress)
@@ -88,14 +89,16 @@ Nothing is installed, resolved or fetched; no model is loaded.`,
 	return cmd
 }
 
-func warnStale(env *Env, d *osvdb.DB) {
-	st, err := d.Status()
-	if err != nil {
-		return
-	}
-	for _, s := range st {
-		if age := time.Since(s.Imported); age > staleAfter {
-			fmt.Fprintf(env.Stderr, "aigis: warning: the %s advisories were imported %d days ago; run 'aigis db update'\n", s.Ecosystem, int(age.Hours()/24))
+// warnStale judges the data by its newest record, not by when it was
+// imported: importing an old export again does not make it fresh.
+func warnStale(env *Env, d *osvdb.DB, now time.Time) {
+	for _, s := range d.Status() {
+		age, ok := s.DataAge(now)
+		switch {
+		case !ok:
+			env.warnf("the %s advisories carry no modified dates, so how old they are is unknown; run 'aigis db update'", s.Ecosystem)
+		case age > staleAfter:
+			env.warnf("the %s advisories are stale: the newest was modified %d days ago (%s); run 'aigis db update'", s.Ecosystem, int(age.Hours()/24), s.Newest)
 		}
 	}
 }

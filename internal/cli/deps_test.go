@@ -2,10 +2,13 @@ package cli
 
 import (
 	"archive/zip"
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aigis-dev/aigis/report"
 )
@@ -92,5 +95,130 @@ func TestDBUpdate_OfflineFailsClearly(t *testing.T) {
 	r := runCLI(t, nil, "db", "update", "--db", dbp, "--url", "http://127.0.0.1:1", "--ecosystem", "PyPI", "--timeout", "5s")
 	if r.code != ExitError || !strings.Contains(r.stderr, "cannot be reached") {
 		t.Errorf("%d %s", r.code, r.stderr)
+	}
+}
+
+// pypiExport writes DIR/osv-scanner/PyPI/all.zip with n records, each
+// modified at the given time.
+func pypiExport(t *testing.T, n int, modified time.Time) string {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "osv-scanner", "PyPI", "all.zip")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	for i := range n {
+		w, _ := zw.Create(fmt.Sprintf("P-%d.json", i))
+		fmt.Fprintf(w, `{"id":"P-%d","modified":%q,"affected":[{"package":{"ecosystem":"PyPI","name":"pkg%d"},"versions":["1.0"]}]}`, i, modified.UTC().Format(time.RFC3339), i)
+	}
+	zw.Close()
+	f.Close()
+	return dir
+}
+
+// TestDB_CorruptDatabaseExits2: a truncated or damaged database makes
+// deps, db status and db import exit 2 with a clear message, never panic
+// (the old code panicked in bbolt: "Page expected to be ..."); db import
+// --replace rebuilds it.
+func TestDB_CorruptDatabaseExits2(t *testing.T) {
+	dbp := filepath.Join(t.TempDir(), "osv.db")
+	export := pypiExport(t, 300, time.Now())
+	if r := runCLI(t, nil, "db", "import", "--db", dbp, export); r.code != ExitOK {
+		t.Fatalf("import: %d %s", r.code, r.stderr)
+	}
+	full, err := os.ReadFile(dbp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AIGIS_DB": dbp}
+	dir := project(t, "pkg1==1.0\n")
+	for _, damage := range []struct {
+		name string
+		data []byte
+	}{
+		{"truncated to half", full[:len(full)/2]},
+		{"truncated by one page", full[:len(full)-4096]},
+		{"page header flipped", func() []byte {
+			b := bytes.Clone(full)
+			for i := 2 * 4096; i < len(b); i += 4096 {
+				b[i] ^= 0xff // every page's id
+			}
+			return b
+		}()},
+	} {
+		os.WriteFile(dbp, damage.data, 0o644)
+		for _, args := range [][]string{{"deps", dir}, {"db", "status"}, {"db", "import", export}} {
+			r := runCLI(t, env, args...)
+			if r.code != ExitError || !strings.Contains(r.stderr, "corrupt or truncated") || strings.Contains(r.stderr, "panic") {
+				t.Errorf("%s: %v: exit %d, stderr %q", damage.name, args, r.code, r.stderr)
+			}
+			if args[0] == "db" && args[1] == "import" && !strings.Contains(r.stderr, "--replace") {
+				t.Errorf("%s: import must name --replace: %q", damage.name, r.stderr)
+			}
+		}
+		if r := runCLI(t, env, "db", "import", "--replace", export); r.code != ExitOK || !strings.Contains(r.stderr, "rebuilt") {
+			t.Fatalf("%s: --replace: %d %q", damage.name, r.code, r.stderr)
+		}
+		if r := runCLI(t, env, "deps", "--fail-on", "none", dir); r.code != ExitOK {
+			t.Errorf("%s: deps after the rebuild: %d %q", damage.name, r.code, r.stderr)
+		}
+	}
+}
+
+// TestDB_ImportRefusesASmallerExport: a 5-record export does not replace
+// 300 records without --replace (the old import replaced 2,655 PyPI
+// records with 5 without a word).
+func TestDB_ImportRefusesASmallerExport(t *testing.T) {
+	dbp := filepath.Join(t.TempDir(), "osv.db")
+	if r := runCLI(t, nil, "db", "import", "--db", dbp, pypiExport(t, 300, time.Now())); r.code != ExitOK {
+		t.Fatalf("import: %d %s", r.code, r.stderr)
+	}
+	small := pypiExport(t, 5, time.Now())
+	r := runCLI(t, nil, "db", "import", "--db", dbp, small)
+	if r.code != ExitError || !strings.Contains(r.stderr, "5 PyPI advisories, the database 300") || !strings.Contains(r.stderr, "--replace") || strings.Contains(r.stdout, "imported into") {
+		t.Fatalf("smaller export: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, nil, "db", "status", "--db", dbp); !strings.Contains(r.stdout, "PyPI       300") {
+		t.Errorf("the refused import changed the database:\n%s", r.stdout)
+	}
+	if r := runCLI(t, nil, "db", "import", "--db", dbp, "--replace", small); r.code != ExitOK || !strings.Contains(r.stdout, "PyPI       5") {
+		t.Errorf("--replace: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestDeps_StalenessIsTheAgeOfTheData: data whose newest record is 30
+// days old is stale however recently it was imported (the old check
+// looked only at the import time, so a fresh import of old data never
+// warned); fresh data is not; status shows both times.
+func TestDeps_StalenessIsTheAgeOfTheData(t *testing.T) {
+	dir := project(t, "pkg1==1.0\n")
+	for _, c := range []struct {
+		age   time.Duration
+		stale bool
+	}{{30 * 24 * time.Hour, true}, {8 * 24 * time.Hour, true}, {6 * 24 * time.Hour, false}, {time.Hour, false}} {
+		dbp := filepath.Join(t.TempDir(), "osv.db")
+		newest := time.Now().Add(-c.age)
+		if r := runCLI(t, nil, "db", "import", "--db", dbp, pypiExport(t, 3, newest)); r.code != ExitOK {
+			t.Fatalf("import: %d %s", r.code, r.stderr)
+		}
+		env := map[string]string{"AIGIS_DB": dbp}
+		r := runCLI(t, env, "deps", "--fail-on", "none", dir)
+		warned := strings.Contains(r.stderr, "PyPI advisories are stale")
+		if warned != c.stale || (c.stale && !strings.Contains(r.stderr, fmt.Sprintf("modified %d days ago", int(c.age.Hours()/24)))) {
+			t.Errorf("data %s old: stale warning %v, want %v: %q", c.age, warned, c.stale, r.stderr)
+		}
+		st := runCLI(t, env, "db", "status")
+		if !strings.Contains(st.stdout, "IMPORTED") || !strings.Contains(st.stdout, newest.UTC().Format(time.RFC3339)) || strings.Contains(st.stdout, "stale") != c.stale {
+			t.Errorf("status for data %s old:\n%s", c.age, st.stdout)
+		}
+	}
+	// An export without modified dates cannot be judged: say so.
+	dbp := filepath.Join(t.TempDir(), "osv.db")
+	runCLI(t, nil, "db", "import", "--db", dbp, exportDir(t))
+	if r := runCLI(t, map[string]string{"AIGIS_DB": dbp}, "deps", "--fail-on", "none", dir); !strings.Contains(r.stderr, "no modified dates") {
+		t.Errorf("undated data: %q", r.stderr)
 	}
 }

@@ -2,14 +2,18 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/internal/weights"
-	"github.com/aigis-dev/aigis/internal/weights/tensorfile"
 	"github.com/aigis-dev/aigis/report"
+	"github.com/aigis-dev/aigis/scan"
 )
 
 func init() { register(newDiffCmd) }
@@ -37,7 +41,8 @@ Both files are read in full; nothing is loaded with a framework.`,
 				return err
 			}
 			a := report.Artifact{Path: args[1], Format: "weights-diff"}
-			if err := diffInto(cmd.Context(), args[0], args[1], &a); err != nil {
+			cpu := analyzer.NewCPU(0)
+			if err := diffInto(cmd.Context(), scan.New(scan.Options{CPU: cpu}), cpu, args[0], args[1], &a); err != nil {
 				return withCode(ExitError, err)
 			}
 			return emit(env, &rf, &report.Report{Command: "diff", Artifacts: []report.Artifact{a}})
@@ -47,19 +52,21 @@ Both files are read in full; nothing is loaded with a framework.`,
 	return cmd
 }
 
-// diffInto compares model with base and adds the findings to a.
-func diffInto(ctx context.Context, base, model string, a *report.Artifact) error {
-	fa, err := tensorfile.Open(base)
+// diffInto compares model with base and adds the findings to a. The
+// engine lists both models' tensors (headers only); the comparison runs
+// on the cores of the run's CPU budget.
+func diffInto(ctx context.Context, engine *scan.Scanner, cpu *analyzer.CPU, base, model string, a *report.Artifact) error {
+	_, raA, tsA, closeA, err := engine.Tensors(ctx, base)
 	if err != nil {
 		return err
 	}
-	defer fa.Close()
-	fb, err := tensorfile.Open(model)
+	defer closeA()
+	_, raB, tsB, closeB, err := engine.Tensors(ctx, model)
 	if err != nil {
 		return err
 	}
-	defer fb.Close()
-	d, err := weights.Compare(ctx, fa.Source, fb.Source)
+	defer closeB()
+	d, err := weights.Compare(ctx, cpu, weights.Source{RA: raA, Tensors: tsA}, weights.Source{RA: raB, Tensors: tsB})
 	if err != nil {
 		return fmt.Errorf("comparing %s with %s: %w", model, base, err)
 	}
@@ -77,25 +84,33 @@ func diffInto(ctx context.Context, base, model string, a *report.Artifact) error
 	return nil
 }
 
-// checkBase makes sure --base is a model whose tensors can be listed,
-// before the scan starts.
-func checkBase(base string) error {
-	f, err := tensorfile.Open(base)
+// checkBase makes sure --base is a model whose tensors the engine can
+// list, before the scan starts.
+func checkBase(ctx context.Context, engine *scan.Scanner, base string) error {
+	_, _, _, closeBase, err := engine.Tensors(ctx, base)
 	if err != nil {
 		return fmt.Errorf("--base: %w", err)
 	}
-	return f.Close()
+	return closeBase()
 }
 
-// compareBase adds a diff against base to a scanned model whose tensors
-// can be compared (scan --base).
-func compareBase(ctx context.Context, base string, a *report.Artifact) {
-	switch a.Format {
-	case "safetensors", "gguf", "numpy", "pytorch-zip":
-	default:
+// compareBase adds a diff against base to a scanned file whose tensors
+// the engine can list (scan --base); files without tensors are left
+// alone.
+func compareBase(ctx context.Context, engine *scan.Scanner, cpu *analyzer.CPU, base string, a *report.Artifact) {
+	st, err := os.Lstat(a.Path)
+	switch {
+	case err != nil:
 		return
+	case st.Mode()&fs.ModeSymlink != 0 && a.Properties["link_resolves_to"] != "":
+		// A link the scan analysed as the file it leads to, inside the root.
+	case !st.Mode().IsRegular():
+		return // directories, other links and devices: no file was read there
 	}
-	if err := diffInto(ctx, base, a.Path, a); err != nil {
+	err = diffInto(ctx, engine, cpu, base, a.Path, a)
+	switch {
+	case errors.Is(err, analyzer.ErrNoTensors):
+	case err != nil:
 		a.Add(rules.New(rules.WeightsDiffFailed, "", err.Error()))
 	}
 }

@@ -279,6 +279,14 @@ func TestNoGoNamesInMessages(t *testing.T) {
 	if r.code != ExitError || strings.Contains(r.stderr, "strconv") {
 		t.Errorf("AIGIS_WORKERS=many: exit %d %q", r.code, r.stderr)
 	}
+	// A bundle of the wrong shape is described by its JSON fields.
+	_, pub := keyPair(t)
+	write(t, filepath.Join(dir, "m.bin"), []byte("weights"), 0o644)
+	write(t, filepath.Join(dir, "m.bin.sig"), []byte(`{"mediaType": 5}`), 0o644)
+	r = runCLI(t, nil, "verify", "--public-key", pub, filepath.Join(dir, "m.bin"))
+	if r.code != ExitFindings || strings.Contains(r.stdout, "Go ") || !strings.Contains(r.stdout, "field mediaType holds a JSON number where a string belongs") {
+		t.Errorf("malformed bundle: exit %d %q", r.code, r.stdout)
+	}
 }
 
 func TestVersion(t *testing.T) {

@@ -53,14 +53,15 @@ risky".`,
 			limits.Timeout = timeout
 			limits.MaxDepth = maxDepth
 			limits.MaxExpanded = int64(maxExpanded)
+			prog := newProgress(env.Stderr, !noProgress)
+			opts := scan.Options{Workers: workers, Limits: limits, Weights: weightsFlag, CPU: analyzer.NewCPU(workers)}
+			opts.OnArtifact = prog.artifact
+			engine := scan.New(opts)
 			if base != "" {
-				if err := checkBase(base); err != nil {
+				if err := checkBase(cmd.Context(), engine, base); err != nil {
 					return withCode(ExitError, err)
 				}
 			}
-			opts := scan.Options{Workers: workers, Limits: limits, Weights: weightsFlag}
-			prog := newProgress(env.Stderr, !noProgress)
-			opts.OnArtifact = prog.artifact
 			out, err := rf.open(env, "scan")
 			if err != nil {
 				return err
@@ -68,9 +69,9 @@ risky".`,
 			// Each artifact is written as soon as the walk order allows:
 			// the report streams, whatever the number of files.
 			err = prog.run(cmd, func(ctx context.Context) error {
-				return scan.New(opts).Stream(ctx, args, func(a *report.Artifact) error {
+				return engine.Stream(ctx, args, func(a *report.Artifact) error {
 					if base != "" {
-						compareBase(ctx, base, a)
+						compareBase(ctx, engine, opts.CPU, base, a)
 					}
 					return out.Artifact(a)
 				})

@@ -11,7 +11,6 @@ import (
 	"github.com/google/osv-scalibr/semantic"
 
 	"github.com/aigis-dev/aigis/internal/deps/correlate"
-	"github.com/aigis-dev/aigis/internal/deps/modelfile"
 	"github.com/aigis-dev/aigis/internal/deps/typosquat"
 	"github.com/aigis-dev/aigis/internal/osvdb"
 	"github.com/aigis-dev/aigis/internal/rules"
@@ -44,7 +43,7 @@ func (m *matcher) lookup(eco, name string) ([]osvdb.Record, error) {
 }
 
 // audit turns one manifest into its artifact.
-func (m *matcher) audit(mf *Manifest, models map[modelfile.Kind][]string, siblingLocks map[string]bool) report.Artifact {
+func (m *matcher) audit(mf *Manifest, models map[correlate.Kind][]string, siblingLocks map[string]bool) report.Artifact {
 	a := report.Artifact{Path: mf.Path, Format: mf.Format, Size: mf.Size, Properties: map[string]string{}}
 	if mf.Err != nil {
 		a.Add(rules.New(rules.DepsManifestInvalid, "", fmt.Sprintf("%s cannot be read as %s: %v; its dependencies were not checked", mf.Path, mf.Format, mf.Err)))
@@ -135,7 +134,7 @@ type group struct {
 // It reports whether the package is affected by anything.
 //
 // Without a database only the model-file correlations run.
-func (m *matcher) vulns(a *report.Artifact, mf *Manifest, p Package, models map[modelfile.Kind][]string) bool {
+func (m *matcher) vulns(a *report.Artifact, mf *Manifest, p Package, models map[correlate.Kind][]string) bool {
 	var recs []osvdb.Record
 	var err error
 	if m.db != nil {

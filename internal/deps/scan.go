@@ -5,7 +5,8 @@
 // names, dependency-confusion index setups, unpinned requirements, and
 // advisories that the tree's own model files exercise.
 //
-// It reads manifests and sniffs model files; it never installs, resolves
+// It reads manifests, and learns which model files a tree holds from the
+// scan engine (header-only); it never installs, resolves
 // or imports a package, never contacts an index or the network, and never
 // loads a model. Every input is bounded; a manifest that cannot be read is
 // a finding naming the file, and the scan goes on.
@@ -24,7 +25,7 @@ import (
 	scalibrfs "github.com/google/osv-scalibr/fs"
 
 	"github.com/aigis-dev/aigis/internal/bounded"
-	"github.com/aigis-dev/aigis/internal/deps/modelfile"
+	"github.com/aigis-dev/aigis/internal/deps/correlate"
 	"github.com/aigis-dev/aigis/internal/osvdb"
 	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
@@ -53,8 +54,9 @@ var skipDirs = map[string]bool{".git": true, ".hg": true, ".svn": true, "node_mo
 // tree is what one walk finds.
 type tree struct {
 	manifests []*Manifest
-	models    map[modelfile.Kind][]string
+	models    map[correlate.Kind][]string
 	problems  []report.Artifact
+	files     []modelFile // offered to the scan engine
 }
 
 // Scan audits each target (a directory or a single manifest) and returns
@@ -100,7 +102,7 @@ func walk(ctx context.Context, target string) (*tree, error) {
 	if !ok {
 		return nil, errors.New("os.Root.FS lacks ReadDir or Stat")
 	}
-	t := &tree{models: map[modelfile.Kind][]string{}}
+	t := &tree{models: map[correlate.Kind][]string{}}
 	display := func(rel string) string {
 		if only != "" {
 			return target
@@ -115,12 +117,8 @@ func walk(ctx context.Context, target string) (*tree, error) {
 			mf.Path = display(rel)
 			t.manifests = append(t.manifests, mf)
 		}
-		kinds, err := sniff(root, rel, info)
-		if err != nil {
-			return nil // unreadable file: not a model we can correlate
-		}
-		for _, k := range kinds {
-			t.models[k] = append(t.models[k], display(rel))
+		if info.Size() >= minModelSize {
+			t.files = append(t.files, modelFile{rel: rel, display: display(rel)})
 		}
 		return nil
 	}
@@ -131,6 +129,7 @@ func walk(ctx context.Context, target string) (*tree, error) {
 		if len(t.manifests) == 0 {
 			return nil, fmt.Errorf("%s is not a manifest or lockfile that deps reads", target)
 		}
+		t.modelKinds(ctx, root)
 		return t, nil
 	}
 	n := 0
@@ -164,6 +163,7 @@ func walk(ctx context.Context, target string) (*tree, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.modelKinds(ctx, root)
 	sort.Slice(t.manifests, func(i, j int) bool { return t.manifests[i].Rel < t.manifests[j].Rel })
 	for k := range t.models {
 		sort.Strings(t.models[k])
@@ -226,18 +226,6 @@ func readBounded(root *os.Root, rel string, info fs.FileInfo) ([]byte, error) {
 	}
 	defer f.Close()
 	return bounded.ReadAll(f, MaxManifestBytes)
-}
-
-func sniff(root *os.Root, rel string, info fs.FileInfo) ([]modelfile.Kind, error) {
-	if info.Size() < 8 {
-		return nil, nil
-	}
-	f, err := root.Open(rel)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return modelfile.Sniff(f, info.Size())
 }
 
 // lockedBySibling maps a directory to the PEP 503 names its lockfiles

@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -72,15 +71,10 @@ func torchZip() []byte {
 	return b.Bytes()
 }
 
+// ggufWithTemplate is a GGUF file whose header carries a chat template,
+// which llama-cpp-python renders.
 func ggufWithTemplate() []byte {
-	var b bytes.Buffer
-	b.WriteString("GGUF")
-	binary.Write(&b, binary.LittleEndian, uint32(3))
-	binary.Write(&b, binary.LittleEndian, uint64(0))
-	binary.Write(&b, binary.LittleEndian, uint64(1))
-	binary.Write(&b, binary.LittleEndian, uint64(23))
-	b.WriteString("tokenizer.chat_template")
-	return b.Bytes()
+	return testutil.GGUF([]testutil.GGUFKV{{Key: "tokenizer.chat_template", Value: "{{ messages }}"}}, nil, nil)
 }
 
 var fixtureRecords = []string{

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+
+	"github.com/aigis-dev/aigis/internal/jsonerr"
 )
 
 // BundleMediaType is the Sigstore bundle version OMS producers write.
@@ -125,7 +127,7 @@ func ParseBundle(data []byte) (*Bundle, error) {
 	}
 	var raw bundleJSON
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, formatErr("bundle is not a JSON Sigstore bundle: %v", err)
+		return nil, formatErr("bundle is not a JSON Sigstore bundle: %v", jsonerr.Clean(err))
 	}
 	b := &Bundle{Raw: data}
 	if raw.MediaType == nil {

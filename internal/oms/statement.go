@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aigis-dev/aigis/internal/hashing"
+	"github.com/aigis-dev/aigis/internal/jsonerr"
 )
 
 // The in-toto and OMS identifiers.
@@ -132,7 +133,7 @@ func ParseStatement(payload []byte) (*Manifest, error) {
 	}
 	var raw rawStatement
 	if err := json.Unmarshal(payload, &raw); err != nil {
-		return nil, formatErr("payload is not a JSON in-toto statement: %v", err)
+		return nil, formatErr("payload is not a JSON in-toto statement: %v", jsonerr.Clean(err))
 	}
 	if raw.Type == nil {
 		return nil, formatErr("statement has no _type")
@@ -166,7 +167,7 @@ func ParseStatement(payload []byte) (*Manifest, error) {
 	}
 	var pred rawPredicate
 	if err := json.Unmarshal(raw.Predicate, &pred); err != nil {
-		return nil, formatErr("predicate is malformed: %v", err)
+		return nil, formatErr("predicate is malformed: %v", jsonerr.Clean(err))
 	}
 	ser, err := parseSerialization(pred.Serialization)
 	if err != nil {

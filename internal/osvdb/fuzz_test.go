@@ -1,6 +1,10 @@
 package osvdb
 
 import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -26,6 +30,39 @@ func FuzzParseRecord(f *testing.F) {
 			a.FixedVersions()
 			ScoreOf(r, a)
 			r.Match(a.Ecosystem, a.Name, version)
+		}
+	})
+}
+
+// FuzzOpen mutates a small real database file (1 KiB pages, an inline
+// bucket, one ecosystem) and runs every read path and an import over it:
+// none may panic, fault or hang, and every error must be a clear one.
+func FuzzOpen(f *testing.F) {
+	defer func(ps int) { buildPageSize = ps }(buildPageSize)
+	buildPageSize = 1024
+	dir := f.TempDir()
+	export := writeExport(f, "PyPI", fixtureExport)
+	seed := filepath.Join(dir, "seed.db")
+	if _, err := Import(context.Background(), seed, export); err != nil {
+		f.Fatal(err)
+	}
+	b, err := os.ReadFile(seed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add(b[:len(b)/2])
+	f.Add(b[:3*1024])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "osv.db")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := exercise(t, p, fixtureNames)
+		mustBeCorrupt(t, "open", err)
+		_, err = Import(context.Background(), p, export)
+		if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrSchema) && !errors.Is(err, ErrShrink) {
+			t.Fatalf("import over it: %v", err)
 		}
 	})
 }

@@ -28,10 +28,22 @@ const (
 
 // ImportResult says what an import did.
 type ImportResult struct {
+	// Ecosystems imported; empty when the import failed (it changes
+	// nothing then).
 	Ecosystems []EcosystemStatus
 	// Problems names rejected records and files ("all.zip: PYSEC-1.json:
 	// ..."), up to a bound; Invalid in each status has the full count.
 	Problems []string
+	// Warnings says what the import dropped on purpose (--replace).
+	Warnings []string
+}
+
+// ImportOptions configures Import.
+type ImportOptions struct {
+	// Replace lets an export replace an ecosystem's data with fewer
+	// advisories, and an unreadable database be rebuilt from the exports
+	// alone (dropping its other ecosystems).
+	Replace bool
 }
 
 // FindExports returns the all.zip files under each source: a source is an
@@ -75,26 +87,106 @@ func FindExports(sources ...string) ([]string, error) {
 }
 
 // Import loads every export found under sources into the store at dbPath,
-// creating it if needed. Each export replaces its ecosystem's data
-// atomically; other ecosystems are kept. A malformed record is counted and
-// named in Problems and the import goes on; a malformed or unreadable
-// export is an error naming the file (exports imported before it stay).
+// creating it if needed. Each export replaces its ecosystem's data; other
+// ecosystems are kept. The import is all or nothing: it builds a new file
+// and renames it over the old one only when every export was read, so a
+// malformed or unreadable export, an export with fewer advisories for its
+// ecosystem than the store holds (unless opt.Replace), an interrupt or a
+// crash leave the store as it was. A malformed record is counted and named
+// in Problems and the import goes on.
 func Import(ctx context.Context, dbPath string, sources ...string) (*ImportResult, error) {
+	return ImportWith(ctx, dbPath, ImportOptions{}, sources...)
+}
+
+// ImportWith is Import with options.
+func ImportWith(ctx context.Context, dbPath string, opt ImportOptions, sources ...string) (*ImportResult, error) {
 	exports, err := FindExports(sources...)
 	if err != nil {
 		return nil, err
 	}
+	// The rename replaces a directory entry: through a symbolic link, it
+	// must replace the file the link names, not the link.
+	if p, err := filepath.EvalSymlinks(dbPath); err == nil {
+		dbPath = p
+	}
+	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := lockWriter(dbPath)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	removeDeadTemps(dbPath)
+
 	res := &ImportResult{}
+	old, err := open(dbPath)
+	switch {
+	case err == nil:
+		defer func() {
+			if old != nil {
+				old.Close()
+			}
+		}()
+	case errors.Is(err, ErrNoDatabase):
+		old = nil
+	case errors.Is(err, ErrLocked):
+		return nil, err
+	case opt.Replace:
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s could not be read (%v): rebuilt from these exports alone", dbPath, err))
+		old = nil
+	default:
+		return nil, fmt.Errorf("%s: %w; nothing was imported: pass --replace to rebuild it from these exports alone (its other ecosystems are dropped)", dbPath, err)
+	}
+
+	w, err := newBuilder(dbPath)
+	if err != nil {
+		return nil, err
+	}
+	defer w.abort()
+	written := map[string]bool{}
+	fail := func(err error) (*ImportResult, error) {
+		res.Ecosystems = nil
+		return res, err
+	}
 	for _, p := range exports {
 		st, byName, problems, err := readExport(ctx, p)
 		res.Problems = appendBounded(res.Problems, problems...)
 		if err != nil {
-			return res, fmt.Errorf("%s: %w", p, err)
+			return fail(fmt.Errorf("%s: %w; nothing was imported", p, err))
 		}
-		if err := writeEcosystem(dbPath, st, byName); err != nil {
-			return res, fmt.Errorf("writing %s into %s: %w", p, dbPath, err)
+		if prev, ok := old.statusOf(st.Ecosystem); ok && st.Advisories() < prev.Advisories() {
+			if !opt.Replace {
+				return fail(fmt.Errorf("%s: %w: it holds %d %s advisories, the database %d (imported %s from %s); nothing was imported: pass --replace if the smaller export is what you want",
+					p, ErrShrink, st.Advisories(), st.Ecosystem, prev.Advisories(), prev.Imported.Format(time.DateOnly), prev.Source))
+			}
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: %d advisories replaced %d (--replace)", st.Ecosystem, st.Advisories(), prev.Advisories()))
 		}
+		if err := w.put(st, byName); err != nil {
+			return fail(fmt.Errorf("writing %s into %s: %w", p, w.tmp, err))
+		}
+		hook("written")
+		written[st.Ecosystem] = true
 		res.Ecosystems = append(res.Ecosystems, st)
+	}
+	if old != nil {
+		for _, st := range old.ecos {
+			if written[st.Ecosystem] {
+				continue
+			}
+			if err := w.copyFrom(old, st); err != nil {
+				return fail(fmt.Errorf("copying %s from %s: %w", st.Ecosystem, dbPath, err))
+			}
+		}
+		// Windows cannot rename over a file that is open.
+		old.Close()
+		old = nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if err := w.commit(); err != nil {
+		return fail(fmt.Errorf("replacing %s: %w", dbPath, err))
 	}
 	return res, nil
 }
@@ -188,6 +280,10 @@ func readExport(ctx context.Context, path string) (EcosystemStatus, map[string][
 	}
 	st.Ecosystem = eco
 	byName := map[string][]Record{}
+	// A record dated after the import (beyond clock skew) would make the
+	// data look fresh for ever: such dates are not believed.
+	var newest time.Time
+	notAfter := st.Imported.Add(24 * time.Hour)
 	for _, r := range all {
 		if r.Withdrawn != "" {
 			st.Withdrawn++
@@ -217,9 +313,12 @@ func readExport(ctx context.Context, path string) (EcosystemStatus, map[string][
 		if r.IsMalicious() {
 			st.Malicious++
 		}
-		if r.Modified > st.Newest {
-			st.Newest = r.Modified
+		if t, err := time.Parse(time.RFC3339Nano, r.Modified); err == nil && t.After(newest) && !t.After(notAfter) {
+			newest = t
 		}
+	}
+	if !newest.IsZero() {
+		st.Newest = newest.UTC().Format(time.RFC3339)
 	}
 	st.Packages = len(byName)
 	for _, l := range byName {

@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/aigis-dev/aigis/internal/jsonerr"
 )
 
 // Bounds for one record. Real records are a few KiB; the largest PyPI
@@ -131,7 +133,7 @@ func ParseRecord(b []byte) (*Record, error) {
 	var w wireRecord
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&w); err != nil {
-		return nil, fmt.Errorf("not an OSV JSON record: %w", err)
+		return nil, fmt.Errorf("not an OSV JSON record: %w", jsonerr.Clean(err))
 	}
 	if w.ID == "" {
 		return nil, errors.New("record has no id")

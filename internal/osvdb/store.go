@@ -8,10 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Store layout (bbolt, one file):
@@ -35,9 +38,16 @@ func ecoMetaKey(eco string) []byte { return []byte("eco/" + eco) }
 // ErrNoDatabase is returned by Open when the file does not exist.
 var ErrNoDatabase = errors.New("no vulnerability database")
 
-// lockTimeout bounds the wait for a file locked by another aigis process
-// (an import in progress): a clear error beats a hang.
-const lockTimeout = 3 * time.Second
+// ErrSchema is returned by Open for a database of another schema version.
+var ErrSchema = errors.New("the vulnerability database was written by another version of aigis")
+
+// ErrLocked is returned when another process holds the database or its
+// writer lock for longer than lockTimeout.
+var ErrLocked = errors.New("the vulnerability database is locked by another process")
+
+// lockTimeout bounds the wait for a lock held by another aigis process: a
+// clear error beats a hang. A variable so tests can shorten it.
+var lockTimeout = 3 * time.Second
 
 // DefaultPath is <user cache dir>/aigis/osv.db.
 func DefaultPath() (string, error) {
@@ -48,35 +58,144 @@ func DefaultPath() (string, error) {
 	return filepath.Join(dir, "aigis", "osv.db"), nil
 }
 
-// DB is an open, read-only store.
+// DB is an open, read-only store. Its file is never written in place
+// (imports build a new file and rename it over the old one), so a DB keeps
+// reading the data it was opened on however many imports run meanwhile.
 type DB struct {
 	bolt *bolt.DB
 	path string
+	ecos []EcosystemStatus
+	has  map[string]bool
 }
 
-// Open opens the store read-only. It maps the file and reads one page; it
-// does not parse records.
+// Open opens the store read-only and checks the whole file before bbolt
+// reads any of it: a truncated or damaged file is an ErrCorrupt error,
+// never a panic or a fault. It also reads every ecosystem's status, so
+// Status and HasEcosystem cannot fail later.
 func Open(path string) (*DB, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w at %s: run 'aigis db import DIR' or 'aigis db update'", ErrNoDatabase, path)
+	db, err := open(path)
+	if errors.Is(err, ErrCorrupt) {
+		return nil, fmt.Errorf("%s: %w; rebuild it with 'aigis db import --replace DIR' or 'aigis db update --replace'", path, err)
 	}
-	b, err := bolt.Open(path, 0o644, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	return db, err
+}
+
+func open(path string) (*DB, error) {
+	b, err := openBolt(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening vulnerability database %s: %w", path, err)
+		return nil, err
 	}
-	db := &DB{bolt: b, path: path}
-	err = b.View(func(tx *bolt.Tx) error {
-		m := tx.Bucket(bucketMeta)
-		if m == nil || string(m.Get(keySchema)) != schemaVersion {
-			return fmt.Errorf("%s is not an aigis vulnerability database of schema %s: re-import it", path, schemaVersion)
-		}
-		return nil
-	})
-	if err != nil {
+	db := &DB{bolt: b, path: path, has: map[string]bool{}}
+	if err := db.readMeta(); err != nil {
 		b.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// openBolt opens a bbolt file read-only once checkFile has passed it.
+func openBolt(path string) (*bolt.DB, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s: run 'aigis db import DIR' or 'aigis db update'", ErrNoDatabase, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening vulnerability database: %w", err)
+	}
+	info, err := f.Stat()
+	if err != nil || !info.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("opening vulnerability database %s: not a regular file (%v)", path, err)
+	}
+	if info.Size() < 2*minPageSize {
+		f.Close()
+		return nil, corrupt("%d bytes, too short for a database", info.Size())
+	}
+	// bbolt maps the very file checked below (no window for a rename
+	// to swap another one in), and closes it with the DB.
+	var b *bolt.DB
+	err = guard("opening", func() (err error) {
+		b, err = bolt.Open(path, 0, &bolt.Options{
+			ReadOnly: true, Timeout: lockTimeout,
+			OpenFile: func(string, int, os.FileMode) (*os.File, error) { return f, nil },
+		})
+		return err
+	})
+	if err != nil {
+		f.Close() // bbolt closed it already unless it panicked
+	}
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("%w: %s is held by another process for more than %s", ErrLocked, path, lockTimeout)
+	case errors.As(err, &errno):
+		return nil, fmt.Errorf("opening vulnerability database %s: %w", path, err) // locking, mapping
+	case errors.Is(err, ErrCorrupt):
+		return nil, err
+	default:
+		// Invalid meta pages, wrong version, bad checksum, "file size too small".
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	var txid uint64
+	err = guard("reading the meta page", func() error {
+		tx, err := b.Begin(false)
+		if err != nil {
+			return err
+		}
+		txid = uint64(tx.ID())
+		return tx.Rollback()
+	})
+	if err == nil {
+		err = checkFile(f, info.Size(), b.Info().PageSize, txid)
+	}
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// readMeta checks the schema and keeps the ecosystem statuses.
+func (db *DB) readMeta() error {
+	return db.view("the metadata", func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		var schema []byte
+		if m != nil {
+			schema = m.Get(keySchema)
+		}
+		switch {
+		case string(schema) == schemaVersion:
+		case schema == nil:
+			return fmt.Errorf("%w: no aigis schema (not an aigis vulnerability database?)", ErrCorrupt)
+		default:
+			return fmt.Errorf("%w: %s holds schema %q, this aigis reads %s: rebuild it with 'aigis db import --replace DIR' or 'aigis db update --replace'", ErrSchema, db.path, schema, schemaVersion)
+		}
+		c := m.Cursor()
+		prefix := []byte("eco/")
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var s EcosystemStatus
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("%w: status %s: %v", ErrCorrupt, k, err)
+			}
+			if string(k) != string(ecoMetaKey(s.Ecosystem)) || tx.Bucket(ecoBucket(s.Ecosystem)) == nil {
+				return fmt.Errorf("%w: status %s names no bucket of its own", ErrCorrupt, k)
+			}
+			db.ecos = append(db.ecos, s)
+			db.has[s.Ecosystem] = true
+		}
+		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			if eco, ok := bytes.CutPrefix(name, prefix); ok && !db.has[string(eco)] {
+				return fmt.Errorf("%w: bucket %s has no status", ErrCorrupt, name)
+			}
+			return nil
+		})
+	})
+}
+
+// view runs fn in a read transaction under guard.
+func (db *DB) view(what string, fn func(tx *bolt.Tx) error) error {
+	return guard("reading "+what+" from "+db.path, func() error { return db.bolt.View(fn) })
 }
 
 // Path is the file the store was opened from.
@@ -90,7 +209,7 @@ func (db *DB) Close() error { return db.bolt.Close() }
 // ecosystem that was never imported; HasEcosystem tells the two apart.
 func (db *DB) Lookup(ecosystem, name string) ([]Record, error) {
 	var recs []Record
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(ecosystem+"/"+name, func(tx *bolt.Tx) error {
 		b := tx.Bucket(ecoBucket(BaseEcosystem(ecosystem)))
 		if b == nil {
 			return nil
@@ -100,7 +219,10 @@ func (db *DB) Lookup(ecosystem, name string) ([]Record, error) {
 			return nil
 		}
 		// v is only valid inside the transaction; Unmarshal copies.
-		return json.Unmarshal(v, &recs)
+		if err := json.Unmarshal(v, &recs); err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s/%s from %s: %w", ecosystem, name, db.path, err)
@@ -110,12 +232,7 @@ func (db *DB) Lookup(ecosystem, name string) ([]Record, error) {
 
 // HasEcosystem reports whether an export for the ecosystem was imported.
 func (db *DB) HasEcosystem(ecosystem string) bool {
-	found := false
-	_ = db.bolt.View(func(tx *bolt.Tx) error {
-		found = tx.Bucket(ecoBucket(BaseEcosystem(ecosystem))) != nil
-		return nil
-	})
-	return found
+	return db.has[BaseEcosystem(ecosystem)]
 }
 
 // EcosystemStatus describes one imported export.
@@ -129,80 +246,43 @@ type EcosystemStatus struct {
 	Malicious int `json:"malicious"`
 	Packages  int `json:"packages"`
 	// Imported is when the export was imported; Newest the latest
-	// "modified" among its records (how fresh the data itself is).
+	// "modified" among its records (RFC 3339, UTC), which says how fresh
+	// the data itself is. Dates after the import are not believed.
 	Imported time.Time `json:"imported"`
 	Newest   string    `json:"newest_modified,omitempty"`
 }
 
-// Status lists the imported ecosystems, sorted by name.
-func (db *DB) Status() ([]EcosystemStatus, error) {
-	var out []EcosystemStatus
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketMeta).Cursor()
-		prefix := []byte("eco/")
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			var s EcosystemStatus
-			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("meta %s: %w", k, err)
-			}
-			out = append(out, s)
-		}
-		return nil
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Ecosystem < out[j].Ecosystem })
-	return out, err
+// Advisories is what the export held for its ecosystem: the records
+// indexed and the withdrawn ones (an advisory being withdrawn does not
+// make an export smaller).
+func (s EcosystemStatus) Advisories() int { return s.Records + s.Withdrawn }
+
+// DataAge is how long before now the newest record was modified; ok is
+// false when no record carried a date.
+func (s EcosystemStatus) DataAge(now time.Time) (age time.Duration, ok bool) {
+	t, err := time.Parse(time.RFC3339Nano, s.Newest)
+	if err != nil {
+		return 0, false
+	}
+	return now.Sub(t), true
 }
 
-// writeEcosystem replaces one ecosystem's bucket and status in a single
-// transaction: readers see the old data or the new, never a mix.
-func writeEcosystem(path string, st EcosystemStatus, byName map[string][]Record) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+// Status lists the imported ecosystems, sorted by name.
+func (db *DB) Status() []EcosystemStatus {
+	out := slices.Clone(db.ecos)
+	sort.Slice(out, func(i, j int) bool { return out[i].Ecosystem < out[j].Ecosystem })
+	return out
+}
+
+// statusOf is the ecosystem's status in db, which may be nil (no database).
+func (db *DB) statusOf(eco string) (EcosystemStatus, bool) {
+	if db == nil {
+		return EcosystemStatus{}, false
 	}
-	b, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: lockTimeout, NoFreelistSync: true})
-	if err != nil {
-		return fmt.Errorf("opening %s for writing: %w", path, err)
+	for _, s := range db.ecos {
+		if s.Ecosystem == eco {
+			return s, true
+		}
 	}
-	defer b.Close()
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return b.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if s := meta.Get(keySchema); s != nil && string(s) != schemaVersion {
-			return fmt.Errorf("%s holds schema %s, this aigis writes %s: remove it and import again", path, s, schemaVersion)
-		}
-		if err := meta.Put(keySchema, []byte(schemaVersion)); err != nil {
-			return err
-		}
-		if tx.Bucket(ecoBucket(st.Ecosystem)) != nil {
-			if err := tx.DeleteBucket(ecoBucket(st.Ecosystem)); err != nil {
-				return err
-			}
-		}
-		bk, err := tx.CreateBucket(ecoBucket(st.Ecosystem))
-		if err != nil {
-			return err
-		}
-		bk.FillPercent = 0.95 // keys arrive sorted
-		for _, n := range names {
-			v, err := json.Marshal(byName[n])
-			if err != nil {
-				return err
-			}
-			if err := bk.Put([]byte(n), v); err != nil {
-				return fmt.Errorf("storing %s: %w", n, err)
-			}
-		}
-		sv, err := json.Marshal(st)
-		if err != nil {
-			return err
-		}
-		return meta.Put(ecoMetaKey(st.Ecosystem), sv)
-	})
+	return EcosystemStatus{}, false
 }

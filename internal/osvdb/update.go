@@ -30,14 +30,16 @@ type UpdateOptions struct {
 	Client     *http.Client
 	// Progress, if set, is told about each download.
 	Progress func(ecosystem string, bytes int64)
+	// Replace is ImportOptions.Replace.
+	Replace bool
 }
 
 // ErrOffline wraps network failures: no route, no DNS, refused, timed out.
 var ErrOffline = errors.New("the OSV export server cannot be reached")
 
 // Update downloads each ecosystem's export into a temporary directory laid
-// out like osv-scanner's offline cache, then imports it. Nothing in the
-// store changes for an ecosystem whose download fails.
+// out like osv-scanner's offline cache, then imports them all at once (see
+// Import). Nothing in the store changes when a download fails.
 func Update(ctx context.Context, dbPath string, opt UpdateOptions) (*ImportResult, error) {
 	base := opt.BaseURL
 	if base == "" {
@@ -80,7 +82,7 @@ func Update(ctx context.Context, dbPath string, opt UpdateOptions) (*ImportResul
 		}
 		dirs = append(dirs, dst)
 	}
-	return Import(ctx, dbPath, dirs...)
+	return ImportWith(ctx, dbPath, ImportOptions{Replace: opt.Replace}, dirs...)
 }
 
 func download(ctx context.Context, client *http.Client, src, dst string) (int64, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
+	"github.com/aigis-dev/aigis/internal/jsonerr"
 	"github.com/aigis-dev/aigis/internal/oms"
 	"github.com/aigis-dev/aigis/internal/rules"
 )
@@ -22,7 +23,7 @@ func LoadTrustedRoot(data []byte) (*root.TrustedRoot, error) {
 		TrustedRoot json.RawMessage `json:"trustedRoot"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, fmt.Errorf("trusted root is not JSON: %w", err)
+		return nil, fmt.Errorf("trusted root is not JSON: %w", jsonerr.Clean(err))
 	}
 	if strings.Contains(probe.MediaType, "clienttrustconfig") {
 		if len(probe.TrustedRoot) == 0 {

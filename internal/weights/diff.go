@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
 )
@@ -15,7 +16,7 @@ import (
 // Source is one model's tensors and where to read them.
 type Source struct {
 	RA      io.ReaderAt
-	Tensors []Tensor
+	Tensors []analyzer.Tensor
 }
 
 // TensorDiff is how one tensor differs between two models.
@@ -37,20 +38,21 @@ type Diff struct {
 	Tensors []TensorDiff
 }
 
-// Compare streams both models' tensors and measures their differences.
-func Compare(ctx context.Context, a, b Source) (*Diff, error) {
-	ia := map[string]Tensor{}
+// Compare streams both models' tensors and measures their differences,
+// in parallel over chunks on the cores cpu grants (nil: every core).
+func Compare(ctx context.Context, cpu *analyzer.CPU, a, b Source) (*Diff, error) {
+	ia := map[string]analyzer.Tensor{}
 	for _, t := range a.Tensors {
 		ia[t.Name] = t
 	}
-	ib := map[string]Tensor{}
+	ib := map[string]analyzer.Tensor{}
 	for _, t := range b.Tensors {
 		ib[t.Name] = t
 	}
 	d := &Diff{}
 	type pair struct {
 		i    int
-		x, y Tensor
+		x, y analyzer.Tensor
 	}
 	var pairs []pair
 	for _, t := range a.Tensors {
@@ -82,13 +84,13 @@ func Compare(ctx context.Context, a, b Source) (*Diff, error) {
 		}
 	}
 	type scratch struct{ x, y []byte }
-	err := parallel(ctx, len(tasks), func() *scratch { return &scratch{make([]byte, chunkSize), make([]byte, chunkSize)} }, func(k int, sc *scratch) error {
+	err := parallel(ctx, cpu, len(tasks), func() *scratch { return &scratch{make([]byte, chunkSize), make([]byte, chunkSize)} }, func(k int, sc *scratch) error {
 		tk := tasks[k]
 		x, y := sc.x[:tk.n], sc.y[:tk.n]
-		if _, err := tk.p.x.reader(a.RA).ReadAt(x, tk.p.x.Offset+tk.off); err != nil {
+		if _, err := tk.p.x.Source(a.RA).ReadAt(x, tk.p.x.Offset+tk.off); err != nil {
 			return fmt.Errorf("reading tensor %s: %w", tk.p.x.Name, err)
 		}
-		if _, err := tk.p.y.reader(b.RA).ReadAt(y, tk.p.y.Offset+tk.off); err != nil {
+		if _, err := tk.p.y.Source(b.RA).ReadAt(y, tk.p.y.Offset+tk.off); err != nil {
 			return fmt.Errorf("reading tensor %s: %w", tk.p.y.Name, err)
 		}
 		compareChunk(&tk.partial, tk.p.x.DType, x, y)
@@ -134,7 +136,7 @@ func sameShape(a, b []int64) bool {
 	return true
 }
 
-func compareChunk(td *TensorDiff, dt DType, x, y []byte) {
+func compareChunk(td *TensorDiff, dt analyzer.DType, x, y []byte) {
 	size := dt.Size()
 	if size == 0 {
 		size = 1
@@ -143,16 +145,16 @@ func compareChunk(td *TensorDiff, dt DType, x, y []byte) {
 		td.N++
 		var fa, fb float64
 		switch dt {
-		case F32:
+		case analyzer.F32:
 			fa = float64(math.Float32frombits(binary.LittleEndian.Uint32(x[i:])))
 			fb = float64(math.Float32frombits(binary.LittleEndian.Uint32(y[i:])))
-		case F16:
+		case analyzer.F16:
 			tab := f16()
 			fa, fb = float64(tab[binary.LittleEndian.Uint16(x[i:])]), float64(tab[binary.LittleEndian.Uint16(y[i:])])
-		case BF16:
+		case analyzer.BF16:
 			fa = float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(x[i:])) << 16))
 			fb = float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(y[i:])) << 16))
-		case F64:
+		case analyzer.F64:
 			fa = math.Float64frombits(binary.LittleEndian.Uint64(x[i:]))
 			fb = math.Float64frombits(binary.LittleEndian.Uint64(y[i:]))
 		default:
@@ -181,6 +183,7 @@ const (
 	fewTensors    = 0.10 // at most this share of tensors changed
 	sliver        = 0.01 // at most this share of a tensor's elements changed
 	minSliverSize = 1024 // tensors smaller than this are not judged for slivers
+	unrelated     = 0.5  // under this share of tensors in common, the models are different models
 )
 
 // Findings summarises the diff: an info finding per changed tensor (the
@@ -222,6 +225,12 @@ func (d *Diff) Findings(loc string) ([]report.Finding, map[string]string) {
 		if t.N >= minSliverSize && float64(t.Changed) < sliver*float64(t.N) {
 			slivers = append(slivers, fmt.Sprintf("%s (%d of %d elements)", t.Name, t.Changed, t.N))
 		}
+	}
+	switch total := common + added + removed + reshaped; {
+	case total > 0 && float64(common) < unrelated*float64(total):
+		fs = append(fs, rules.New(rules.WeightsDiffUnrelated, loc, fmt.Sprintf("only %d of %d tensors have the same name, dtype and shape in both models (%d added, %d removed, %d reshaped): not a variant of the base", common, total, added, removed, reshaped)))
+	case added+removed+reshaped > 0:
+		fs = append(fs, rules.New(rules.WeightsDiffArchitecture, loc, fmt.Sprintf("%d tensors added, %d removed, %d reshaped relative to the base (%d shared)", added, removed, reshaped, common)))
 	}
 	targeted := changed > 0 && common >= 10 && float64(changed) <= fewTensors*float64(common)
 	if targeted || len(slivers) > 0 {

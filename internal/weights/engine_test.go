@@ -12,7 +12,6 @@ import (
 	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/internal/testutil/scantest"
 	"github.com/aigis-dev/aigis/internal/weights"
-	"github.com/aigis-dev/aigis/internal/weights/tensorfile"
 	"github.com/aigis-dev/aigis/report"
 	"github.com/aigis-dev/aigis/scan"
 )
@@ -88,18 +87,19 @@ func TestWeights_DiffFineTuneVersusTargetedEdit(t *testing.T) {
 		return p
 	}
 	pb, pt, pe := write("base.safetensors", base), write("tuned.safetensors", tuned), write("edited.safetensors", edited)
+	engine := scan.New(scan.Options{})
 	diff := func(x, y string) []report.Finding {
-		fa, err := tensorfile.Open(x)
+		_, ra, ta, ca, err := engine.Tensors(context.Background(), x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer fa.Close()
-		fb, err := tensorfile.Open(y)
+		defer ca()
+		_, rb, tb, cb, err := engine.Tensors(context.Background(), y)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer fb.Close()
-		d, err := weights.Compare(context.Background(), fa.Source, fb.Source)
+		defer cb()
+		d, err := weights.Compare(context.Background(), nil, weights.Source{RA: ra, Tensors: ta}, weights.Source{RA: rb, Tensors: tb})
 		if err != nil {
 			t.Fatal(err)
 		}

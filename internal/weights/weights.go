@@ -24,61 +24,6 @@ import (
 	"github.com/aigis-dev/aigis/internal/rules"
 )
 
-// DType is the element type of a tensor, as far as forensics cares.
-type DType int
-
-const (
-	Other DType = iota // integers, quantised blocks: magic search only
-	F32
-	F16
-	BF16
-	F64
-)
-
-func (d DType) String() string {
-	return [...]string{"other", "f32", "f16", "bf16", "f64"}[d]
-}
-
-// ParseDType maps the dtype names safetensors and GGUF share ("F32",
-// "F16", "BF16", "F64") to a DType; anything else is Other.
-func ParseDType(name string) DType {
-	switch name {
-	case "F32":
-		return F32
-	case "F16":
-		return F16
-	case "BF16":
-		return BF16
-	case "F64":
-		return F64
-	}
-	return Other
-}
-
-// Size is the element size in bytes (0 for Other).
-func (d DType) Size() int {
-	return [...]int{0, 4, 2, 2, 8}[d]
-}
-
-// Tensor locates one tensor's bytes in a file.
-type Tensor struct {
-	Name   string
-	DType  DType
-	Shape  []int64
-	Offset int64 // file offset of the first byte
-	Size   int64 // bytes
-	// RA, when set, is where this tensor's bytes are read from (an archive
-	// member) instead of the file given to Scan.
-	RA io.ReaderAt
-}
-
-func (t *Tensor) reader(ra io.ReaderAt) io.ReaderAt {
-	if t.RA != nil {
-		return t.RA
-	}
-	return ra
-}
-
 // chunkSize is the unit of work; a multiple of the LSB window.
 const chunkSize = 4 << 20
 
@@ -87,7 +32,7 @@ const window = 16384
 
 // Stats is what Scan learns about one tensor.
 type Stats struct {
-	Tensor            Tensor
+	Tensor            analyzer.Tensor
 	N                 int64 // elements decoded
 	NaN, Inf, Zero    int64
 	Min, Max          float64
@@ -148,12 +93,11 @@ type part struct {
 	err error
 }
 
-// Workers is how many goroutines Scan and Compare use for one file.
-var Workers = runtime.GOMAXPROCS(0)
-
-// Scan reads every tensor and reports findings and properties to out.
-func Scan(ctx context.Context, ra io.ReaderAt, ts []Tensor, out *analyzer.Result) error {
-	stats, err := Measure(ctx, ra, ts)
+// Scan reads every tensor and reports findings and properties to out. It
+// parallelises over the cores the run's CPU budget has idle (see
+// Measure).
+func Scan(ctx context.Context, cpu *analyzer.CPU, ra io.ReaderAt, ts []analyzer.Tensor, out *analyzer.Result) error {
+	stats, err := Measure(ctx, cpu, ra, ts)
 	if err != nil {
 		return err
 	}
@@ -161,13 +105,15 @@ func Scan(ctx context.Context, ra io.ReaderAt, ts []Tensor, out *analyzer.Result
 	return nil
 }
 
-// Measure computes Stats for every tensor, in parallel over chunks.
-func Measure(ctx context.Context, ra io.ReaderAt, ts []Tensor) ([]*Stats, error) {
+// Measure computes Stats for every tensor, in parallel over chunks: on
+// the caller's goroutine and one more per token of cpu that is idle (a
+// scan worker holds a token already; a nil cpu grants every core).
+func Measure(ctx context.Context, cpu *analyzer.CPU, ra io.ReaderAt, ts []analyzer.Tensor) ([]*Stats, error) {
 	stats := make([]*Stats, len(ts))
 	var tasks []task
 	for i, t := range ts {
 		stats[i] = &Stats{Tensor: t, Min: math.Inf(1), Max: math.Inf(-1)}
-		if t.DType == F32 {
+		if t.DType == analyzer.F32 {
 			// Windows are written in place by the chunks that measure them.
 			stats[i].windows = make([]win, (t.Size/4+window-1)/window)
 		}
@@ -178,14 +124,14 @@ func Measure(ctx context.Context, ra io.ReaderAt, ts []Tensor) ([]*Stats, error)
 	}
 	parts := make([]*part, len(tasks))
 	type scratch struct{ buf, low []byte }
-	err := parallel(ctx, len(tasks), func() *scratch { return &scratch{buf: make([]byte, chunkSize+overlap)} }, func(k int, sc *scratch) error {
+	err := parallel(ctx, cpu, len(tasks), func() *scratch { return &scratch{buf: make([]byte, chunkSize+overlap)} }, func(k int, sc *scratch) error {
 		tk := tasks[k]
 		t := ts[tk.t]
 		// Read a few bytes past the chunk (within the tensor) so magic
 		// that straddles two chunks is still seen.
 		n := min(tk.n+overlap, t.Size-tk.off)
 		b := sc.buf[:n]
-		if _, err := t.reader(ra).ReadAt(b, t.Offset+tk.off); err != nil {
+		if _, err := t.Source(ra).ReadAt(b, t.Offset+tk.off); err != nil {
 			return fmt.Errorf("reading tensor %s: %w", t.Name, err)
 		}
 		p := &part{task: tk, s: Stats{Min: math.Inf(1), Max: math.Inf(-1)}}
@@ -207,15 +153,18 @@ func Measure(ctx context.Context, ra io.ReaderAt, ts []Tensor) ([]*Stats, error)
 	return stats, nil
 }
 
-// parallel runs work(k) for every k in [0, n) on Workers goroutines, each
-// with its own state, stopping early when ctx is done. It returns the
-// context's error or the first error of work.
-func parallel[S any](ctx context.Context, n int, state func() S, work func(k int, st S) error) error {
+// parallel runs work(k) for every k in [0, n) on as many goroutines as
+// cpu grants (one per core at most, and no more than there is work),
+// each with its own state, stopping early when ctx is done. It returns
+// the context's error or the first error of work.
+func parallel[S any](ctx context.Context, cpu *analyzer.CPU, n int, state func() S, work func(k int, st S) error) error {
+	workers, release := cpu.Helpers(min(runtime.GOMAXPROCS(0), max(1, n)))
+	defer release()
 	next := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
-	for w := 0; w < max(1, Workers); w++ {
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -260,14 +209,14 @@ func (s *Stats) merge(o *Stats) {
 
 // measureChunk decodes one chunk of elements. low is scratch space for the
 // low-byte stream of float32 windows.
-func measureChunk(s *Stats, wins []win, d DType, full []byte, n, base int64, low []byte) []byte {
+func measureChunk(s *Stats, wins []win, d analyzer.DType, full []byte, n, base int64, low []byte) []byte {
 	b := full[:n]
 	switch d {
-	case F32:
+	case analyzer.F32:
 		return measureF32(s, wins, b, full, base, low)
-	case F16, BF16:
+	case analyzer.F16, analyzer.BF16:
 		tab := f16()
-		if d == BF16 {
+		if d == analyzer.BF16 {
 			tab = nil
 		}
 		for i := 0; i+2 <= len(b); i += 2 {
@@ -280,7 +229,7 @@ func measureChunk(s *Stats, wins []win, d DType, full []byte, n, base int64, low
 			}
 			s.add(f)
 		}
-	case F64:
+	case analyzer.F64:
 		for i := 0; i+8 <= len(b); i += 8 {
 			s.add(math.Float64frombits(binary.LittleEndian.Uint64(b[i:])))
 		}

@@ -22,9 +22,9 @@ var (
 	randomPayload = testutil.RandomPayload
 )
 
-func scanOne(t testing.TB, dt DType, data []byte) *analyzer.Result {
+func scanOne(t testing.TB, dt analyzer.DType, data []byte) *analyzer.Result {
 	out := analyzer.NewResult(nil)
-	err := Scan(context.Background(), bytes.NewReader(data), []Tensor{{Name: "w", DType: dt, Offset: 0, Size: int64(len(data))}}, out)
+	err := Scan(context.Background(), nil, bytes.NewReader(data), []analyzer.Tensor{{Name: "w", DType: dt, Offset: 0, Size: int64(len(data))}}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestWeights_LSBPayloads(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out := scanOne(t, F32, c.data())
+			out := scanOne(t, analyzer.F32, c.data())
 			got := has(out, "weights-lsb-payload")
 			if got != c.flag {
 				t.Errorf("lsb payload flagged=%v, want %v: %+v", got, c.flag, out.Findings())
@@ -76,18 +76,18 @@ func TestWeights_NaNInfOutlierMagic(t *testing.T) {
 	b := gaussF32(1<<16, 11)
 	binary.LittleEndian.PutUint32(b[40:], math.Float32bits(float32(math.NaN())))
 	binary.LittleEndian.PutUint32(b[80:], math.Float32bits(float32(math.Inf(1))))
-	out := scanOne(t, F32, b)
+	out := scanOne(t, analyzer.F32, b)
 	if !has(out, "weights-nan-inf") {
 		t.Errorf("NaN/Inf not reported: %+v", out.Findings())
 	}
 	b = gaussF32(1<<20, 12)
 	binary.LittleEndian.PutUint32(b[4000:], math.Float32bits(3e30))
-	if out := scanOne(t, F32, b); !has(out, "weights-extreme-outlier") {
+	if out := scanOne(t, analyzer.F32, b); !has(out, "weights-extreme-outlier") {
 		t.Errorf("outlier not reported: %+v", out.Findings())
 	}
 	b = gaussF32(1<<16, 13)
 	copy(b[1000:], elfPayload(4096))
-	if out := scanOne(t, F32, b); !has(out, "weights-embedded-file") {
+	if out := scanOne(t, analyzer.F32, b); !has(out, "weights-embedded-file") {
 		t.Errorf("embedded ELF not reported: %+v", out.Findings())
 	}
 }
@@ -97,7 +97,7 @@ func BenchmarkScanF32(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		out := analyzer.NewResult(nil)
-		if err := Scan(context.Background(), bytes.NewReader(data), []Tensor{{Name: "w", DType: F32, Size: int64(len(data))}}, out); err != nil {
+		if err := Scan(context.Background(), nil, bytes.NewReader(data), []analyzer.Tensor{{Name: "w", DType: analyzer.F32, Size: int64(len(data))}}, out); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -119,7 +119,7 @@ func BenchmarkScanF32PerCore(b *testing.B) {
 	c0 := cpuTime()
 	for b.Loop() {
 		out := analyzer.NewResult(nil)
-		if err := Scan(context.Background(), bytes.NewReader(data), []Tensor{{Name: "w", DType: F32, Size: int64(len(data))}}, out); err != nil {
+		if err := Scan(context.Background(), nil, bytes.NewReader(data), []analyzer.Tensor{{Name: "w", DType: analyzer.F32, Size: int64(len(data))}}, out); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -134,7 +134,7 @@ func TestWeights_NoFalsePositivesOnCleanTensors(t *testing.T) {
 		if seed%2 == 0 {
 			halfOrigin(b)
 		}
-		if out := scanOne(t, F32, b); len(out.Findings()) > 0 {
+		if out := scanOne(t, analyzer.F32, b); len(out.Findings()) > 0 {
 			t.Errorf("seed %d: %+v", seed, out.Findings())
 		}
 	}

@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/aigis-dev/aigis/internal/jsonerr"
 )
 
 // MaxBytes is the largest configuration file read. trainer_state.json
@@ -50,7 +52,7 @@ func object(b []byte) (map[string]json.RawMessage, error) {
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("not valid JSON: %w", err)
+		return nil, fmt.Errorf("not valid JSON: %w", jsonerr.Clean(err))
 	}
 	return m, nil
 }

@@ -436,7 +436,7 @@ func (e *encoder) file(f *bom.File) string {
 	if f.SHA256 != "" {
 		el.set("verifiedUsing", []obj{{{"type", "Hash"}, {"algorithm", "sha256"}, {"hashValue", f.SHA256}}})
 	}
-	el.set("software_primaryPurpose", filePurpose(f.Format))
+	el.set("software_primaryPurpose", filePurpose(f))
 	el.set("software_fileKind", "file")
 	e.add(el)
 	if a := f.Scan; a != nil {
@@ -460,10 +460,11 @@ func (e *encoder) annotate(subject, statement string) {
 	e.add(a)
 }
 
-func filePurpose(format string) string {
-	switch format {
-	case "safetensors", "gguf", "onnx", "pytorch", "pytorch-legacy", "pickle", "keras", "hdf5", "tflite", "npz", "unknown":
+func filePurpose(f *bom.File) string {
+	if f.Weights {
 		return "model"
+	}
+	switch f.Format {
 	case "parquet", "jsonl", "csv", "tsv":
 		return "data"
 	case "config", "tokenizer":

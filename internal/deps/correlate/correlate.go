@@ -16,7 +16,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/aigis-dev/aigis/internal/deps/modelfile"
 	"github.com/aigis-dev/aigis/internal/osvdb"
 	"github.com/aigis-dev/aigis/report"
 )
@@ -26,13 +25,13 @@ var correlationsYAML []byte
 
 // Rule is one advisory/model-kind pair.
 type Rule struct {
-	ID         string           `yaml:"id"`
-	Package    string           `yaml:"package"`
-	Events     []osvdb.Event    `yaml:"events"`
-	Advisories []string         `yaml:"advisories"`
-	Models     []modelfile.Kind `yaml:"models"`
-	Severity   report.Severity  `yaml:"severity"`
-	Reason     string           `yaml:"reason"`
+	ID         string          `yaml:"id"`
+	Package    string          `yaml:"package"`
+	Events     []osvdb.Event   `yaml:"events"`
+	Advisories []string        `yaml:"advisories"`
+	Models     []Kind          `yaml:"models"`
+	Severity   report.Severity `yaml:"severity"`
+	Reason     string          `yaml:"reason"`
 	affected   osvdb.Affected
 }
 
@@ -45,6 +44,11 @@ var rules = sync.OnceValue(func() []Rule {
 		r := &rs[i]
 		if r.ID == "" || r.Package == "" || len(r.Events) == 0 || len(r.Models) == 0 || r.Reason == "" {
 			panic(fmt.Sprintf("correlate: rule %d is incomplete", i))
+		}
+		for _, k := range r.Models {
+			if !kinds[k] {
+				panic(fmt.Sprintf("correlate: rule %s names the unknown model kind %q", r.ID, k))
+			}
 		}
 		r.affected = osvdb.Affected{
 			Ecosystem: "PyPI",
@@ -65,8 +69,8 @@ type Hit struct {
 }
 
 // Find returns the rules that apply to a PyPI package locked at version,
-// given the model files of the tree by kind.
-func Find(name, version string, models map[modelfile.Kind][]string) []Hit {
+// given the model files of the tree by kind (KindsOf).
+func Find(name, version string, models map[Kind][]string) []Hit {
 	var hits []Hit
 	for _, r := range rules() {
 		if !r.affected.Names("PyPI", name) {

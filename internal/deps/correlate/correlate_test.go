@@ -3,16 +3,15 @@ package correlate
 import (
 	"testing"
 
-	"github.com/aigis-dev/aigis/internal/deps/modelfile"
 	"github.com/aigis-dev/aigis/report"
 )
 
 func TestFind(t *testing.T) {
-	models := map[modelfile.Kind][]string{
-		modelfile.TorchZip:         {"models/b.pt", "models/a.pt"},
-		modelfile.Pickle:           {"models/a.pkl"},
-		modelfile.GGUFChatTemplate: {"llm/q4.gguf"},
-		modelfile.KerasV3:          {"m.keras"},
+	models := map[Kind][]string{
+		TorchZip:         {"models/b.pt", "models/a.pt"},
+		Pickle:           {"models/a.pkl"},
+		GGUFChatTemplate: {"llm/q4.gguf"},
+		KerasV3:          {"m.keras"},
 	}
 	cases := []struct {
 		pkg, version string

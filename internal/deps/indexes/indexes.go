@@ -19,6 +19,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/aigis-dev/aigis/internal/deps/pyreq"
+	"github.com/aigis-dev/aigis/internal/jsonerr"
 	"github.com/aigis-dev/aigis/internal/rules"
 	"github.com/aigis-dev/aigis/report"
 )
@@ -261,7 +262,7 @@ func FromPipfileLock(text string) ([]Signal, error) {
 		} `json:"_meta"`
 	}
 	if err := json.Unmarshal([]byte(text), &l); err != nil {
-		return nil, fmt.Errorf("Pipfile.lock: %w", err)
+		return nil, fmt.Errorf("Pipfile.lock: %w", jsonerr.Clean(err))
 	}
 	if len(l.Meta.Sources) < 2 {
 		return nil, nil
