@@ -181,7 +181,7 @@ func TestMaliciousPickleLayerFails(t *testing.T) {
 	m := modelPack(t, b, modelPackConfigJSON("tiny", "v1", "Apache-2.0"), files)
 	a := Artifact{Manifest: m, Blobs: b, Referrers: [][]byte{referrer(b, m, s.sign(t, "", files...))}}
 	res := run(t, a, Config{Trust: s.trust, AutoApprove: true})
-	if res.Allowed || res.AutoApproved || res.Scan.Verdict != "malicious" || !hasReason(res, "scan: training_args.pkl is malicious") {
+	if res.Allowed || res.AutoApproved || res.Scan.Verdict != "malicious" || !hasReason(res, "scan: training_args.pkl is malicious") || len(res.Reasons) != 1 {
 		t.Fatalf("%v\n%s", res.Reasons, jsonOf(t, res.Scan))
 	}
 	if !res.Signature.Verified {

@@ -116,10 +116,12 @@ type SignatureInfo struct {
 
 // BundleInfo is one OMS bundle and what its verification found.
 type BundleInfo struct {
-	// Source is "referrer" (a manifest whose subject is the artifact) or
+	// Source is "referrer" (a manifest whose subject is the artifact),
+	// "layer" (a bundle layer of the manifest that names no file) or
 	// "file" (a bundle inside the artifact, such as model.sig).
 	Source string `json:"source"`
-	// Ref is the referrer manifest's digest, or the file's path.
+	// Ref is the referrer manifest's or the layer's digest, or the
+	// file's path.
 	Ref    string `json:"ref"`
 	Method string `json:"method"` // key, certificate, sigstore ("" unreadable)
 	// Signer is who signed, when the signature verified.

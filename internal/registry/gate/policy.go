@@ -25,8 +25,10 @@ import (
 // docs/registry.md) that yields the list of reasons to reject the version
 // (an empty list allows it), or a bool (true allows).
 const DefaultPolicy = `// aigis registry default policy: each entry is a reason to reject.
+// A directory whose verdict is only its files' (repo-contents) is
+// reported through those files.
 input.scan.files
-  .filter(f, f.verdict in ["malicious", "invalid", "inconclusive"])
+  .filter(f, f.verdict in ["malicious", "invalid", "inconclusive"] && f.worst_rule != "repo-contents")
   .map(f, "scan: " + f.path + " is " + f.verdict + (f.worst_rule != "" ? " (" + f.worst_rule + ")" : ""))
 + (input.signature.verified ? [] :
    size(input.signature.bundles) == 0 ? ["signature: the model is not signed (no OMS bundle is attached or inside it)"] :
