@@ -3,11 +3,20 @@ package gate
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aigis-dev/aigis/internal/sign"
 	"github.com/aigis-dev/aigis/internal/testutil"
 	"github.com/aigis-dev/aigis/internal/testutil/cdxschema"
 )
@@ -536,5 +545,77 @@ func TestRootName(t *testing.T) {
 		if got := rootName(in); got != want {
 			t.Errorf("%q: %q", in, got)
 		}
+	}
+}
+
+// The certificate method: a bundle whose signing certificate chains to an
+// anchor the namespace trusts verifies, here as a bundle layer of the
+// manifest itself; trust material that does not parse fails the gate.
+func TestCertificateSignerAndBundleLayer(t *testing.T) {
+	b := newBlobs()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "model signer"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	cs, err := sign.WithCertificate(k, cert, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchor := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	s := signer{s: cs, trust: Trust{Certificates: []string{anchor}}}
+	files := tinyModel("mit")
+	bundle := s.sign(t, "", files...)
+	m := modelPack(t, b, modelPackConfigJSON("tiny", "v1", "MIT"), files, lay{mediaType: MediaTypeSigstoreBundle, data: bundle})
+	res := run(t, Artifact{Manifest: m, Blobs: b}, Config{Trust: s.trust})
+	bi := res.Signature.Bundles
+	if !res.Allowed || len(bi) != 1 || bi[0].Source != "layer" || bi[0].Method != "certificate" || bi[0].Signer == nil || !strings.Contains(bi[0].Signer.Identity, "model signer") {
+		t.Fatalf("%v\n%s", res.Reasons, jsonOf(t, res.Signature))
+	}
+	bad := Trust{Certificates: []string{anchor}, PublicKeys: []string{"not a key"}}
+	if res := run(t, Artifact{Manifest: m, Blobs: b}, Config{Trust: bad}); res.Allowed || !hasReason(res, "trust: public key 1") {
+		t.Errorf("broken trust: %v", res.Reasons)
+	}
+}
+
+// A ModelPack config's diffIds must be the digests of the uncompressed
+// layers.
+func TestModelPackDiffIDs(t *testing.T) {
+	b := newBlobs()
+	s := newSigner(t)
+	files := tinyModel("mit")
+	tok := testutil.Tar(t, testutil.TarEntry{Name: "tokenizer/special_tokens_map.json", Data: files[3].data}, testutil.TarEntry{Name: "tokenizer/tokenizer.json", Data: files[4].data})
+	ids := []string{digestOf(files[0].data), digestOf(files[1].data), digestOf(files[2].data), digestOf(tok)}
+	config := func(ids []string) []byte {
+		c := map[string]any{"descriptor": map[string]any{"name": "tiny", "licenses": []string{"MIT"}}, "modelfs": map[string]any{"type": "layers", "diffIds": ids}}
+		out, _ := json.Marshal(c)
+		return out
+	}
+	layers := []lay{
+		modelPackLayer("doc", "README.md", files[0].data), modelPackLayer("weight.config", "config.json", files[1].data),
+		modelPackLayer("weight", "model.safetensors", files[2].data),
+		{mediaType: "application/vnd.cncf.model.weight.config.v1.tar+gzip", data: compress(t, PackingTarGzip, tok), ann: map[string]string{annotationFilepath: "tokenizer"}},
+	}
+	bundle := s.sign(t, "", files...)
+	m := manifestOf(b, ArtifactTypeModelPack, MediaTypeModelPackConfig, config(ids), layers, nil)
+	if res := run(t, Artifact{Manifest: m, Blobs: b, Referrers: [][]byte{referrer(b, m, bundle)}}, Config{Trust: s.trust}); !res.Allowed {
+		t.Fatalf("right diffIds: %v", res.Reasons)
+	}
+	wrong := slices.Clone(ids)
+	wrong[3] = digestOf([]byte("another tar"))
+	m = manifestOf(b, ArtifactTypeModelPack, MediaTypeModelPackConfig, config(wrong), layers, nil)
+	if res := run(t, Artifact{Manifest: m, Blobs: b, Referrers: [][]byte{referrer(b, m, bundle)}}, Config{Trust: s.trust}); res.Allowed || !hasReason(res, "layer 3", "diffId") {
+		t.Errorf("wrong diffId: %v", res.Reasons)
+	}
+	m = manifestOf(b, ArtifactTypeModelPack, MediaTypeModelPackConfig, config(ids[:2]), layers, nil)
+	if res := run(t, Artifact{Manifest: m, Blobs: b}, Config{Trust: s.trust}); res.Allowed || !hasReason(res, "2 layer digests") {
+		t.Errorf("short diffIds: %v", res.Reasons)
 	}
 }
