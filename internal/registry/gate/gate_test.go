@@ -449,6 +449,8 @@ func TestMalformedArtifactsFail(t *testing.T) {
 		{"file and dir", "file in one place and a directory", mp(ok, tarLayer("", testTarEntry{name: "model.safetensors/x", data: []byte("1")}))},
 		{"not a tar", "not gzip", mp(lay{mediaType: "application/vnd.cncf.model.weight.v1.tar+gzip", data: []byte("not gzip"), ann: map[string]string{annotationFilepath: "w"}})},
 		{"missing blob", "cannot open", missing},
+		{"after the archive", "data follows the end of the tar", mp(lay{mediaType: "application/vnd.cncf.model.weight.v1.tar", ann: map[string]string{annotationFilepath: "w"},
+			data: append(rawTar(t, testTarEntry{name: "w", data: []byte("1")}), []byte("import os; os.system('x')")...)})},
 		{"config not json", "not a ModelPack model config", manifestOf(b, ArtifactTypeModelPack, MediaTypeModelPackConfig, []byte("[1"), []lay{ok}, nil)},
 		{"foreign layer", "foreign layer", []byte(`{"schemaVersion":2,"config":{"mediaType":"x","digest":"` + digestOf(nil) + `","size":0},"layers":[{"mediaType":"x","digest":"` + digestOf(nil) + `","size":0,"urls":["http://x"]}]}`)},
 	} {
@@ -459,6 +461,11 @@ func TestMalformedArtifactsFail(t *testing.T) {
 		if len(res.Scan.Files) != 0 {
 			t.Errorf("%s: scanned a partial artifact", tc.name)
 		}
+	}
+	// Zero padding after the archive, as tar writers add, is fine.
+	padded := append(rawTar(t, testTarEntry{name: "w", data: []byte("1")}), make([]byte, 10240)...)
+	if res := run(t, Artifact{Manifest: mp(lay{mediaType: "application/vnd.cncf.model.weight.v1.tar", data: padded, ann: map[string]string{annotationFilepath: "w"}}), Blobs: b}, Config{Policy: "true"}); !res.Allowed {
+		t.Errorf("zero padding: %v", res.Reasons)
 	}
 	// A blob whose size is not the descriptor's.
 	m := []byte(`{"schemaVersion":2,"config":{"mediaType":"x","digest":"` + b.put([]byte("{}")) + `","size":2},"layers":[{"mediaType":"application/vnd.cncf.model.weight.v1.raw","digest":"` + b.put([]byte("abc")) + `","size":4,"annotations":{"org.cncf.model.filepath":"w"}}]}`)

@@ -134,22 +134,45 @@ func (t *tree) unpack(ctx context.Context, src BlobSource, l layer, diffID strin
 			return err
 		}
 	}
+	// What follows the end of the archive is unpacked by no puller, so
+	// no gate would see it: only zero padding may follow. It still counts
+	// towards the diffId, within the unpacked-size budget.
+	left := t.lim.UnpackedBytes - t.bytes
+	n, nonZero, err := drain(io.LimitReader(stream, left+1))
+	switch {
+	case err != nil:
+		return fmt.Errorf("cannot read to the end of the layer: %v", err)
+	case nonZero:
+		return fmt.Errorf("data follows the end of the tar archive: no puller unpacks it and no gate would check it")
+	case n > left:
+		return fmt.Errorf("the layer unpacks to more than the %d-byte limit", t.lim.UnpackedBytes)
+	}
 	if h != nil {
-		// Whatever follows the end of the archive still counts towards
-		// the diffId, within the unpacked-size budget.
-		left := t.lim.UnpackedBytes - t.bytes
-		n, err := io.Copy(io.Discard, io.LimitReader(stream, left+1))
-		if err != nil {
-			return fmt.Errorf("cannot read to the end of the layer: %v", err)
-		}
-		if n > left {
-			return fmt.Errorf("the layer unpacks to more than the %d-byte limit", t.lim.UnpackedBytes)
-		}
 		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
 			return fmt.Errorf("the uncompressed layer is %s, but the config's diffId says %s", got, diffID)
 		}
 	}
 	return nil
+}
+
+// drain reads r to its end and says whether any byte was not zero.
+func drain(r io.Reader) (n int64, nonZero bool, err error) {
+	buf := make([]byte, 32<<10)
+	for {
+		k, err := r.Read(buf)
+		n += int64(k)
+		for _, c := range buf[:k] {
+			if c != 0 {
+				nonZero = true
+			}
+		}
+		if err == io.EOF {
+			return n, nonZero, nil
+		}
+		if err != nil {
+			return n, nonZero, err
+		}
+	}
 }
 
 // member writes one tar entry.
