@@ -21,6 +21,33 @@ type Neighbours interface {
 	ReadFile(name string, max int64) ([]byte, error)
 }
 
+// NeighbourLister is implemented by Neighbours that can list a directory
+// (the scan root's, and a zip archive's members).
+type NeighbourLister interface {
+	// ReadDir lists the named directory ("." is the input's own), sorted
+	// by name.
+	ReadDir(name string) ([]fs.DirEntry, error)
+}
+
+// NeighbourMemo is implemented by Neighbours that can remember what an
+// analyser computed about a directory for as long as the scan lasts, so
+// that every file of the directory does not recompute it. Keys are
+// per directory: the same key from files of different directories names
+// different values.
+type NeighbourMemo interface {
+	Memo(key string, compute func() any) any
+}
+
+// ReferenceAnalyzer is implemented by analysers of formats recognised by
+// what refers to them rather than by their content: ONNX external data
+// is raw tensor bytes that a model beside it names. The engine offers
+// them every input no analyser matched that has Neighbours; the first
+// that finds a reference analyses the input and says so, and the input
+// takes its format.
+type ReferenceAnalyzer interface {
+	AnalyzeReferenced(ctx context.Context, in *Input, out *Result) (bool, error)
+}
+
 // Dir is a walked directory offered to DirAnalyzers.
 type Dir struct {
 	// Entries are the directory's own entries, sorted by name.

@@ -115,6 +115,20 @@ func (r *Result) ForMember(name string) *Result {
 	return &Result{prefix: joinLoc(r.prefix, name), findings: r.findings, formats: r.formats, props: r.props, dispatch: r.dispatch}
 }
 
+// Detached returns a Result with this one's location and dispatcher but
+// findings and nested formats of its own, for an analysis whose outcome
+// decides whether it counts (bytes that may or may not be what their
+// container says they are). Merge adds what it collected back.
+func (r *Result) Detached() *Result {
+	return &Result{prefix: r.prefix, base: r.base, format: r.format, findings: new([]report.Finding), formats: new([]string), props: r.props, dispatch: r.dispatch}
+}
+
+// Merge adds the findings and nested formats d collected to r.
+func (r *Result) Merge(d *Result) {
+	*r.findings = append(*r.findings, *d.findings...)
+	*r.formats = append(*r.formats, *d.formats...)
+}
+
 // Recurse analyses a nested input (an archive member, a decompressed
 // stream) with whichever analyser matches it.
 func (r *Result) Recurse(ctx context.Context, in *Input) error {

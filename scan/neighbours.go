@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aigis-dev/aigis/analyzer"
 )
@@ -94,4 +95,29 @@ func (r rootFS) ReadDir(n string) ([]fs.DirEntry, error) {
 	es, err := os.ReadDir(filepath.Join(r.root.Name(), filepath.FromSlash(j)))
 	sort.Slice(es, func(a, b int) bool { return es[a].Name() < es[b].Name() })
 	return es, err
+}
+
+// memos holds, per open scan root, what analysers remembered about its
+// directories (analyzer.NeighbourMemo). An entry lives until the root is
+// closed by closeRoot, at the end of the scan.
+var memos sync.Map // *os.Root -> *sync.Map of dir+"\x00"+key -> *memoEntry
+
+type memoEntry struct {
+	once sync.Once
+	v    any
+}
+
+// Memo computes a value about this directory once per scan.
+func (r rootFS) Memo(key string, compute func() any) any {
+	m, _ := memos.LoadOrStore(r.root, new(sync.Map))
+	e, _ := m.(*sync.Map).LoadOrStore(r.dir+"\x00"+key, new(memoEntry))
+	me := e.(*memoEntry)
+	me.once.Do(func() { me.v = compute() })
+	return me.v
+}
+
+// closeRoot closes a scan root and forgets what was remembered about it.
+func closeRoot(r *os.Root) {
+	memos.Delete(r)
+	r.Close()
 }

@@ -87,7 +87,7 @@ func (s *Scanner) ScanFile(ctx context.Context, path, display string) (a report.
 	// may read beside it.
 	var nb analyzer.Neighbours
 	if r, err := os.OpenRoot(filepath.Dir(path)); err == nil {
-		defer r.Close()
+		defer closeRoot(r)
 		nb = rootFS{root: r, dir: "."}
 	}
 	return s.scanFile(ctx, path, display, nb)
@@ -245,6 +245,23 @@ func (s *Scanner) Dispatch(ctx context.Context, in *analyzer.Input, out *analyze
 		}
 		s.polyglot(ctx, a, in, out)
 		return nil
+	}
+	if in.Neighbours != nil {
+		for _, a := range s.opts.Analyzers {
+			ra, ok := a.(analyzer.ReferenceAnalyzer)
+			if !ok {
+				continue
+			}
+			out.SetFormat(a.Name())
+			ok, err := ra.AnalyzeReferenced(ctx, in, out)
+			if err != nil {
+				out.Problem(ctx, -1, a.Name(), err)
+			}
+			if ok || err != nil {
+				s.polyglot(ctx, a, in, out)
+				return nil
+			}
+		}
 	}
 	out.SetFormat("other")
 	s.polyglot(ctx, nil, in, out)

@@ -134,7 +134,7 @@ func (s *Scanner) Stream(ctx context.Context, targets []string, emit func(*repor
 		}
 	}
 	for _, r := range w.roots {
-		r.Close()
+		closeRoot(r)
 	}
 	switch {
 	case emitErr != nil:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -49,13 +50,48 @@ func (n memberFS) ReadFile(name string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.IsSymlink() || n.m.bad[e] {
+	if e.IsSymlink() || n.m.bad[e] || e.Encrypted() {
 		return nil, fs.ErrPermission
 	}
 	if int64(e.Size) > max {
 		return nil, &analyzer.LimitError{What: "bytes read from " + name, Limit: max}
 	}
 	return n.m.ReadSmall(e, max)
+}
+
+// ReadDir lists the members directly inside the named directory.
+func (n memberFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if path.IsAbs(name) || strings.ContainsAny(name, "\\\x00") {
+		return nil, fs.ErrInvalid
+	}
+	dir := path.Join(n.dir, name)
+	if dir == ".." || strings.HasPrefix(dir, "../") {
+		return nil, fs.ErrInvalid
+	}
+	var out []fs.DirEntry
+	for _, e := range n.m.z.Entries {
+		if e.IsDir() || path.Dir(e.Name) != dir {
+			continue
+		}
+		out = append(out, fs.FileInfoToDirEntry(memberInfo{e}))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out, nil
+}
+
+// Memo remembers a value about this directory of the archive while its
+// members are analysed.
+func (n memberFS) Memo(key string, compute func() any) any {
+	k := n.dir + "\x00" + key
+	if v, ok := n.m.memo[k]; ok {
+		return v
+	}
+	if n.m.memo == nil {
+		n.m.memo = map[string]any{}
+	}
+	v := compute()
+	n.m.memo[k] = v
+	return v
 }
 
 type memberInfo struct{ e *zipr.Entry }

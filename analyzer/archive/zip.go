@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"path"
+	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/decode/zipr"
@@ -70,8 +72,16 @@ func (z Zip) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Resu
 	for _, d := range zr.Damage {
 		out.Add(rules.New(rules.Malformed, out.Here(), "zip: "+d))
 	}
-	m := &Members{in: in, out: out, z: zr}
+	m := &Members{in: in, out: out, z: zr, report: true}
 	m.checkAll(ctx)
+	if err := z.members(ctx, in, zr, m, out); err != nil {
+		return err
+	}
+	m.finish()
+	return nil
+}
+
+func (z Zip) members(ctx context.Context, in *analyzer.Input, zr *zipr.Reader, m *Members, out *analyzer.Result) error {
 	for _, l := range z.Layouts {
 		if l.MatchZip(zr) {
 			out.SetFormat(l.Name())
@@ -91,15 +101,52 @@ func (z Zip) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Resu
 
 // Members gives layouts access to member content with the shared checks
 // and budgets applied.
+//
+// It reads members the way loaders do, from the central directory, and
+// reports where other readers would see something else (docs/formats.md):
+// a local header that disagrees with the directory, an encryption flag on
+// plaintext, a CRC-32 that zipfile rejects and torch ignores.
 type Members struct {
-	in  *analyzer.Input
-	out *analyzer.Result
-	z   *zipr.Reader
-	bad map[*zipr.Entry]bool // members already reported as unreadable
+	in     *analyzer.Input
+	out    *analyzer.Result
+	z      *zipr.Reader
+	bad    map[*zipr.Entry]bool // links: their content is a target, never analysed
+	report bool                 // report header checks (not for NewMembers)
+	seen   map[*zipr.Entry]bool // members whose headers were compared
+	crcs   []pendingCRC         // streamed members whose CRC-32 is checked at the end
+	memo   map[string]any       // what analysers remembered about directories (memberFS.Memo)
 }
 
-// checkAll reports path escapes, links, duplicates, encryption and
-// mismatched local headers once per archive.
+// maxCRC bounds the stored members whose CRC-32 is checked: a stored
+// member is otherwise read only as far as its analyser needs, and CRC is
+// not analysis. Streamed (compressed) members are checked as they are
+// read, at no extra cost.
+const maxCRC = 64 << 20
+
+type pendingCRC struct {
+	e *zipr.Entry
+	r *crcReader
+}
+
+// crcReader computes the CRC-32 of what is read through it.
+type crcReader struct {
+	r   io.Reader
+	crc uint32
+	n   int64
+	eof bool
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.crc = crc32.Update(c.crc, crc32.IEEETable, p[:n])
+	c.n += int64(n)
+	if err == io.EOF {
+		c.eof = true
+	}
+	return n, err
+}
+
+// checkAll reports path escapes, links and duplicates once per archive.
 func (m *Members) checkAll(ctx context.Context) {
 	m.bad = map[*zipr.Entry]bool{}
 	seen := make(map[string]bool, len(m.z.Entries))
@@ -111,10 +158,6 @@ func (m *Members) checkAll(ctx context.Context) {
 			m.out.Add(rules.New(rules.ZipDuplicateMember, m.out.Member(e.Name), fmt.Sprintf("member %q appears more than once; loaders disagree on which copy they read", e.Name)))
 		}
 		seen[e.Name] = true
-		if e.Encrypted() {
-			m.bad[e] = true
-			m.out.Add(rules.New(rules.ArchiveEncrypted, m.out.Member(e.Name), fmt.Sprintf("member %q is encrypted and cannot be checked", e.Name)))
-		}
 		if e.IsSymlink() {
 			m.bad[e] = true
 			target := m.linkTarget(e)
@@ -136,16 +179,19 @@ func (m *Members) linkTarget(e *zipr.Entry) string {
 
 // Input makes the analyzer.Input for a member: in place when stored
 // uncompressed and the archive is seekable, a bounded stream otherwise.
+// A member flagged encrypted is read as plaintext (see Plaintext).
 // Members that are opened also get their local header compared with the
-// central directory (members never read are never seeked to).
+// central directory and their CRC-32 checked (members never read are
+// never seeked to).
 func (m *Members) Input(e *zipr.Entry) (*analyzer.Input, error) {
-	if ln := e.LocalName(); ln != "" && ln != e.Name {
-		m.out.Add(rules.New(rules.ZipNameMismatch, m.out.Member(e.Name), fmt.Sprintf("local header names %q but the central directory names %q", ln, e.Name)))
-	}
+	first := m.compare(e)
 	if e.Stored() {
 		sec, err := e.Section()
 		if err != nil {
 			return nil, err
+		}
+		if first {
+			m.storedCRC(e, sec)
 		}
 		c := m.in.Child(e.Name, sec, sec.Size())
 		c.Neighbours = memberFS{m: m, dir: path.Dir(e.Name)}
@@ -160,9 +206,104 @@ func (m *Members) Input(e *zipr.Entry) (*analyzer.Input, error) {
 	if err != nil {
 		return nil, err
 	}
+	if first && m.report && !e.Encrypted() {
+		cr := &crcReader{r: dec}
+		m.crcs = append(m.crcs, pendingCRC{e, cr})
+		dec = cr
+	}
 	c := m.in.ChildStream(e.Name, m.in.Budget.Expand(dec, cnt), int64(e.Size))
 	c.Neighbours = memberFS{m: m, dir: path.Dir(e.Name)}
 	return c, nil
+}
+
+// compare reports, the first time a member is opened, where its local
+// header disagrees with the central directory: torch, numpy and zipfile
+// read the directory (zipfile also insists on the same name), streaming
+// readers and scanners read the local headers. It returns whether this
+// was the first time.
+func (m *Members) compare(e *zipr.Entry) bool {
+	if m.seen[e] {
+		return false
+	}
+	if m.seen == nil {
+		m.seen = map[*zipr.Entry]bool{}
+	}
+	m.seen[e] = true
+	if !m.report {
+		return true
+	}
+	loc := m.out.Member(e.Name)
+	l, err := e.LocalHeader()
+	if err != nil {
+		return true // reported when the content is read
+	}
+	if l.Name != "" && l.Name != e.Name {
+		m.out.Add(rules.New(rules.ZipNameMismatch, loc, fmt.Sprintf("local header names %q but the central directory names %q", l.Name, e.Name)))
+	}
+	const crypt = zipr.FlagEncrypted | zipr.FlagStrong
+	if l.Flags&crypt != 0 && e.Flags&crypt == 0 {
+		m.out.Add(rules.New(rules.ZipEncryptionFlagEvasion, loc, fmt.Sprintf("member %q is flagged encrypted in its local header (0x%04x) only; torch, numpy and zipfile read the central directory and load it, readers that walk local headers skip it as encrypted", e.Name, l.Flags)))
+	}
+	if e.Overlaps() {
+		m.out.Add(rules.New(rules.ZipAnomaly, loc, fmt.Sprintf("member %q: its data runs into the next member or the central directory; torch reads it, zipfile refuses it (overlapped entries)", e.Name)))
+	}
+	if d := e.HeaderMismatch(); len(d) > 0 {
+		m.out.Add(rules.New(rules.ZipHeaderMismatch, loc, fmt.Sprintf("member %q: the local header says %s; loaders read the central directory, streaming readers the local header", e.Name, strings.Join(d, ", "))))
+	}
+	return true
+}
+
+// storedCRC checks the CRC-32 of a stored member up to maxCRC bytes.
+func (m *Members) storedCRC(e *zipr.Entry, sec *io.SectionReader) {
+	if !m.report || e.Encrypted() || e.IsDir() || sec.Size() > maxCRC || uint64(sec.Size()) != e.Size {
+		return
+	}
+	h := crc32.NewIEEE()
+	if _, err := io.Copy(h, io.NewSectionReader(sec, 0, sec.Size())); err != nil {
+		return // reported when the content is read
+	}
+	m.crcMismatch(e, h.Sum32())
+}
+
+func (m *Members) crcMismatch(e *zipr.Entry, got uint32) {
+	if got != e.CRC32 {
+		m.out.Add(rules.New(rules.ZipCrcMismatch, m.out.Member(e.Name), fmt.Sprintf("member %q has CRC-32 %08x but the directory records %08x; torch loads it, zipfile (numpy, Keras and zipfile-based scanners) refuses it", e.Name, got, e.CRC32)))
+	}
+}
+
+// finish checks the CRC-32 of the streamed members read to their end.
+func (m *Members) finish() {
+	for _, p := range m.crcs {
+		if p.r.eof && uint64(p.r.n) == p.e.Size {
+			m.crcMismatch(p.e, p.r.crc)
+		}
+	}
+	m.crcs = nil
+}
+
+// Plaintext analyses a member that the central directory flags as
+// encrypted as if it were not. torch, numpy and zipfile refuse to read
+// such a member; readers that ignore the flag (Go's archive/zip,
+// hand-rolled extractors) take its bytes as they are, and scanners that
+// skip encrypted members never look at them. analyse runs on a detached
+// Result and says whether it recognised the bytes as content. If it did,
+// its findings count and the flag is reported as an evasion; if not, the
+// bytes are taken to be ciphertext and the member is reported encrypted,
+// which is inconclusive.
+func (m *Members) Plaintext(ctx context.Context, e *zipr.Entry, analyse func(out *analyzer.Result) (recognised bool, err error)) error {
+	d := m.out.Detached()
+	ok, err := analyse(d)
+	if err != nil {
+		return err
+	}
+	loc := m.out.Member(e.Name)
+	if !ok {
+		m.out.Add(rules.New(rules.ArchiveEncrypted, loc, fmt.Sprintf("member %q is encrypted and cannot be checked", e.Name)))
+		return nil
+	}
+	m.out.Merge(d)
+	m.out.Add(rules.New(rules.ZipEncryptionFlagEvasion, loc, fmt.Sprintf("member %q is flagged encrypted (0x%04x) but holds plaintext; torch, numpy and zipfile refuse to read it, readers that ignore the flag load it, and scanners that skip encrypted members never look at it", e.Name, e.Flags)))
+	return nil
 }
 
 // Recurse analyses a member with whichever analyser matches it. Members
@@ -170,6 +311,19 @@ func (m *Members) Input(e *zipr.Entry) (*analyzer.Input, error) {
 func (m *Members) Recurse(ctx context.Context, e *zipr.Entry) error {
 	if e.IsDir() || m.bad[e] {
 		return nil
+	}
+	if e.Encrypted() {
+		return m.Plaintext(ctx, e, func(d *analyzer.Result) (bool, error) {
+			child, err := m.Input(e)
+			if err != nil {
+				return false, nil
+			}
+			if err := d.Recurse(ctx, child); err != nil {
+				return false, err
+			}
+			nf := d.NestedFormats()
+			return len(nf) > 0 && nf[len(nf)-1] != "other", nil
+		})
 	}
 	child, err := m.Input(e)
 	if err != nil {
@@ -204,9 +358,15 @@ func (m *Members) Entry(name string) *zipr.Entry {
 	return nil
 }
 
-// ReadSmall reads a small member fully (metadata files), bounded.
+// ReadSmall reads a small member fully (metadata files), bounded. A
+// member flagged encrypted is read as plaintext: callers that care use
+// Plaintext.
 func (m *Members) ReadSmall(e *zipr.Entry, max int64) ([]byte, error) {
-	r, err := e.Open()
+	raw, err := e.Section()
+	if err != nil {
+		return nil, err
+	}
+	r, err := e.Decompress(raw)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"compress/bzip2"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -151,8 +152,12 @@ func isLZMA(h []byte) bool {
 		return false
 	}
 	var buf [64]byte
-	n, _ := io.ReadFull(r, buf[:])
-	return n > 0
+	n, err := io.ReadFull(r, buf[:])
+	// The decoder hands out nothing until it has filled its buffer, so a
+	// stream that compresses poorly (joblib's big arrays) runs out of the
+	// sniffed head first: decoding to the end of a full head without a
+	// corruption error is as good a sign (random data fails within bytes).
+	return n > 0 || len(h) >= 1024 && errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // joblib < 0.10 wrote "ZF" + the data length in hex padded to 19

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"fmt"
+	"math/rand"
 	"os"
 	"testing"
 
@@ -111,5 +112,20 @@ func TestCorruptStreamOfUnknownContentIsNotClean(t *testing.T) {
 	scantest.Run(t, []scantest.Case{
 		{Name: "CorruptGzipOfText", File: "notes.txt.gz", Data: g, Verdict: report.Invalid},
 		{Name: "IntactGzipOfText", File: "notes.txt.gz", Data: enc(t, "gzip", text), Verdict: report.Clean, Format: "gzip"},
+	})
+}
+
+// TestLZMAIncompressibleHead: joblib's .lzma of a big float array
+// compresses so little that the decoder yields nothing within the sniffed
+// head; it must still be recognised (and random data behind an LZMA-like
+// header must not be).
+func TestLZMAIncompressibleHead(t *testing.T) {
+	rnd := make([]byte, 64<<10)
+	rand.New(rand.NewSource(1)).Read(rnd)
+	p := pkl.New(4).BinBytes(rnd).Pop().Call("posix", "system", "id").Stop().Bytes()
+	junk := append([]byte{0x5d, 0, 0, 0x10, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0}, rnd[:8<<10]...)
+	scantest.Run(t, []scantest.Case{
+		{Name: "Recognised", Data: enc(t, "lzma", p), Verdict: report.Malicious, Rules: []string{"pickle-process-exec"}},
+		{Name: "RandomBehindHeader", File: "x.dat", Data: junk, Verdict: report.Clean, Format: "other"},
 	})
 }

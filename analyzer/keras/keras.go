@@ -1,5 +1,6 @@
 // Package keras analyses Keras models: HDF5 files (the root attributes
-// `model_config` and `keras_version`, read by a bounded HDF5 reader) and
+// `model_config` and `keras_version`, read by a bounded HDF5 reader, in
+// the object header or in dense storage) and
 // Keras v3 `.keras` zips (`config.json`, `metadata.json`). The model
 // configuration is walked at any depth for Lambda layers and for modules
 // and callables that deserialisation would import.
@@ -12,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -66,11 +68,18 @@ func (H5) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result)
 				out.Add(rules.New(rules.KerasBadConfig, out.At(a.Off), "model_config is not a string attribute"))
 				continue
 			}
-			checkConfig([]byte(a.Value), out.At(a.Off), out)
+			checkConfig([]byte(a.Value), out.At(a.Off), out, false)
 		}
 	}
-	if !found && root.Dense {
-		out.Add(rules.New(rules.KerasDenseAttributes, out.Here(), "root attributes in dense storage were not read"))
+	if !found && len(root.Unread) > 0 {
+		out.Add(rules.New(rules.KerasUnreadAttributes, out.Here(), fmt.Sprintf("root attributes not decoded: %s", strings.Join(root.Unread, "; "))))
+	}
+	if len(root.Shadowed) > 0 {
+		var names []string
+		for _, a := range root.Shadowed {
+			names = append(names, a.Name)
+		}
+		out.Add(rules.New(rules.KerasShadowedAttributes, out.At(root.Shadowed[0].Off), fmt.Sprintf("the root header holds attributes %s that HDF5 ignores because the root keeps its attributes in dense storage", strings.Join(names, ", "))))
 	}
 	if found && len(meta) > 0 {
 		out.Model().Meta = meta
@@ -106,13 +115,29 @@ func (Zip) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Reader, m
 		}
 		switch {
 		case e.IsDir():
+		case e.Name == "config.json" && e.Encrypted():
+			// Keras (zipfile) refuses it; lenient readers read plaintext.
+			err := m.Plaintext(ctx, e, func(d *analyzer.Result) (bool, error) {
+				b, err := m.ReadSmall(e, maxConfig)
+				if err != nil {
+					return false, nil
+				}
+				if _, err := parseConfig(b, true); err != nil {
+					return false, nil
+				}
+				checkConfig(b, d.Member(e.Name), d, true)
+				return true, nil
+			})
+			if err != nil {
+				return err
+			}
 		case e.Name == "config.json":
 			b, err := m.ReadSmall(e, maxConfig)
 			if err != nil {
 				out.Child(analyzer.NewFileInput(e.Name, nil, 0, nil)).Problem(ctx, -1, "config.json", err)
 				continue
 			}
-			checkConfig(b, out.Member(e.Name), out)
+			checkConfig(b, out.Member(e.Name), out, true)
 		case e.Name == "metadata.json":
 			b, err := m.ReadSmall(e, 1<<20)
 			if err == nil {

@@ -39,6 +39,8 @@ func All() []analyzer.Analyzer {
 		pickle.Analyzer{},
 		compress.Analyzer{},
 		hfrepo.Config{}, // any text: last
+		// Recognised by reference, offered only what nothing matched.
+		onnx.ExternalData{},
 	}
 }
 

@@ -9,10 +9,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/archive"
@@ -36,7 +37,14 @@ func (NPY) Name() string { return "numpy" }
 
 func (NPY) Match(s *analyzer.Sniff) bool { return bytes.HasPrefix(s.Head, magic) }
 
+// Analyze reads an .npy file as numpy.load does (numpy.lib.format): the
+// magic and version, the header dict, then either a pickle (object
+// dtypes) or raw data. numpy reads a file on disk with fromfile, which
+// accepts one negative dimension; anything nested (an .npz member read
+// through zipfile, a decompressed stream) it reads into an array of the
+// header's shape, which refuses it.
 func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
+	nested := in.Depth > 0
 	ra, size, err := in.ReaderAt()
 	if err != nil {
 		return err
@@ -47,19 +55,19 @@ func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 		out.Problem(ctx, 0, "npy header", fmt.Errorf("file of %d bytes is too short for an npy header: %w", n, errTruncated))
 		return nil
 	}
-	major := pre[6]
+	major, minor := pre[6], pre[7]
 	var hlen, start int64
-	switch major {
-	case 1:
+	switch {
+	case major == 1 && minor == 0:
 		hlen, start = int64(binary.LittleEndian.Uint16(pre[8:])), 10
-	case 2, 3:
+	case (major == 2 || major == 3) && minor == 0:
 		if n < 12 {
 			out.Problem(ctx, 0, "npy header", errTruncated)
 			return nil
 		}
 		hlen, start = int64(binary.LittleEndian.Uint32(pre[8:])), 12
 	default:
-		out.Problem(ctx, 6, "npy header", fmt.Errorf("unknown npy format version %d.%d", major, pre[7]))
+		out.Problem(ctx, 6, "npy header", fmt.Errorf("numpy reads format versions 1.0, 2.0 and 3.0, not %d.%d", major, minor))
 		return nil
 	}
 	if hlen > maxHeader {
@@ -74,12 +82,14 @@ func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 	if _, err := ra.ReadAt(hb, start); err != nil {
 		return err
 	}
-	h, err := parseHeader(hb)
+	dataOff := start + hlen
+	h, err := parseHeader(hb, major)
 	if err != nil {
 		out.Problem(ctx, start, "npy header", err)
-		return nil
+		// numpy refuses the file; a pickle after the header is still
+		// reported, so that a header crafted to fail here hides nothing.
+		return scanStrayPickle(ctx, in, out, dataOff, size)
 	}
-	dataOff := start + hlen
 	if h.dtype.object {
 		sec, err := in.Section(dataOff, size-dataOff)
 		if err != nil {
@@ -90,9 +100,9 @@ func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 		_, err = pickle.Scan(ctx, sec, out.Child(sec), pickle.Options{MaxStreams: 1, ReportTrailing: true})
 		return err
 	}
-	want, ok := h.nbytes()
-	if !ok {
-		out.Problem(ctx, start, "npy header", fmt.Errorf("shape %v overflows", h.shape))
+	want, err := h.dataSize(size-dataOff, nested)
+	if err != nil {
+		out.Problem(ctx, start, "npy header", err)
 		return nil
 	}
 	switch got := size - dataOff; {
@@ -107,6 +117,23 @@ func (NPY) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result
 		return weights.Scan(ctx, in.Budget.CPU, ra, []analyzer.Tensor{{Name: "array", DType: h.dtype.float, Shape: h.shape, Offset: dataOff, Size: want}}, out)
 	}
 	return nil
+}
+
+// scanStrayPickle analyses what follows a header numpy refused when it
+// starts like a pickle.
+func scanStrayPickle(ctx context.Context, in *analyzer.Input, out *analyzer.Result, off, size int64) error {
+	if off >= size {
+		return nil
+	}
+	sec, err := in.Section(off, size-off)
+	if err != nil {
+		return err
+	}
+	if sn := sec.Sniff(); !pickle.Sniff(sn.Head, sn.Size) {
+		return nil
+	}
+	_, err = pickle.Scan(ctx, sec, out.Child(sec), pickle.Options{MaxStreams: 1, ReportTrailing: true})
+	return err
 }
 
 var errTruncated = fmt.Errorf("data ends early: %w", errEOF)
@@ -150,7 +177,7 @@ type header struct {
 func (h *header) facts(m *report.Model) {
 	n := int64(1)
 	for _, d := range h.shape {
-		if d != 0 && n > math.MaxInt64/d {
+		if d < 0 || d != 0 && n > math.MaxInt64/d {
 			n = 0
 			break
 		}
@@ -162,143 +189,105 @@ func (h *header) facts(m *report.Model) {
 	}
 }
 
-type dtype struct {
-	itemsize int64
-	object   bool
-	float    analyzer.DType // little-endian float arrays, for weight forensics
-}
-
-func (h *header) nbytes() (int64, bool) {
+// dataSize is the number of data bytes numpy reads: shape times item
+// size. numpy.load of a file reads every item when the shape holds one
+// negative dimension (fromfile(count=-1)) and then reshapes, so such a
+// shape is accepted when the data fill it; nested, never.
+func (h *header) dataSize(avail int64, nested bool) (int64, error) {
 	n := h.dtype.itemsize
-	for _, d := range h.shape {
-		if d != 0 && n > math.MaxInt64/d {
-			return 0, false
+	neg := -1
+	other := int64(1)
+	for i, d := range h.shape {
+		if d < 0 {
+			if neg >= 0 || nested {
+				return 0, fmt.Errorf("shape %v has negative dimensions", h.shape)
+			}
+			neg = i
+			continue
 		}
-		n *= d
+		if d != 0 && other > math.MaxInt64/d {
+			return 0, fmt.Errorf("shape %v overflows", h.shape)
+		}
+		other *= d
 	}
-	return n, true
+	if neg >= 0 {
+		if other == 0 || n <= 0 || (avail/n)%other != 0 {
+			return 0, fmt.Errorf("shape %v does not fit %d data bytes", h.shape, avail)
+		}
+		return avail / n * n, nil
+	}
+	if other != 0 && n > math.MaxInt64/other {
+		return 0, fmt.Errorf("shape %v overflows", h.shape)
+	}
+	return n * other, nil
 }
 
-// parseHeader reads the header dict: {'descr': ..., 'fortran_order': bool,
-// 'shape': (ints)}.
-func parseHeader(b []byte) (*header, error) {
-	v, err := parseLiteral(strings.TrimRight(string(b), " \n\x00"))
+// nbytes is the data size of a shape without negative dimensions.
+func (h *header) nbytes() (int64, bool) {
+	n, err := h.dataSize(0, true)
+	return n, err == nil
+}
+
+// parseHeader reads the header dict exactly as numpy's
+// _read_array_header does: decoded as latin-1 (versions 1 and 2, where
+// Python 2 long suffixes are dropped) or UTF-8 (version 3), evaluated as
+// a Python literal, with exactly the keys descr, fortran_order and
+// shape, shape a tuple of ints, fortran_order a bool and descr a dtype
+// description numpy understands.
+func parseHeader(b []byte, major byte) (*header, error) {
+	var text string
+	if major >= 3 {
+		if !utf8.Valid(b) {
+			return nil, errors.New("header is not UTF-8")
+		}
+		text = string(b)
+	} else {
+		rs := make([]rune, len(b))
+		for i, c := range b {
+			rs[i] = rune(c)
+		}
+		text = string(rs)
+	}
+	v, err := parseLiteral(text, literalOptions{py2Longs: major <= 2})
 	if err != nil {
 		return nil, fmt.Errorf("header is not a Python literal: %w", err)
 	}
-	d, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("header is not a dict")
+	if v.kind != pyDict {
+		return nil, errors.New("header is not a dict")
+	}
+	vals := map[string]pyValue{}
+	for i, k := range v.items {
+		if k.kind != pyStr {
+			return nil, errors.New("header does not contain the correct keys")
+		}
+		vals[k.str] = v.vals[i]
+	}
+	descr, ok1 := vals["descr"]
+	fo, ok2 := vals["fortran_order"]
+	shape, ok3 := vals["shape"]
+	if len(vals) != 3 || !ok1 || !ok2 || !ok3 {
+		return nil, errors.New("header does not contain the correct keys (descr, fortran_order, shape)")
+	}
+	if shape.kind != pyTuple {
+		return nil, errors.New("header shape is not a tuple")
 	}
 	h := &header{}
-	descr, ok := d["descr"]
-	if !ok {
-		return nil, fmt.Errorf("header has no descr")
+	for _, d := range shape.items {
+		if d.kind != pyInt {
+			return nil, fmt.Errorf("header shape is not a tuple of ints")
+		}
+		h.shape = append(h.shape, d.i)
 	}
-	if h.dtype, err = parseDescr(descr, 0); err != nil {
+	if !fo.isBool() {
+		return nil, errors.New("header fortran_order is not a bool")
+	}
+	if h.dtype, err = descrToDtype(descr, 0); err != nil {
 		return nil, err
 	}
-	if s, ok := descr.(string); ok && len(s) <= 32 {
-		h.descr = s
-	}
-	if fo, ok := d["fortran_order"].(bool); !ok {
-		_ = fo
-		return nil, fmt.Errorf("header fortran_order is not a bool")
-	}
-	shape, ok := d["shape"].([]any)
-	if !ok {
-		return nil, fmt.Errorf("header shape is not a tuple")
-	}
-	for _, x := range shape {
-		n, ok := x.(int64)
-		if !ok || n < 0 {
-			return nil, fmt.Errorf("header shape %v is not a tuple of sizes", shape)
-		}
-		h.shape = append(h.shape, n)
+	if descr.kind == pyStr && len(descr.str) <= 32 {
+		h.descr = descr.str
 	}
 	return h, nil
-}
-
-// parseDescr understands simple type strings ('<f4', '|O', '<U10') and
-// structured descriptions (lists of (name, descr[, shape]) tuples).
-func parseDescr(v any, depth int) (dtype, error) {
-	if depth > 16 {
-		return dtype{}, fmt.Errorf("descr nested too deeply")
-	}
-	switch x := v.(type) {
-	case string:
-		return parseTypeString(x)
-	case []any:
-		var dt dtype
-		for _, f := range x {
-			t, ok := f.([]any)
-			if !ok || len(t) < 2 {
-				return dtype{}, fmt.Errorf("structured descr field %v is not a tuple", f)
-			}
-			sub, err := parseDescr(t[1], depth+1)
-			if err != nil {
-				return dtype{}, err
-			}
-			if len(t) >= 3 {
-				dims, ok := t[2].([]any)
-				if !ok {
-					if n, isInt := t[2].(int64); isInt {
-						dims = []any{n}
-					} else {
-						return dtype{}, fmt.Errorf("structured descr shape %v", t[2])
-					}
-				}
-				for _, d := range dims {
-					n, ok := d.(int64)
-					if !ok || n < 0 || (n > 0 && sub.itemsize > math.MaxInt64/n) {
-						return dtype{}, fmt.Errorf("structured descr shape %v", t[2])
-					}
-					sub.itemsize *= n
-				}
-			}
-			dt.object = dt.object || sub.object
-			if dt.itemsize > math.MaxInt64-sub.itemsize {
-				return dtype{}, fmt.Errorf("structured descr overflows")
-			}
-			dt.itemsize += sub.itemsize
-		}
-		return dt, nil
-	}
-	return dtype{}, fmt.Errorf("descr %v not understood", v)
-}
-
-func parseTypeString(s string) (dtype, error) {
-	t := s
-	if len(t) > 0 && strings.ContainsRune("<>|=", rune(t[0])) {
-		t = t[1:]
-	}
-	if t == "" {
-		return dtype{}, fmt.Errorf("empty descr")
-	}
-	kind, rest := t[0], t[1:]
-	if i := strings.IndexByte(rest, '['); i >= 0 { // datetime units: M8[ns]
-		rest = rest[:i]
-	}
-	n, err := strconv.ParseInt(rest, 10, 64)
-	switch {
-	case kind == 'O':
-		return dtype{itemsize: 8, object: true}, nil
-	case err != nil || n < 0:
-		if kind == '?' && rest == "" {
-			return dtype{itemsize: 1}, nil
-		}
-		return dtype{}, fmt.Errorf("descr %q not understood", s)
-	case kind == 'f' && s[0] != '>':
-		return dtype{itemsize: n, float: map[int64]analyzer.DType{2: analyzer.F16, 4: analyzer.F32, 8: analyzer.F64}[n]}, nil
-	case strings.IndexByte("fiucbMmSaV", kind) >= 0:
-		return dtype{itemsize: n}, nil
-	case kind == 'U':
-		if n > math.MaxInt64/4 {
-			return dtype{}, fmt.Errorf("descr %q overflows", s)
-		}
-		return dtype{itemsize: 4 * n}, nil
-	}
-	return dtype{}, fmt.Errorf("descr %q not understood", s)
 }
 
 // ListTensors describes the array of a .npy file as one tensor
@@ -323,7 +312,7 @@ func (NPY) ListTensors(ctx context.Context, in *analyzer.Input) ([]analyzer.Tens
 	if _, err := ra.ReadAt(hb, start); err != nil {
 		return nil, err
 	}
-	h, err := parseHeader(hb)
+	h, err := parseHeader(hb, pre[6])
 	if err != nil {
 		return nil, err
 	}

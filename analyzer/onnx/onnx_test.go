@@ -3,6 +3,7 @@ package onnx_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aigis-dev/aigis/internal/testutil"
@@ -84,6 +85,57 @@ func TestONNX_ExternalDataBesideModel(t *testing.T) {
 	tr := testutil.Tar(t, testutil.TarEntry{Name: "m/model.onnx", Data: model}, testutil.TarEntry{Name: "m/model.onnx.data", Data: make([]byte, 32)})
 	if a := scantest.Bytes(t, "bundle.tar", tr); a.Verdict != report.Inconclusive {
 		t.Errorf("in a tar: %s", scantest.Dump(a))
+	}
+}
+
+// TestONNX_ExternalDataFile: the file a sibling model keeps its tensors
+// in is recognised as onnx-external-data (clean when every range is
+// inside it) instead of unknown bytes, on disk and in a zip bundle.
+func TestONNX_ExternalDataFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	model := testutil.ONNXModel([]PB{testutil.ONNXNode("Relu", "")}, []PB{
+		testutil.ONNXExternalTensor("w", "weights.bin", 0, 16),
+		testutil.ONNXExternalTensor("b", "weights.bin", 16, 8),
+		testutil.ONNXExternalTensor("c", "bias.data", 0, 4),
+	})
+	write("model.onnx", model)
+	write("weights.bin", make([]byte, 24))
+	write("bias.data", make([]byte, 2)) // too short for c
+	write("unrelated.bin", make([]byte, 24))
+	rep, err := scan.New(scan.Options{}).Scan(context.Background(), []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]report.Artifact{}
+	for _, a := range rep.Artifacts {
+		got[filepath.Base(a.Path)] = a
+	}
+	if a := got["weights.bin"]; a.Format != "onnx-external-data" || a.Verdict != report.Clean || a.Properties["onnx.external_data_of"] != "model.onnx" {
+		t.Errorf("weights.bin: %+v%s", a.Properties, scantest.Dump(a))
+	}
+	if a := got["bias.data"]; a.Format != "onnx-external-data" || a.Verdict != report.Invalid || scantest.Has(a, "onnx-external-data-missing") == nil {
+		t.Errorf("bias.data: %s", scantest.Dump(a))
+	}
+	if a := got["unrelated.bin"]; a.Format != "other" || a.Verdict != report.Unsupported {
+		t.Errorf("unrelated.bin: %s", scantest.Dump(a))
+	}
+	if a := got["model.onnx"]; a.Verdict != report.Invalid {
+		t.Errorf("model.onnx: %s", scantest.Dump(a))
+	}
+	// Named on the command line, the file still finds its model.
+	if a := scan.New(scan.Options{}).ScanFile(context.Background(), filepath.Join(dir, "weights.bin"), "weights.bin"); a.Format != "onnx-external-data" || a.Verdict != report.Clean {
+		t.Errorf("weights.bin alone: %s", scantest.Dump(a))
+	}
+	// In a zip bundle.
+	z := testutil.Zip(t, testutil.ZipEntry{Name: "m/model.onnx", Data: model}, testutil.ZipEntry{Name: "m/weights.bin", Data: make([]byte, 24), Deflate: true},
+		testutil.ZipEntry{Name: "m/bias.data", Data: make([]byte, 4)})
+	if a := scantest.Bytes(t, "bundle.zip", z); a.Verdict != report.Clean || !strings.Contains(a.Properties["contains"], "onnx-external-data") {
+		t.Errorf("bundle: %+v%s", a.Properties, scantest.Dump(a))
 	}
 }
 

@@ -63,3 +63,22 @@ func BenchmarkVMOpcodeHeavy(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVMProtocol0 measures the text opcodes (INT, LONG, FLOAT, PUT,
+// GET, STRING) of a generated 4 MB protocol-0 pickle, in memory.
+func BenchmarkVMProtocol0(b *testing.B) {
+	p := pkl.New(0).Raw('(')
+	for i := 0; len(p.Bytes()) < 4<<20; i++ {
+		p.Text('I', "12345").Text('p', "1").Raw('0').Text('L', "123456789012345678901234567890L").Text('F', "1.5").
+			Text('S', "'tok'").Text('g', "1").Raw('0')
+	}
+	data := p.Raw('l').Stop().Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		a := scantest.Memory(data, "x.pkl")
+		if a.Verdict.String() != "clean" {
+			b.Fatalf("verdict %s", a.Verdict)
+		}
+	}
+}

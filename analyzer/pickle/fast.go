@@ -100,6 +100,9 @@ loop:
 			if v, ok = m.memo.get(i); !ok {
 				break loop
 			}
+			if v.k == kGlobal {
+				m.globs[v.ref].refs++
+			}
 		case 0x8c, 'X': // SHORT_BINUNICODE, BINUNICODE
 			ln := int(buf[r+1])
 			if op == 'X' {

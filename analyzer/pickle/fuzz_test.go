@@ -24,6 +24,9 @@ func FuzzPickle(f *testing.F) {
 	f.Add(pkl.New(4).Str("builtins").Str("str.lower").StackGlobal().Str("OS").Tuple1().Reduce().Str("system").StackGlobal().Stop().Bytes())
 	f.Add(pkl.New(2).Global("copyreg", "add_extension").Str("os").Str("system").Int(7).Tuple3().Reduce().Pop().Raw(0x82, 7).Stop().Bytes())
 	f.Add([]byte("(S'a'\np0\ng0\n."))
+	for _, c := range unpicklerCases {
+		f.Add(c.data)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a := scantest.Fuzz(t, b, "x.pkl")
 		for _, fd := range a.Findings {

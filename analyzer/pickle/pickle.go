@@ -34,6 +34,12 @@ type Options struct {
 	// ReportTrailing adds an info finding when bytes follow the last
 	// stream (off for formats that append raw data, like legacy torch).
 	ReportTrailing bool
+	// Packaged reports whether a module (as written in the pickle) is
+	// source shipped in the same archive (torch.package). Imports from such
+	// modules are the archive's own code, judged by analysing that source
+	// rather than by the import rules: a package may ship a module named
+	// like an allowlisted one.
+	Packaged func(module string) bool
 }
 
 // Summary is what a Scan learnt besides its findings.
@@ -46,6 +52,15 @@ type Summary struct {
 	StorageTypes []string
 	Joblib       bool // joblib array wrappers were seen
 	Failed       bool // a stream ended in an error (already reported)
+	// Imports are the distinct imports, as written, in order of first
+	// appearance.
+	Imports []Import
+}
+
+// Import is one import a pickle makes.
+type Import struct {
+	Module, Name string
+	Called       bool // the pickle calls it (REDUCE, NEWOBJ, ...)
 }
 
 const maxStreams = 1 << 20
@@ -75,6 +90,7 @@ func Scan(ctx context.Context, in *analyzer.Input, out *analyzer.Result, opts Op
 		rd = newReader(r, hint)
 	}
 	s := newSink(ctx, in, out)
+	s.packaged = opts.Packaged
 	sum := &Summary{}
 	for n := 0; ; n++ {
 		if opts.MaxStreams > 0 && n >= opts.MaxStreams {
@@ -118,6 +134,7 @@ func Scan(ctx context.Context, in *analyzer.Input, out *analyzer.Result, opts Op
 		break
 	}
 	s.finish()
+	sum.Imports = s.importList()
 	sum.StorageKeys = s.storage
 	sum.StorageTypes = s.stypes
 	sum.Joblib = s.joblib

@@ -2,6 +2,7 @@ package pickle_test
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -249,6 +250,7 @@ func TestPickle_EveryOpcodeBenign(t *testing.T) {
 		Int(1).Tuple1().Int(1).Int(2).Tuple2().Int(1).Int(2).Int(3).Tuple3().EmptyTuple().
 		Mark().Int(9).Raw('1').
 		Tuple().Stop().Bytes()
+	binary.LittleEndian.PutUint64(b[3:], uint64(len(b)-11)) // the FRAME holds the rest
 	check(t, attack{"AllOpcodes", b, report.Clean, nil, ""})
 }
 
@@ -323,4 +325,66 @@ func TestPickle_LatentPayloads(t *testing.T) {
 	} {
 		check(t, c)
 	}
+}
+
+// TestPickle_Wrappers checks getattr and functools.partial in the shapes
+// picklers write (clean, or classified by what they reach) and in the
+// shapes only attacks write (their deny rules).
+func TestPickle_Wrappers(t *testing.T) {
+	getattr := func(p *pkl.B) *pkl.B { return p.Global("__builtin__", "getattr") }
+	for _, c := range []attack{
+		// pickle's form for a builtin method: getattr(class, "name").
+		{"BuiltinMethodOfAllowedHolder", getattr(pkl.New(2)).Global("torch._C", "_VariableFunctionsClass").Str("cosine_similarity").Tuple2().Reduce().Stop().Bytes(),
+			report.Clean, nil, ""},
+		// The dotted import it resolves to is classified like any other.
+		{"GetattrOfModuleReachesDenied", getattr(pkl.New(2)).Global("torch.nn.modules.module", "torch").Str("load").Tuple2().Reduce().Stop().Bytes(),
+			report.Malicious, []string{"pickle-nested-loader"}, "reached with getattr"},
+		{"GetattrDunder", getattr(pkl.New(2)).Global("collections", "OrderedDict").Str("__init__").Tuple2().Reduce().Stop().Bytes(),
+			report.Malicious, []string{"pickle-attribute-gadget"}, ""},
+		{"GetattrComputedName", getattr(pkl.New(2)).Global("collections", "OrderedDict").Global("builtins", "str").Str("x").Tuple1().Reduce().Tuple2().Reduce().Stop().Bytes(),
+			report.Malicious, []string{"pickle-attribute-gadget"}, ""},
+		// A bound method of an object an allowed class built (Lazy
+		// modules, OneCycleLR): a reference, clean.
+		{"BoundMethodOfAllowedObject", getattr(pkl.New(2)).Global("collections", "OrderedDict").EmptyTuple().Reduce().Str("keys").Tuple2().Reduce().Stop().Bytes(),
+			report.Clean, nil, ""},
+		// ... but calling it while loading is a dynamic call.
+		{"BoundMethodCalled", getattr(pkl.New(2)).Global("collections", "OrderedDict").EmptyTuple().Reduce().Str("keys").Tuple2().Reduce().EmptyTuple().Reduce().Stop().Bytes(),
+			report.Malicious, []string{"pickle-dynamic-call"}, ""},
+		// A bound method of an object an unknown class built.
+		{"BoundMethodOfUnknownObject", getattr(pkl.New(2)).Global("mylib", "Thing").EmptyTuple().Reduce().Str("run").Tuple2().Reduce().Stop().Bytes(),
+			report.Malicious, []string{"pickle-attribute-gadget"}, ""},
+		// getattr itself stored as a value, besides a benign use.
+		{"GetattrAlsoStored", getattr(pkl.New(2)).Put(0).Global("collections", "OrderedDict").EmptyTuple().Reduce().Str("keys").Tuple2().Reduce().Pop().
+			EmptyList().Get(0).Append().Stop().Bytes(),
+			report.Malicious, []string{"pickle-attribute-gadget"}, ""},
+		// functools.partial of an allowed import: as safe as the import.
+		{"PartialOfAllowed", pkl.New(2).Global("functools", "partial").Global("numpy", "power").Tuple1().Reduce().Stop().Bytes(),
+			report.Clean, nil, ""},
+		{"PartialOfDenied", pkl.New(2).Global("functools", "partial").Global("os", "system").Str("id").Tuple2().Reduce().Stop().Bytes(),
+			report.Malicious, []string{"pickle-process-exec"}, ""},
+		{"PartialOfUnknown", pkl.New(2).Global("functools", "partial").Global("mylib", "f").Tuple1().Reduce().Stop().Bytes(),
+			report.Suspicious, []string{"pickle-unknown-import"}, ""},
+		{"PartialCalled", pkl.New(2).Global("functools", "partial").Global("numpy", "power").Tuple1().Reduce().EmptyTuple().Reduce().Stop().Bytes(),
+			report.Malicious, []string{"pickle-dynamic-call"}, ""},
+		{"PartialOfCallResult", pkl.New(2).Global("functools", "partial").Global("collections", "OrderedDict").EmptyTuple().Reduce().Tuple1().Reduce().Stop().Bytes(),
+			report.Malicious, []string{"pickle-attribute-gadget"}, ""},
+		// The wrapper's memo reuse is counted: both uses benign.
+		{"GetattrFromMemoTwice", getattr(pkl.New(2)).Put(0).Global("torch._C", "_VariableFunctionsClass").Put(1).Str("cosine_similarity").Tuple2().Reduce().Pop().
+			Get(0).Get(1).Str("pairwise_distance").Tuple2().Reduce().Stop().Bytes(), report.Clean, nil, ""},
+	} {
+		check(t, c)
+	}
+}
+
+// TestPickle_LegacyModuleClass models torch's legacy persistent_load of
+// ('module', cls, file, source): the value is the class, so NEWOBJ calls
+// an import, not a dynamic value.
+func TestPickle_LegacyModuleClass(t *testing.T) {
+	pid := func(p *pkl.B, mod, name string) *pkl.B {
+		return p.Mark().Str("module").Global(mod, name).Str("/x.py").Str("class X: pass").Tuple().Raw('Q')
+	}
+	check(t, attack{"Allowed", pid(pkl.New(2), "torch.nn.modules.linear", "Linear").EmptyTuple().NewObj().Stop().Bytes(), report.Clean, nil, ""})
+	check(t, attack{"Denied", pid(pkl.New(2), "os", "system").Str("id").Tuple1().Reduce().Stop().Bytes(), report.Malicious, []string{"pickle-process-exec"}, ""})
+	check(t, attack{"StoragePidStillOpaque", pkl.New(2).Mark().Str("storage").Global("torch", "FloatStorage").Str("0").Str("cpu").Int(1).Tuple().Raw('Q').EmptyTuple().Reduce().Stop().Bytes(),
+		report.Malicious, []string{"pickle-dynamic-call"}, ""})
 }

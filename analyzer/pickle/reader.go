@@ -17,12 +17,13 @@ type reader struct {
 	base   int64 // stream offset of buf[0]
 	err    error // sticky error from src
 	mem    bool  // buf is the whole input, in memory and read-only
+	total  int64 // size of the whole input, -1 when unknown
 }
 
 // newMemReader reads content that is already in memory, without copying:
 // buf is never written to, so it may be shared with other analysers.
 func newMemReader(b []byte) *reader {
-	return &reader{buf: b, w: len(b), err: io.EOF, mem: true}
+	return &reader{buf: b, w: len(b), err: io.EOF, mem: true, total: int64(len(b))}
 }
 
 const readerBufSize = 256 << 10
@@ -34,7 +35,7 @@ func newReader(src io.Reader, sizeHint int64) *reader {
 	if sizeHint >= 0 && sizeHint+1 < int64(n) {
 		n = int(max(sizeHint+1, 4096))
 	}
-	rd := &reader{src: src, buf: make([]byte, n)}
+	rd := &reader{src: src, buf: make([]byte, n), total: sizeHint}
 	if s, ok := src.(io.Seeker); ok {
 		// Only trust Seek if the source is at offset 0 now; io.SectionReader
 		// and *os.File from Open are.

@@ -62,6 +62,10 @@ func (m *machine) importGlobal(module, name, how string) val {
 	g := global{module: module, name: name, first: m.opOff, count: 1}
 	g.dec = m.classify(module, name)
 	g.loader = m.pol.Loader(g.dec.Module, g.dec.Name)
+	g.wrap = m.pol.Wrapper(g.dec.Module, g.dec.Name)
+	if how == "getattr" {
+		g.via = how
+	}
 	m.globs = append(m.globs, g)
 	i := uint32(len(m.globs) - 1)
 	m.globIx[key] = i
@@ -140,6 +144,12 @@ func (m *machine) invoke(op byte, fn, args val) val {
 		g.callOff = m.opOff
 		g.callArgs = m.renderArgs(args)
 	}
+	if g.wrap != "" {
+		if v, ok := m.unwrap(op, fn, args); ok {
+			m.globs[fn.ref].vetted++
+			return v
+		}
+	}
 	if v, ok := m.decode(g, args); ok {
 		return v
 	}
@@ -150,6 +160,75 @@ func (m *machine) invoke(op byte, fn, args val) val {
 		m.registerExtension(args)
 	}
 	return m.newCall(op, fn, args)
+}
+
+// unwrap models a call of a wrapper (getattr, functools.partial) when its
+// arguments have the shape picklers write, and reports whether they did:
+//
+//   - getattr(import, "name") is how pickle reaches a method of a class
+//     (builtin methods reduce to it, and protocols below 4 write nested
+//     names so): the result is the import of the dotted name, classified
+//     like any other (a dunder in it is an attribute traversal);
+//   - getattr(obj, "name"), obj built by an allowed import, is a bound
+//     method (a Lazy module's hooks, a scheduler's annealing function):
+//     a value that runs nothing unless called, and calling a value is
+//     reported as a dynamic call;
+//   - functools.partial(f, ...) with f an import (or such a bound method)
+//     is a callable exactly as safe as f, which is classified on its own.
+func (m *machine) unwrap(op byte, fn, args val) (val, bool) {
+	items, complete := m.items(args)
+	if args.k != kTuple || !complete || len(items) == 0 {
+		return val{}, false
+	}
+	switch m.globs[fn.ref].wrap {
+	case rules.WrapAttribute:
+		if len(items) != 2 {
+			return val{}, false
+		}
+		name, ok := m.str(items[1])
+		if !ok || items[1].k != kStr || !isAttrName(name) {
+			return val{}, false
+		}
+		switch base := items[0]; base.k {
+		case kGlobal:
+			b := m.globs[base.ref]
+			if b.unresolved != "" || len(b.name)+1+len(name) > m.lim.MaxLine {
+				return val{}, false
+			}
+			return m.importGlobal(b.module, b.name+"."+name, "getattr"), true
+		case kCall:
+			c := &m.calls[base.ref]
+			if c.fn.k == kGlobal && m.globs[c.fn.ref].dec.Action == rules.Allow {
+				return m.newCall(op, fn, args), true
+			}
+		}
+	case rules.WrapPartial:
+		switch f := items[0]; f.k {
+		case kGlobal:
+			return m.newCall(op, fn, args), true
+		case kCall:
+			c := &m.calls[f.ref]
+			if c.fn.k == kGlobal && m.globs[c.fn.ref].wrap == rules.WrapAttribute {
+				return m.newCall(op, fn, args), true
+			}
+		}
+	}
+	return val{}, false
+}
+
+// isAttrName reports whether s is a Python identifier that is not a
+// dunder name (those reach interpreter internals: __globals__, __class__).
+func isAttrName(s string) bool {
+	if s == "" || len(s) > 128 || strings.HasPrefix(s, "__") && strings.HasSuffix(s, "__") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func callOpName(op byte) string {
@@ -192,6 +271,13 @@ func (m *machine) build(inst, state val) error {
 		c.state, c.built = state, true
 		if c.fn.k == kGlobal {
 			g := &m.globs[c.fn.ref]
+			if g.dec.Module == "copyreg" && g.dec.Name == "_reconstructor" {
+				// Protocols 0 and 1 build instances as
+				// copyreg._reconstructor(cls, object, None).
+				if items, _ := m.items(c.args); c.args.k == kTuple && len(items) > 0 && items[0].k == kGlobal {
+					g = &m.globs[items[0].ref]
+				}
+			}
 			if g.dec.Module == "joblib.numpy_pickle" && g.dec.Name == "NumpyArrayWrapper" {
 				return m.joblibArray(c)
 			}
@@ -211,15 +297,22 @@ func (m *machine) mutate(target val, op string) {
 	}
 }
 
-// persistent records torch storage keys from persistent ids of the form
-// ('storage', storage_type, key, location, numel).
-func (m *machine) persistent(pid val) {
+// persistent models torch's persistent_load and returns what it pushes.
+// It records storage keys from ids of the form ('storage', storage_type,
+// key, location, numel). The legacy format also writes a module's class as
+// ('module', cls, source_file, source), and persistent_load returns cls:
+// the class is then what a NEWOBJ or REDUCE on the value calls.
+func (m *machine) persistent(pid val) val {
 	items, _ := m.items(pid)
-	if pid.k != kTuple || len(items) < 3 {
-		return
+	if pid.k != kTuple || len(items) < 2 {
+		return val{k: kPersistent}
 	}
-	if tag, ok := m.str(items[0]); !ok || tag != "storage" {
-		return
+	tag, ok := m.str(items[0])
+	if ok && tag == "module" && items[1].k == kGlobal {
+		return items[1]
+	}
+	if !ok || tag != "storage" || len(items) < 3 {
+		return val{k: kPersistent}
 	}
 	if key, ok := m.str(items[2]); ok && len(m.storage) < m.lim.MaxObjects {
 		m.storage = append(m.storage, key)
@@ -229,6 +322,7 @@ func (m *machine) persistent(pid val) {
 		}
 		m.storageType = append(m.storageType, typ)
 	}
+	return val{k: kPersistent}
 }
 
 // registerExtension evaluates copyreg.add_extension(module, name, code)

@@ -29,6 +29,8 @@ type sink struct {
 	joblib  bool
 	streams int
 
+	packaged func(module string) bool
+
 	latentN     int   // constants checked as latent pickles
 	nestedN     int   // nested payloads scanned
 	nestedBytes int64 // and their total size
@@ -46,6 +48,7 @@ type importObs struct {
 	count, calls int
 	loaderConst  int
 	loaderOpaque int
+	uses, vetted int // pushes of the value, and those a benign wrapper call consumed
 }
 
 type anomObs struct {
@@ -94,6 +97,8 @@ func (s *sink) flush(m *machine) {
 		}
 		o.count += g.count
 		o.calls += g.calls
+		o.uses += g.count + g.refs
+		o.vetted += g.vetted
 		o.loaderConst += g.loaderConst
 		o.loaderOpaque += g.loaderOpaque
 		if o.g.callArgs == "" && g.callArgs != "" {
@@ -148,11 +153,23 @@ func (s *sink) finish() {
 		if g.dec.Via != "" {
 			desc += ", reaching " + g.dec.Via
 		}
+		if g.via != "" {
+			desc += " (reached with " + g.via + ")"
+		}
 		use := usage(o)
 		switch {
+		case g.unresolved == "" && s.packaged != nil && s.packaged(g.module):
+			if g.dec.Action == rules.Allow || g.dec.Action == rules.Deny {
+				add(g.first, rules.TorchPackageShadow, fmt.Sprintf("imports %s.%s from the archive's own source, which stands in for the installed module the import rules know%s", g.module, g.name, use))
+			} else {
+				add(g.first, rules.TorchPackageCode, fmt.Sprintf("imports %s.%s from the archive's own source; loading runs that module%s", g.module, g.name, use))
+			}
 		case g.unresolved != "":
 			add(g.first, rules.PickleUnresolvedImport, "import cannot be resolved: "+g.unresolved+use)
 		case g.dec.Action == rules.Allow:
+		case g.wrap != "" && o.vetted > 0 && o.vetted >= o.uses:
+			// Every use was a getattr or partial of the benign shape;
+			// what it reached is classified as an import of its own.
 		case g.dec.Action == rules.Deny:
 			r := g.dec.Rule
 			items = append(items, item{g.first, report.Finding{Rule: r.ID, Severity: r.Severity, Verdict: report.Malicious,
@@ -191,6 +208,22 @@ func (s *sink) finish() {
 	if s.lost != nil {
 		s.out.Add(rules.New(rules.LimitReached, s.out.At(s.lost.first), s.lost.msg))
 	}
+}
+
+// importList lists the resolved imports in order of first appearance.
+func (s *sink) importList() []Import {
+	obs := make([]*importObs, 0, len(s.imports))
+	for _, o := range s.imports {
+		if o.g.unresolved == "" {
+			obs = append(obs, o)
+		}
+	}
+	sort.Slice(obs, func(i, j int) bool { return obs[i].g.first < obs[j].g.first })
+	out := make([]Import, len(obs))
+	for i, o := range obs {
+		out[i] = Import{Module: o.g.module, Name: o.g.name, Called: o.calls > 0}
+	}
+	return out
 }
 
 func usage(o *importObs) string {

@@ -76,6 +76,17 @@ type global struct {
 	loaderConst  int // calls whose payload was constant and scanned
 	loaderOpaque int // calls whose payload could not be resolved
 	unresolved   string
+	// wrap is the wrapper kind (rules.WrapAttribute, rules.WrapPartial)
+	// of the import, "" for other callables. A wrapper whose every use
+	// (refs: pushes from the memo or DUP, besides count imports) was a
+	// call of the benign shape (vetted) is not reported on its own: what
+	// it reaches or wraps is classified instead.
+	wrap   string
+	refs   int
+	vetted int
+	// via says how the import was reached when no import opcode wrote it
+	// ("getattr" of an import).
+	via string
 }
 
 func (g *global) qualified() string { return g.module + "." + g.name }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/aigis-dev/aigis/analyzer"
@@ -308,8 +307,12 @@ func (m *machine) newCtr(k kind, items []val) val {
 }
 
 // extend adds items to a retained container (lists, dicts, sets). Items
-// are kept while the container's run is at the tip of the pool, which is
-// how picklers fill containers (all at once, right after creating them).
+// are appended in place while the container's run is at the tip of the
+// pool, which is how picklers of protocol 2 and later fill containers (in
+// batches, right after creating them). Protocols 0 and 1 add one item at a
+// time with the next value built in between, so a run that is no longer at
+// the tip moves there: at most MaxItems items, MaxItems times per
+// container.
 func (m *machine) extend(target val, items []val) {
 	if target.k < kTuple || target.k > kFrozenSet || len(items) == 0 {
 		return
@@ -337,8 +340,13 @@ func (m *machine) extend(target val, items []val) {
 	} else if m.pool.canGrow(c.start, int(c.n), len(items)) {
 		m.pool.alloc(len(items))
 	} else {
-		c.trunc = true
-		return
+		start, ok := m.pool.alloc(int(c.n) + len(items))
+		if !ok {
+			c.trunc = true
+			return
+		}
+		copy(m.pool.slice(start, int(c.n)), m.pool.slice(c.start, int(c.n)))
+		c.start = start
 	}
 	copy(m.pool.slice(c.start, int(c.n)+len(items))[c.n:], items)
 	c.n += uint16(len(items))
@@ -435,6 +443,7 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
+		m.ref(v)
 		return m.push(v)
 	case 'N':
 		return m.push(vNone)
@@ -453,9 +462,9 @@ func (m *machine) exec(op byte) error {
 		case "01":
 			return m.push(val{k: kBool, ref: 1})
 		}
-		v, err := m.parseInt(line)
-		if err != nil {
-			return err
+		v, ok := parseTextInt(line, false)
+		if !ok {
+			return m.fail("invalid literal for int(): %q", clip(line))
 		}
 		return m.push(v)
 	case 'L': // LONG (text)
@@ -466,9 +475,9 @@ func (m *machine) exec(op byte) error {
 		if n := len(line); n > 0 && line[n-1] == 'L' {
 			line = line[:n-1]
 		}
-		v, err := m.parseInt(line)
-		if err != nil {
-			return err
+		v, ok := parseTextInt(line, true)
+		if !ok {
+			return m.fail("invalid literal for int() with base 0: %q", clip(line))
 		}
 		return m.push(v)
 	case 'J', 'K', 'M': // BININT, BININT1, BININT2
@@ -499,7 +508,7 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
-		if _, err := strconv.ParseFloat(string(trimSpace(line)), 64); err != nil && !isPyFloatWord(line) {
+		if !parseTextFloat(line) {
 			return m.fail("could not convert string to float: %q", clip(line))
 		}
 		return m.push(val{k: kFloat})
@@ -668,6 +677,7 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
+		m.ref(v)
 		return m.push(v)
 	case 'h', 'j': // BINGET, LONG_BINGET
 		n, err := m.uarg(op)
@@ -678,6 +688,7 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
+		m.ref(v)
 		return m.push(v)
 	case 'p': // PUT
 		line, err := rd.line(m.lim.MaxLine)
@@ -698,7 +709,7 @@ func (m *machine) exec(op byte) error {
 	case 0x94: // MEMOIZE
 		return m.put(uint32(m.memo.n))
 	case 'c': // GLOBAL
-		module, name, err := m.globalLines()
+		module, name, err := m.globalLines(false)
 		if err != nil {
 			return err
 		}
@@ -723,7 +734,7 @@ func (m *machine) exec(op byte) error {
 			return err
 		}
 		args := m.newCtr(kTuple, items)
-		module, name, err := m.globalLines()
+		module, name, err := m.globalLines(true)
 		if err != nil {
 			return err
 		}
@@ -788,15 +799,16 @@ func (m *machine) exec(op byte) error {
 		if err != nil {
 			return err
 		}
-		m.persistent(m.newStr(line, false))
-		return m.push(val{k: kPersistent})
+		if !isASCII(line) {
+			return m.fail("persistent IDs in protocol 0 must be ASCII strings")
+		}
+		return m.push(m.persistent(m.newStr(line, false)))
 	case 'Q': // BINPERSID
 		pid, err := m.pop()
 		if err != nil {
 			return err
 		}
-		m.persistent(pid)
-		return m.push(val{k: kPersistent})
+		return m.push(m.persistent(pid))
 	case 0x82, 0x83, 0x84: // EXT1, EXT2, EXT4
 		n, err := m.uarg(op)
 		if err != nil {
@@ -829,6 +841,9 @@ func (m *machine) exec(op byte) error {
 			return m.fail("FRAME length %d out of range", n)
 		}
 		m.frameEnd = rd.offset() + int64(n)
+		if t := rd.total; t >= 0 && m.frameEnd > t && m.sink != nil {
+			m.sink.anomaly(rules.PickleFrameMismatch, m.opOff, fmt.Sprintf("a FRAME of %d bytes runs %d bytes past the end of the data; the C unpickler refuses the stream, the Python one (joblib) runs it", n, m.frameEnd-t))
+		}
 	case 0x97: // NEXT_BUFFER
 		if m.sink != nil {
 			m.sink.anomaly(rules.PickleOutOfBandBuffer, m.opOff, "refers to an out-of-band buffer (pickle protocol 5); its content is supplied by the loading program and was not checked")
@@ -865,7 +880,7 @@ func (m *machine) uarg(op byte) (uint64, error) {
 }
 
 // globalLines reads the module and name lines of GLOBAL and INST.
-func (m *machine) globalLines() (string, string, error) {
+func (m *machine) globalLines(inst bool) (string, string, error) {
 	mod, err := m.rd.line(m.lim.MaxLine)
 	if err != nil {
 		return "", "", err
@@ -875,10 +890,24 @@ func (m *machine) globalLines() (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	if !utf8.ValidString(module) || !utf8.Valid(name) {
-		return "", "", m.fail("import names are not UTF-8")
+	// Both unpicklers refuse an empty line (C: "pickle data was
+	// truncated"; Python: an empty module or attribute name), names
+	// that are not UTF-8, and for INST names that are not ASCII.
+	if module == "" || len(name) == 0 {
+		return "", "", m.fail("empty import name")
+	}
+	if !utf8.ValidString(module) || !utf8.Valid(name) || inst && (!isASCII([]byte(module)) || !isASCII(name)) {
+		return "", "", m.fail("import names are not %s", map[bool]string{true: "ASCII", false: "UTF-8"}[inst])
 	}
 	return module, string(name), nil
+}
+
+// ref counts another push of an import's value (a memo GET or DUP), so
+// that every use of a wrapper can be checked (see global.wrap).
+func (m *machine) ref(v val) {
+	if v.k == kGlobal {
+		m.globs[v.ref].refs++
+	}
 }
 
 func (m *machine) put(i uint32) error {
@@ -887,21 +916,6 @@ func (m *machine) put(i uint32) error {
 		return err
 	}
 	return m.memoPut(i, v)
-}
-
-func (m *machine) parseInt(line []byte) (val, error) {
-	s := string(trimSpace(line))
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		if !isBigInt(s) {
-			return val{}, m.fail("invalid literal for int(): %q", clip(line))
-		}
-		return val{k: kBigInt}, nil
-	}
-	if n >= math.MinInt32 && n <= math.MaxInt32 {
-		return val{k: kInt, ref: uint32(int32(n))}, nil
-	}
-	return val{k: kBigInt}, nil
 }
 
 func (m *machine) longBytes(n int64) error {
@@ -948,6 +962,15 @@ func opName(op byte) string {
 func (m *machine) add(t val, op byte, items []val) {
 	m.mutate(t, opName(op))
 	m.extend(t, items)
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // errors from the reader that mean "the data ended".

@@ -25,9 +25,33 @@ import (
 	"github.com/aigis-dev/aigis/internal/weights"
 )
 
-// legacyMagic is pickle PROTO 2, LONG1 of 10 bytes, then torch's magic
-// number 0x1950a86a20f9469cfc6c.
-var legacyMagic = []byte{0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19}
+// legacyMagic is torch's magic number 0x1950a86a20f9469cfc6c as the
+// first pickle of a legacy file writes it: LONG1 of 10 bytes (protocols 2
+// to 5, after PROTO and, from protocol 4, a FRAME) or the text LONG of
+// protocol 1.
+var (
+	legacyMagic     = []byte{0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19}
+	legacyMagicText = []byte("L119547037146038801333356L\n")
+)
+
+// IsLegacy reports whether head starts a legacy torch file of any pickle
+// protocol torch.save accepts (1 to 5).
+func IsLegacy(head []byte) bool {
+	if bytes.HasPrefix(head, legacyMagicText) {
+		return true
+	}
+	if len(head) < 2 || head[0] != 0x80 || head[1] < 2 || head[1] > 5 {
+		return false
+	}
+	rest := head[2:]
+	if len(rest) > 0 && rest[0] == 0x95 { // FRAME
+		if len(rest) < 9 {
+			return false
+		}
+		rest = rest[9:]
+	}
+	return bytes.HasPrefix(rest, legacyMagic)
+}
 
 // Legacy is torch.save(..., _use_new_zipfile_serialization=False): five
 // pickles (magic number, protocol version, sys info, the object, storage
@@ -37,7 +61,7 @@ type Legacy struct{}
 
 func (Legacy) Name() string { return "pytorch-legacy" }
 
-func (Legacy) Match(s *analyzer.Sniff) bool { return bytes.HasPrefix(s.Head, legacyMagic) }
+func (Legacy) Match(s *analyzer.Sniff) bool { return IsLegacy(s.Head) }
 
 func (Legacy) Analyze(ctx context.Context, in *analyzer.Input, out *analyzer.Result) error {
 	sum, err := pickle.Scan(ctx, in, out, pickle.Options{MaxStreams: 5})
@@ -99,7 +123,8 @@ var elemSize = map[string]int64{
 	"BoolStorage": 1, "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16,
 }
 
-// ZipLayout recognises torch.save zips, TorchScript and .pt2 archives.
+// ZipLayout recognises torch.save zips, TorchScript, .pt2 and
+// torch.package archives.
 type ZipLayout struct{}
 
 func (ZipLayout) Name() string { return "pytorch-zip" }
@@ -109,6 +134,10 @@ func (ZipLayout) MatchZip(z *zipr.Reader) bool {
 		switch path.Base(e.Name) {
 		case "data.pkl", "constants.pkl", "archive_format":
 			return true
+		case "extern_modules":
+			if path.Base(path.Dir(e.Name)) == ".data" {
+				return true
+			}
 		}
 	}
 	return false
@@ -131,6 +160,9 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	}
 	format := "pytorch-zip"
 	switch {
+	case m.Entry(prefix+".data/extern_modules") != nil:
+		out.SetFormat("torch-package")
+		return analyzePackage(ctx, z, m, prefix, out)
 	case m.Entry(prefix+"constants.pkl") != nil || hasPrefix(z, prefix+"code/"):
 		format = "torchscript"
 	case m.Entry(prefix+"archive_format") != nil || hasPrefix(z, prefix+"models/"):
@@ -142,6 +174,10 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	if format == "torchscript" {
 		loaded[prefix+"constants.pkl"] = true
 	}
+	// Storage keys are relative to the pickle's own directory: torch.load
+	// and TorchScript read <prefix>data/<key> for data.pkl and
+	// <prefix>constants/<key> for constants.pkl (a frozen module's
+	// tensors).
 	keys := make(map[string]bool, len(z.Entries))
 	types := make(map[string]string, len(z.Entries))
 	isPickle := map[*zipr.Entry]bool{}
@@ -150,17 +186,16 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 			continue
 		}
 		isPickle[e] = true
-		child, err := m.Input(e)
-		if err != nil {
-			m.Recurse(ctx, e) // reports why it cannot be read
-			continue
-		}
-		sum, err := pickle.Scan(ctx, child, out.Child(child), pickle.Options{MaxStreams: 1, ReportTrailing: true})
+		sum, err := scanPickle(ctx, m, e, out)
 		if err != nil {
 			return err
 		}
+		if sum == nil {
+			continue
+		}
+		dir := strings.TrimSuffix(e.Name, ".pkl") + "/"
 		for i, k := range sum.StorageKeys {
-			keys[k] = true
+			keys[dir+k] = true
 			if i < len(sum.StorageTypes) && e.Name == main0(prefix) {
 				types[k] = sum.StorageTypes[i]
 			}
@@ -176,16 +211,18 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	if format != "pt2" && m.Entry(main) == nil {
 		out.Add(rules.New(rules.TorchMissingMember, out.Here(), fmt.Sprintf("the archive has no %s", main)))
 	}
-	dataDir := prefix + "data/"
 	present := make(map[string]bool, len(z.Entries))
 	for _, e := range z.Entries {
 		if isPickle[e] || e.IsDir() {
 			continue
 		}
-		if strings.HasPrefix(e.Name, dataDir) && format != "pt2" {
-			key := strings.TrimPrefix(e.Name, dataDir)
-			present[key] = true
-			if keys[key] {
+		if format == "torchscript" && isCode(prefix, e.Name) {
+			torchScriptCode(m, e, out)
+			continue
+		}
+		if format != "pt2" {
+			present[e.Name] = true
+			if keys[e.Name] {
 				continue // a tensor storage: raw numbers, never unpickled
 			}
 		}
@@ -204,7 +241,7 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		out.Add(rules.New(rules.TorchMissingMember, out.Member(main), fmt.Sprintf("%d tensor storages referenced by the pickle are missing (first: %s%s)", len(missing), dataDir, missing[0])))
+		out.Add(rules.New(rules.TorchMissingMember, out.Member(main), fmt.Sprintf("%d tensor storages referenced by the pickles are missing (first: %s)", len(missing), missing[0])))
 	}
 	if in.Budget.Weights && format == "pytorch-zip" {
 		return weights.Scan(ctx, in.Budget.CPU, nil, storages(m, prefix, types), out)
@@ -213,6 +250,36 @@ func (ZipLayout) AnalyzeZip(ctx context.Context, in *analyzer.Input, z *zipr.Rea
 }
 
 func main0(prefix string) string { return prefix + "data.pkl" }
+
+// scanPickle analyses a pickle member. A member flagged encrypted (which
+// torch refuses to read) is analysed as plaintext when it starts like a
+// pickle (archive.Members.Plaintext). The summary is nil when the member
+// could not be read; that is reported.
+func scanPickle(ctx context.Context, m *archive.Members, e *zipr.Entry, out *analyzer.Result) (*pickle.Summary, error) {
+	var sum *pickle.Summary
+	scan := func(o *analyzer.Result) (bool, error) {
+		child, err := m.Input(e)
+		if err != nil {
+			return false, nil
+		}
+		if e.Encrypted() {
+			if sn := child.Sniff(); !pickle.Sniff(sn.Head, sn.Size) {
+				return false, nil
+			}
+		}
+		sum, err = pickle.Scan(ctx, child, o.Child(child), pickle.Options{MaxStreams: 1, ReportTrailing: true})
+		return true, err
+	}
+	if e.Encrypted() {
+		return sum, m.Plaintext(ctx, e, scan)
+	}
+	if ok, err := scan(out); !ok {
+		return nil, m.Recurse(ctx, e) // reports why it cannot be read
+	} else if err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
 
 // storages locates the tensor storages of a torch zip for weight
 // forensics and comparison, one tensor per storage (named data/<key>), typed by the

@@ -97,3 +97,43 @@ func TestTorchLegacyWeights(t *testing.T) {
 		t.Errorf("legacy storages not read%s %v", scantest.Dump(a), a.Properties)
 	}
 }
+
+// TestTorchLegacyProtocols: torch.save(..., pickle_protocol=p) writes the
+// magic number after PROTO p (and a FRAME from protocol 4), or as protocol
+// 1's text LONG; every one of them is the legacy format.
+func TestTorchLegacyProtocols(t *testing.T) {
+	magic := magicPkl[2 : len(magicPkl)-1] // LONG1 of the magic number
+	frame := func(proto byte) []byte {
+		b := []byte{0x80, proto, 0x95}
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(magic)+1))
+		return append(append(b, magic...), '.')
+	}
+	sd := testutil.TorchStateDict(1, 2)
+	cases := []scantest.Case{
+		{Name: "Protocol1", Data: legacyFile([]byte("L119547037146038801333356L\n."), protoPkl, infoPkl, sd, keysPkl, storage(2)), Verdict: report.Clean, Format: "pytorch-legacy"},
+		{Name: "Protocol3", Data: legacyFile(append([]byte{0x80, 0x03}, magicPkl[2:]...), protoPkl, infoPkl, sd, keysPkl, storage(2)), Verdict: report.Clean, Format: "pytorch-legacy"},
+		{Name: "Protocol4Frame", Data: legacyFile(frame(4), protoPkl, infoPkl, sd, keysPkl, storage(2)), Verdict: report.Clean, Format: "pytorch-legacy"},
+		{Name: "Protocol5PayloadInKeys", Data: legacyFile(frame(5), protoPkl, infoPkl, sd, evilPkl), Verdict: report.Malicious, Format: "pytorch-legacy"},
+		// A pickle of another number is not the legacy format.
+		{Name: "OtherNumber", Data: []byte("L119547037146038801333357L\n."), Verdict: report.Clean, Format: "pickle"},
+	}
+	scantest.Run(t, cases)
+}
+
+// TestTorchScriptConstants: a frozen TorchScript module keeps tensors in
+// constants.pkl, whose storages live under constants/, not data/.
+func TestTorchScriptConstants(t *testing.T) {
+	pid := pkl.New(2).Mark().Str("storage").Global("torch", "FloatStorage").Str("0").Str("cpu").Int(1).Tuple().Raw('Q').Stop().Bytes()
+	mk := func(dir string) []byte {
+		return testutil.Zip(t,
+			testutil.ZipEntry{Name: "s/data.pkl", Data: pkl.New(2).Global("__torch__", "Net").EmptyTuple().NewObj().Stop().Bytes()},
+			testutil.ZipEntry{Name: "s/constants.pkl", Data: pid},
+			testutil.ZipEntry{Name: "s/" + dir + "/0", Data: make([]byte, 4)},
+			testutil.ZipEntry{Name: "s/code/__torch__.py", Data: []byte("class Net(Module):\n  pass\n")},
+		)
+	}
+	scantest.Run(t, []scantest.Case{
+		{Name: "ConstantsStorage", Data: mk("constants"), Verdict: report.Clean, Format: "torchscript"},
+		{Name: "ConstantsStorageMissing", Data: mk("data"), Verdict: report.Invalid, Rules: []string{"torch-missing-member"}, InMsg: "s/constants/0"},
+	})
+}

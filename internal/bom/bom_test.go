@@ -13,6 +13,7 @@ import (
 	"github.com/aigis-dev/aigis/internal/bom"
 	"github.com/aigis-dev/aigis/internal/osvdb"
 	"github.com/aigis-dev/aigis/internal/testutil"
+	"github.com/aigis-dev/aigis/scan"
 )
 
 func build(t *testing.T, target string, opt bom.Options) *bom.Document {
@@ -229,8 +230,15 @@ func TestEngineDescribesWeights(t *testing.T) {
 	write(t, dir, "extra.pkl", []byte("(dp0\nS'a'\np1\nI1\ns."))
 	bad := ggufHeader("mistral", 15)
 	write(t, dir, "q.gguf", bad[:len(bad)-60])
-	for _, scan := range []bool{false, true} {
-		d := build(t, dir, bom.Options{NoHash: true, Scan: scan})
+	// The third round hands Build the artifacts of a scan made before
+	// (Options.Scanned), as the registry gate does: the same document.
+	pre, err := scan.New(scan.Options{}).Scan(context.Background(), []string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, opt := range []bom.Options{{NoHash: true}, {NoHash: true, Scan: true}, {NoHash: true, Scanned: pre.Artifacts}} {
+		scan := i > 0
+		d := build(t, dir, opt)
 		m := d.Subject.Model
 		if m == nil || m.Parameters != 12 || m.ParamSource != "safetensors headers" || strings.Join(m.Formats, ",") != "gguf,pickle,safetensors" ||
 			m.Family != "llama" || m.Quantization != "Q4_K_M" {

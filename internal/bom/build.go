@@ -33,6 +33,12 @@ type Options struct {
 	// scanned twice. Without it the engine reads only the weight files,
 	// header-only.
 	Scan bool
+	// Scanned, when not nil, are the artifacts the scan engine already
+	// made of exactly these targets (scan.Scanner.Stream over them, paths
+	// as the walk gave them). They are used as Scan would use its own,
+	// and nothing is scanned again: a caller that needs the whole scan
+	// report as well as the BOM (the registry gate) runs the engine once.
+	Scanned []report.Artifact
 	// AllowSymlinks describes a link to a regular file as that file
 	// (hashed and read where it leads, even outside the target: a Hugging
 	// Face snapshot's files are links into ../../blobs). Without it links
@@ -135,7 +141,10 @@ func BuildAll(ctx context.Context, targets []string, opt Options) (*Document, er
 			return nil, err
 		}
 	}
-	if opt.Scan {
+	switch {
+	case opt.Scanned != nil:
+		t.useScans(opt.Scanned)
+	case opt.Scan:
 		if err := t.scanTarget(ctx); err != nil {
 			return nil, err
 		}
@@ -145,7 +154,7 @@ func BuildAll(ctx context.Context, targets []string, opt Options) (*Document, er
 		return nil, err
 	}
 	t.finishDatasets()
-	if opt.Scan {
+	if opt.Scan || opt.Scanned != nil {
 		t.attachScans()
 	}
 	t.finish()

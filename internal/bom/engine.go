@@ -23,8 +23,15 @@ func (t *tree) scanTarget(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for i := range rep.Artifacts {
-		a := &rep.Artifacts[i]
+	t.useScans(rep.Artifacts)
+	return nil
+}
+
+// useScans keeps the artifacts of a scan of the targets by the path each
+// names relative to the target.
+func (t *tree) useScans(arts []report.Artifact) {
+	for i := range arts {
+		a := &arts[i]
 		rel := a.Path
 		switch {
 		case t.single != "":
@@ -42,7 +49,6 @@ func (t *tree) scanTarget(ctx context.Context) error {
 		}
 		t.arts[rel] = a
 	}
-	return nil
 }
 
 // describe runs the engine, header-only, over the files in rels that no

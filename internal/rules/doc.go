@@ -8,12 +8,17 @@ import (
 )
 
 // WriteCatalogue renders the rules catalogue (docs/rules.md) from the
-// embedded data, so the documentation cannot drift from what runs.
+// embedded data, so the documentation cannot drift from what runs. The
+// pickle policy is read from its YAML sources (the JSON the binary loads
+// is generated in the same go generate run, and tested equal).
 func WriteCatalogue(w io.Writer) error {
-	p := Pickle()
+	p, err := ParsePickle(pickleYAML, librariesYAML)
+	if err != nil {
+		return err
+	}
 	var b strings.Builder
 	b.WriteString("# Rules catalogue\n\n")
-	b.WriteString("Generated from `internal/rules` (`pickle.yaml`, `sets/*.yaml`) by `go generate ./internal/rules`; do not edit by hand. Every finding any verb reports is defined here.\n\n")
+	b.WriteString("Generated from `internal/rules` (`pickle.yaml`, `sets/*.yaml`) by `go generate ./internal/rules` (`pickle_libraries.yaml` by `internal/gen/allowgen` first); do not edit by hand. Every finding any verb reports is defined here.\n\n")
 	b.WriteString("## Pickle imports\n\n")
 	b.WriteString("Every import a pickle makes (`GLOBAL`, `STACK_GLOBAL`, `INST`, `EXT1/2/4`) is normalised through the aliases below, then classified: an **allow** rule makes it clean, a **deny** rule (tried on the import and on every re-rooting of a dotted name) makes it malicious, and anything else is suspicious.\n\n")
 	b.WriteString("Patterns are `module:qualname`; `pkg.*` is every submodule of pkg, `*` one name without dots, `**` anything.\n\n")
@@ -34,7 +39,7 @@ func WriteCatalogue(w io.Writer) error {
 		} else {
 			b.WriteString("### Allow rules (clean)\n\n")
 		}
-		for _, r := range p.Rules {
+		for _, r := range p.AllRules() {
 			if r.Action != act {
 				continue
 			}
@@ -43,13 +48,8 @@ func WriteCatalogue(w io.Writer) error {
 				fmt.Fprintf(&b, " (%s)", r.Severity)
 			}
 			fmt.Fprintf(&b, "\n\n%s\n\n", r.Reason)
-			for i, g := range r.Globals {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "`%s`", g)
-			}
-			b.WriteString("\n\n")
+			writeGlobals(&b, r.Globals)
+			writeNames(&b, r.Names)
 		}
 	}
 	b.WriteString("### Module aliases\n\n| written | means |\n|---|---|\n")
@@ -91,7 +91,7 @@ func WriteCatalogue(w io.Writer) error {
 	fmt.Fprintf(&b, "- **unsupported**: %s\n", "`"+strings.Join(h.Unsupported, "`, `")+"`")
 	b.WriteString("\n")
 	writeSets(&b)
-	_, err := io.WriteString(w, strings.TrimRight(b.String(), "\n")+"\n")
+	_, err = io.WriteString(w, strings.TrimRight(b.String(), "\n")+"\n")
 	return err
 }
 
@@ -122,4 +122,60 @@ func GoName(id ID) string {
 		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 	}
 	return b.String()
+}
+
+// writeNames lists a rule's exact imports by module.
+func writeNames(b *strings.Builder, names map[string][]string) {
+	if len(names) == 0 {
+		return
+	}
+	mods := make([]string, 0, len(names))
+	n := 0
+	for m, ns := range names {
+		mods = append(mods, m)
+		n += len(ns)
+	}
+	sort.Strings(mods)
+	fmt.Fprintf(b, "%d names:\n\n", n)
+	for _, m := range mods {
+		ns := append([]string(nil), names[m]...)
+		sort.Strings(ns)
+		fmt.Fprintf(b, "- `%s`: %s\n", m, strings.Join(ns, ", "))
+	}
+	b.WriteString("\n")
+}
+
+// writeGlobals lists a rule's patterns; long lists are grouped by module
+// so that the catalogue stays readable.
+func writeGlobals(b *strings.Builder, globals []string) {
+	if len(globals) == 0 {
+		return
+	}
+	if len(globals) <= 40 {
+		for i, g := range globals {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(b, "`%s`", g)
+		}
+		b.WriteString("\n\n")
+		return
+	}
+	byModule := map[string][]string{}
+	var mods []string
+	for _, g := range globals {
+		mod, name, _ := strings.Cut(g, ":")
+		if _, ok := byModule[mod]; !ok {
+			mods = append(mods, mod)
+		}
+		byModule[mod] = append(byModule[mod], name)
+	}
+	sort.Strings(mods)
+	fmt.Fprintf(b, "%d names:\n\n", len(globals))
+	for _, mod := range mods {
+		names := byModule[mod]
+		sort.Strings(names)
+		fmt.Fprintf(b, "- `%s`: %s\n", mod, strings.Join(names, ", "))
+	}
+	b.WriteString("\n")
 }

@@ -38,7 +38,7 @@ func globRegexp(p string) *regexp.Regexp {
 // shapes it does not use yet.
 func policyGlobs(t testing.TB) []string {
 	pats := []string{"a*b*c", "**.x_*", "[a-c]z", "x**y**z", "*", "**"}
-	for _, r := range Pickle().Rules {
+	for _, r := range Pickle().AllRules() {
 		for _, g := range r.Globals {
 			_, name, _ := strings.Cut(g, ":")
 			pats = append(pats, name)

@@ -19,7 +19,7 @@ import (
 	"github.com/aigis-dev/aigis/report"
 )
 
-//go:generate go run ../gen/rulegen -o ../../docs/rules.md -json pickle.json -ids ids.go
+//go:generate go run ../gen/rulegen -o ../../docs/rules.md -json pickle.json -libjson pickle_libraries.json -ids ids.go
 
 // pickle.yaml is the policy as people edit it; pickle.json is the same
 // data generated from it (TestPickleJSONIsCurrent), which the binary
@@ -30,6 +30,19 @@ var pickleYAML []byte
 
 //go:embed pickle.json
 var pickleJSON []byte
+
+// pickle_libraries.yaml holds allow rules generated from the libraries'
+// own source by internal/gen/allowgen (every nn.Module subclass torch
+// defines, every numpy ufunc, ...): thousands of exact names, consulted
+// after pickle.yaml's allow rules. pickle_libraries.json is the same data;
+// the binary decodes it only when a pickle imports something pickle.yaml
+// does not allow, so that a state dict's scan does not pay for it.
+//
+//go:embed pickle_libraries.yaml
+var librariesYAML []byte
+
+//go:embed pickle_libraries.json
+var librariesJSON []byte
 
 //go:embed extensions.yaml
 var extensionsYAML []byte
@@ -94,6 +107,10 @@ type Rule struct {
 	Severity report.Severity `yaml:"severity" json:"severity"`
 	Reason   string          `yaml:"reason" json:"reason"`
 	Globals  []string        `yaml:"globals" json:"globals"`
+	// Names lists exact imports by module (module -> qualnames), the
+	// compact form of the generated allow rules: no pattern syntax, a
+	// lookup in one map.
+	Names map[string][]string `yaml:"names,omitempty" json:"names,omitempty"`
 
 	pats []pattern
 }
@@ -110,10 +127,44 @@ type PicklePolicy struct {
 	NameAliases map[string]string    `yaml:"name_aliases" json:"name_aliases"`
 	Loaders     []Loader             `yaml:"loaders" json:"loaders"`
 	Decoders    map[string]string    `yaml:"decoders" json:"decoders"`
+	Wrappers    map[string]string    `yaml:"wrappers" json:"wrappers"`
 	Findings    map[string]Behaviour `yaml:"findings" json:"findings"`
 	Rules       []*Rule              `yaml:"rules" json:"rules"`
 
 	loaders map[string]*Loader
+	// exactAllow indexes allow patterns that name one import exactly
+	// ("module:name") and the names of allow rules, so that a lookup does
+	// not scan patterns.
+	exactAllow map[string]*Rule
+
+	// libs holds the generated library rules, loaded on first need.
+	libOnce sync.Once
+	libs    *PicklePolicy
+	libErr  error
+	libJSON []byte
+}
+
+// libraries returns the generated library allow rules, compiled.
+func (p *PicklePolicy) libraries() *PicklePolicy {
+	p.libOnce.Do(func() {
+		var l PicklePolicy
+		if p.libJSON != nil {
+			if p.libErr = json.Unmarshal(p.libJSON, &l); p.libErr == nil {
+				p.libErr = l.compile()
+			}
+		}
+		p.libs = &l
+	})
+	if p.libErr != nil {
+		panic("rules: embedded pickle_libraries.yaml: " + p.libErr.Error())
+	}
+	return p.libs
+}
+
+// AllRules returns the policy's rules followed by the generated library
+// rules.
+func (p *PicklePolicy) AllRules() []*Rule {
+	return append(append([]*Rule(nil), p.Rules...), p.libraries().Rules...)
 }
 
 // Behaviour describes a finding the pickle VM reports for what a stream
@@ -137,6 +188,21 @@ func (p *PicklePolicy) Loader(module, name string) *Loader { return p.loaders[mo
 // constant arguments ("base64", "hex", ...), or "".
 func (p *PicklePolicy) Decoder(module, name string) string { return p.Decoders[module+":"+name] }
 
+// Wrapper kinds: callables whose result only reaches or wraps another
+// value, which the VM models (rather than classifying the wrapper alone)
+// when every use of the wrapper in a stream has the benign shape.
+const (
+	// WrapAttribute is getattr(x, "name"): on an import it is the import
+	// of the dotted name; on an object an allowed class built it is a
+	// bound-method reference.
+	WrapAttribute = "attribute"
+	// WrapPartial is functools.partial(f, ...): a callable as safe as f.
+	WrapPartial = "partial"
+)
+
+// Wrapper returns the wrapper kind of a normalised import, or "".
+func (p *PicklePolicy) Wrapper(module, name string) string { return p.Wrappers[module+":"+name] }
+
 var (
 	pickleOnce   sync.Once
 	picklePolicy *PicklePolicy
@@ -147,11 +213,11 @@ var (
 // tests, so an error here is a build defect.
 func Pickle() *PicklePolicy {
 	pickleOnce.Do(func() {
-		var p PicklePolicy
-		if pickleErr = json.Unmarshal(pickleJSON, &p); pickleErr == nil {
+		p := &PicklePolicy{libJSON: librariesJSON}
+		if pickleErr = json.Unmarshal(pickleJSON, p); pickleErr == nil {
 			pickleErr = p.compile()
 		}
-		picklePolicy = &p
+		picklePolicy = p
 	})
 	if pickleErr != nil {
 		panic("rules: embedded pickle.yaml: " + pickleErr.Error())
@@ -159,8 +225,9 @@ func Pickle() *PicklePolicy {
 	return picklePolicy
 }
 
-// ParsePickle compiles a policy document in YAML.
-func ParsePickle(b []byte) (*PicklePolicy, error) {
+// ParsePickle compiles a policy document in YAML and, if given, a
+// library rules document (the form of pickle_libraries.yaml).
+func ParsePickle(b []byte, libraries ...[]byte) (*PicklePolicy, error) {
 	var p PicklePolicy
 	if err := yaml.Unmarshal(b, &p); err != nil {
 		return nil, err
@@ -168,17 +235,45 @@ func ParsePickle(b []byte) (*PicklePolicy, error) {
 	if err := p.compile(); err != nil {
 		return nil, err
 	}
+	var l PicklePolicy
+	for _, m := range libraries {
+		var extra PicklePolicy
+		if err := yaml.Unmarshal(m, &extra); err != nil {
+			return nil, err
+		}
+		l.Rules = append(l.Rules, extra.Rules...)
+	}
+	if err := l.compile(); err != nil {
+		return nil, err
+	}
+	p.libOnce.Do(func() { p.libs = &l })
 	return &p, nil
 }
 
-// PickleJSON converts the embedded pickle.yaml to the JSON form that
-// go generate writes to pickle.json.
+// PickleJSON converts the embedded pickle.yaml to the JSON form that go
+// generate writes to pickle.json.
 func PickleJSON() ([]byte, error) {
 	var p PicklePolicy
 	if err := yaml.Unmarshal(pickleYAML, &p); err != nil {
 		return nil, err
 	}
-	b, err := json.MarshalIndent(&p, "", " ")
+	return marshalJSON(&p)
+}
+
+// LibrariesJSON converts the embedded pickle_libraries.yaml to the JSON
+// form that go generate writes to pickle_libraries.json.
+func LibrariesJSON() ([]byte, error) {
+	var p struct {
+		Rules []*Rule `yaml:"rules" json:"rules"`
+	}
+	if err := yaml.Unmarshal(librariesYAML, &p); err != nil {
+		return nil, err
+	}
+	return marshalJSON(&p)
+}
+
+func marshalJSON(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", " ")
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +300,13 @@ func (p *PicklePolicy) compile() error {
 			return fmt.Errorf("decoder %q: want module:name", g)
 		}
 	}
+	for g, k := range p.Wrappers {
+		if !strings.Contains(g, ":") || (k != WrapAttribute && k != WrapPartial) {
+			return fmt.Errorf("wrapper %q: want module:name and kind %s or %s", g, WrapAttribute, WrapPartial)
+		}
+	}
 	seen := map[string]bool{}
+	p.exactAllow = map[string]*Rule{}
 	for _, r := range p.Rules {
 		if r.ID == "" || seen[r.ID] {
 			return fmt.Errorf("rule id %q missing or duplicated", r.ID)
@@ -222,7 +323,29 @@ func (p *PicklePolicy) compile() error {
 			if err != nil {
 				return fmt.Errorf("rule %s: %w", r.ID, err)
 			}
+			if r.Action == Allow && pt.module != "" && !pt.prefix && pt.name.exact {
+				if _, dup := p.exactAllow[g]; !dup {
+					p.exactAllow[g] = r
+				}
+				continue
+			}
 			r.pats = append(r.pats, pt)
+		}
+		if len(r.Names) > 0 && r.Action != Allow {
+			return fmt.Errorf("rule %s: names (exact imports) are for allow rules only", r.ID)
+		}
+		for mod, names := range r.Names {
+			if mod == "" || strings.ContainsAny(mod, ":*") {
+				return fmt.Errorf("rule %s: bad module %q in names", r.ID, mod)
+			}
+			for _, n := range names {
+				if n == "" || strings.Contains(n, ":") {
+					return fmt.Errorf("rule %s: bad name %q in module %s", r.ID, n, mod)
+				}
+				if _, dup := p.exactAllow[mod+":"+n]; !dup {
+					p.exactAllow[mod+":"+n] = r
+				}
+			}
 		}
 	}
 	return nil
@@ -316,11 +439,13 @@ const maxNameParts = 32
 func (p *PicklePolicy) Classify(module, name string) Decision {
 	module, name = p.Normalize(module, name)
 	d := Decision{Module: module, Name: name}
-	for _, r := range p.Rules {
-		if r.Action == Allow && r.matches(module, name) {
-			d.Action, d.Rule = Allow, r
-			return d
-		}
+	if r := p.allow(module, name); r != nil {
+		d.Action, d.Rule = Allow, r
+		return d
+	}
+	if r := p.libraries().allow(module, name); r != nil {
+		d.Action, d.Rule = Allow, r
+		return d
 	}
 	// Try the import as written first, then every split of the full
 	// dotted path into (module, attribute path).
@@ -364,6 +489,18 @@ func (p *PicklePolicy) Classify(module, name string) Decision {
 		}
 	}
 	return d
+}
+
+func (p *PicklePolicy) allow(module, name string) *Rule {
+	if r := p.exactAllow[module+":"+name]; r != nil {
+		return r
+	}
+	for _, r := range p.Rules {
+		if r.Action == Allow && r.matches(module, name) {
+			return r
+		}
+	}
+	return nil
 }
 
 func (p *PicklePolicy) deny(module, name string) *Rule {

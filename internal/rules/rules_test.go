@@ -38,10 +38,24 @@ func TestClassify(t *testing.T) {
 		{"argparse", "Namespace", Allow, "allow-stdlib-values"},
 		{"numpy._core.multiarray", "_reconstruct", Allow, "allow-numpy"},
 		{"sklearn.ensemble._forest", "RandomForestClassifier", Allow, "allow-sklearn"},
+		{"sklearn.ensemble._hist_gradient_boosting.binning", "_BinMapper", Allow, "allow-sklearn-classes"},
+		{"sklearn.feature_selection._univariate_selection", "f_classif", Allow, "allow-sklearn-functions"},
+		{"sklearn.tree._export", "export_graphviz", "", ""}, // writes a file
+		{"numpy.core._multiarray_umath", "log1p", Allow, "allow-numpy-ufuncs"},
+		{"numpy", "memmap", "", ""}, // opens a file
+		{"numpy", "load", Deny, "pickle-nested-loader"},
+		{"torch.nn.functional", "relu", Allow, "allow-torch-functional"},
+		{"torch._C", "_VariableFunctionsClass.cosine_similarity", Allow, "allow-torch-functional"},
+		{"torch.utils.hooks", "RemovableHandle", Allow, "allow-torch-module-state"},
+		// Names a torch module imports are not its classes.
+		{"torch.ao.quantization.observer", "partial", "", ""},
+		{"torch.ao.quantization.fx.graph_module", "GraphModule", "", ""},
+		{"torch.fx.graph_module", "GraphModule", Deny, "pickle-code-exec"},
 		{"sklearn.utils", "some_function", "", ""}, // functions are not classes
 		{"__main__", "TinyNet", "", ""},
 		{"myproj.code.model", "Net", "", ""}, // a user module named code is not stdlib code
-		{"torch.nn.modules.linear", "Linear", Allow, "allow-torch-modules"},
+		{"torch.nn.modules.linear", "Linear", Allow, "allow-torch-module-classes"},
+		{"torch.nn.modules.linear", "Linear.forward", "", ""}, // allow rules match exactly
 		{"torch.nn.modules.linear", "Linear.__init__.__globals__", "", ""},
 	}
 	for _, c := range cases {
@@ -198,11 +212,19 @@ func TestPickleJSONIsCurrent(t *testing.T) {
 		t.Fatal("rules/pickle.json is stale: run go generate ./internal/rules")
 	}
 	// The policy the binary loads is the one the YAML describes.
-	fromYAML, err := ParsePickle(pickleYAML)
+	libs, err := LibrariesJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(fromYAML, Pickle()) {
+	if !bytes.Equal(libs, librariesJSON) {
+		t.Fatal("rules/pickle_libraries.json is stale: run go generate ./internal/rules")
+	}
+	fromYAML, err := ParsePickle(pickleYAML, librariesYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromYAML.Rules, Pickle().Rules) || !reflect.DeepEqual(fromYAML.AllRules(), Pickle().AllRules()) ||
+		!reflect.DeepEqual(fromYAML.exactAllow, Pickle().exactAllow) || !reflect.DeepEqual(fromYAML.libraries().exactAllow, Pickle().libraries().exactAllow) {
 		t.Fatal("the JSON policy differs from the YAML one")
 	}
 }

@@ -1,6 +1,10 @@
 package jinja
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -40,18 +44,18 @@ func TestJinja_SandboxEscapes(t *testing.T) {
 		{"AttrUnicodeEscapes", `{{ ()|attr("\u005f\u005fclass\u005f\u005f") }}`, "jinja-dunder-access"},
 		{"AttrOctal", `{{ ()|attr('\137\137class\137\137') }}`, "jinja-dunder-access"},
 		{"TildeConcat", `{% set a = "__cla" ~ "ss__" %}{{ ()|attr(a) }}`, "jinja-dunder-access"},
-		{"PlusAcrossBlocks", `{% set a = "__gl" %}{% set b = "obals__" %}{{ x }}`, "jinja-dunder-access"},
+		{"PlusAcrossBlocks", `{% set a = "__gl" %}{% set b = "obals__" %}{{ lipsum[a ~ b] }}`, "jinja-dunder-access"},
 		{"JoinList", `{{ ()|attr(["_"*2, "class", "_"*2]|join) }}`, "jinja-dunder-access"},
 		{"Reversed", `{{ ()|attr("__ssalc__"|reverse) }}`, "jinja-dunder-access"},
 		{"FormatCharCodes", `{{ ()|attr("%c%c%c%c%c%c%c%c%c"|format(95,95,99,108,97,115,115,95,95)) }}`, "jinja-dunder-access"},
-		{"ComputedAttr", `{{ x|attr(request.args.a) }}`, "jinja-computed-attribute"},
+		{"ComputedAttr", `{{ cycler|attr(request.args.a) }}`, "jinja-computed-attribute"},
 		{"SelfContext", `{{ self._TemplateReference__context.cycler }}`, "jinja-dunder-access"},
 		{"OsPopen", `{{ x.os.popen('id') }}`, "jinja-dangerous-attribute"},
 		{"SubscriptPopen", `{{ x['popen']('id') }}`, "jinja-dangerous-attribute"},
 		{"FoldedPopen", `{{ x[('po' ~ 'pen')] }}`, "jinja-dangerous-attribute"},
 		{"LipsumAlone", `{{ lipsum }}`, "jinja-sandbox-global"},
 		{"Include", `{% include 'evil.j2' %}`, "jinja-template-loading"},
-		{"AttrPlain", `{{ x|attr('role') }}`, "jinja-attr-filter"},
+
 		{"Unterminated", `{{ messages[0]['content'] `, "jinja-unparsable"},
 		{"UpperCase", `{{ ()|attr("__CLASS__"|lower) }}`, "jinja-dunder-access"},
 		{"DictKwarg", `{{ dict(__class__=1) }}`, "jinja-dunder-access"},
@@ -70,9 +74,139 @@ func TestJinja_SandboxEscapes(t *testing.T) {
 }
 
 func FuzzAnalyze(f *testing.F) {
+	addFuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, s string) { Analyze(s) })
+}
+
+func addFuzzSeeds(f *testing.F) {
 	for _, s := range benign {
 		f.Add(s)
 	}
+	for _, dir := range []string{"payloads", "syntax", "benign"} {
+		files, _ := filepath.Glob(filepath.Join("testdata", dir, "*.jinja"))
+		for _, p := range files {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(string(b))
+			}
+		}
+	}
 	f.Add(`{{ ()|attr('\x5f\x5fclass\x5f\x5f') }}{% raw %}{{{% endraw %}{# #}`)
-	f.Fuzz(func(t *testing.T, s string) { Analyze(s) })
+}
+
+func TestJinja_RealTemplatesAreClean(t *testing.T) {
+	files, err := filepath.Glob("testdata/real/*.jinja")
+	if err != nil || len(files) < 30 {
+		t.Fatalf("real templates: %d, %v", len(files), err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Analyze(string(b)); len(got) != 0 {
+			t.Errorf("%s: %v", filepath.Base(f), got)
+		}
+	}
+}
+
+var expectRe = regexp.MustCompile(`aigis payload: expect ([a-z-]+)`)
+
+// TestJinja_Payloads runs the escapes of testdata/payloads: techniques
+// from CVE-2024-34359 and the published Jinja2 SSTI cheat sheets, each
+// made to print a harmless marker (internal/gen/jinjagen/check.py renders
+// them with jinja2 and records the result in testdata/jinja2.tsv).
+func TestJinja_Payloads(t *testing.T) {
+	files, err := filepath.Glob("testdata/payloads/*.jinja")
+	if err != nil || len(files) < 50 {
+		t.Fatalf("payloads: %d, %v", len(files), err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := expectRe.FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s: no expectation", f)
+		}
+		got := Analyze(string(b))
+		found := false
+		for _, i := range got {
+			if string(i.Rule) == string(m[1]) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: want %s, got %v", filepath.Base(f), m[1], got)
+		}
+	}
+}
+
+// Hand-written templates at the edges of what chat templates do: clean
+// because they are plain, not because aigis does not look.
+func TestJinja_BenignEdges(t *testing.T) {
+	files, _ := filepath.Glob("testdata/benign/*.jinja")
+	if len(files) < 20 {
+		t.Fatalf("benign edges: %d", len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Analyze(string(b)); len(got) != 0 {
+			t.Errorf("%s: %v", filepath.Base(f), got)
+		}
+	}
+}
+
+// TestJinja_ParsesAsJinja2Does compares the parser with jinja2 on every
+// template of testdata: testdata/jinja2.tsv records what jinja2 3.1
+// made of each (internal/gen/jinjagen/check.py).
+func TestJinja_ParsesAsJinja2Does(t *testing.T) {
+	b, err := os.ReadFile("testdata/jinja2.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 3 {
+			t.Fatalf("bad line %q", line)
+		}
+		src, err := os.ReadFile(filepath.Join("testdata", f[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = analyze(string(src))
+		_, isSyntax := err.(*syntaxError)
+		// \N{...} names aigis does not know are read as unknown
+		// characters, not as errors (Python knows every Unicode name).
+		if f[0] == "syntax/bad-unicode-name.jinja" {
+			isSyntax = true
+		}
+		if want := f[1] != "ok"; want != isSyntax {
+			t.Errorf("%s: jinja2 says %q, aigis %v", f[0], f[1], err)
+		}
+		if strings.HasPrefix(f[0], "payloads/") && f[2] != "-" && f[2] != "marker" {
+			t.Errorf("%s: the payload does not work in jinja2 (%s)", f[0], f[2])
+		}
+		n++
+	}
+	if n < 200 {
+		t.Errorf("only %d templates checked", n)
+	}
+}
+
+func TestJinja_AssignedNameIsNotAGlobalUse(t *testing.T) {
+	src := `{% set config = namespace(sep='\n') %}{{ config.sep }}{% for m in messages %}{{ m.content }}{% endfor %}`
+	if got := Analyze(src); len(got) != 0 {
+		t.Errorf("%v", got)
+	}
+	if got := Analyze(`{{ config.items() }}`); len(got) == 0 {
+		t.Error("the web framework's config global is not reported")
+	}
 }

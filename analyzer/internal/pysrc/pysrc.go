@@ -59,20 +59,46 @@ type Result struct {
 // Analyze analyses src. loaded says whether the file is imported when the
 // model loads; if not, nothing in it runs on load.
 func Analyze(src string, loaded bool) *Result {
-	return analyze(src, loaded, 0)
+	return analyze(src, Options{Loaded: loaded}, 0)
+}
+
+// Options say how a file's code is reached.
+type Options struct {
+	// Loaded: the file is imported when the model loads.
+	Loaded bool
+	// LoadTime names functions that run on load besides the methods every
+	// loader calls (load_time_functions): those a pickle in the same
+	// archive calls, for example.
+	LoadTime []string
+	// TorchScript: the file is the code/ of a torch.jit archive. What runs
+	// when torch.jit.load rebuilds a module is __setstate__ (and the
+	// __init__ of the classes it constructs); ops.<ns> and
+	// torch.classes.<ns> outside PyTorch's own namespaces need a native
+	// library; torch.from_file reads and writes host files.
+	TorchScript bool
+}
+
+// AnalyzeOpts analyses src as o describes.
+func AnalyzeOpts(src string, o Options) *Result {
+	return analyze(src, o, 0)
 }
 
 type analysis struct {
-	rs     *rules.Set
-	loaded bool
-	depth  int
-	res    *Result
-	seen   map[string]bool
-	alias  map[string]string
+	rs       *rules.Set
+	opts     Options
+	loaded   bool
+	loadTime map[string]bool
+	depth    int
+	res      *Result
+	seen     map[string]bool
+	alias    map[string]string
 }
 
-func analyze(src string, loaded bool, depth int) *Result {
-	a := &analysis{rs: rules.Format("python"), loaded: loaded, depth: depth, res: &Result{}, seen: map[string]bool{}, alias: map[string]string{}}
+func analyze(src string, o Options, depth int) *Result {
+	a := &analysis{rs: rules.Format("python"), opts: o, loaded: o.Loaded, depth: depth, res: &Result{}, seen: map[string]bool{}, alias: map[string]string{}, loadTime: map[string]bool{}}
+	for _, n := range o.LoadTime {
+		a.loadTime[n] = true
+	}
 	if len(src) > MaxSize {
 		a.add(rules.PythonTooLarge, 1, fmt.Sprintf("%d bytes exceed the %d-byte budget", len(src), MaxSize))
 		return a.res
@@ -95,7 +121,7 @@ func analyze(src string, loaded bool, depth int) *Result {
 		for _, b := range stack {
 			if b.def {
 				inFunc = true
-				if !a.rs.List("load_time_functions").Has(b.name) {
+				if !a.rs.List("load_time_functions").Has(b.name) && !a.loadTime[b.name] {
 					onLoad = false
 				}
 			}
@@ -274,11 +300,16 @@ func (a *analysis) reference(path string, t []token, j, line int, onLoad bool) {
 		a.sink(path, "executes code", line, onLoad)
 		return
 	}
-	for _, cat := range []struct{ list, what string }{{"code_exec", "executes code"}, {"process", "starts a process"}, {"network", "opens a network connection"}, {"destructive", "deletes or alters host files"}} {
+	cats := []struct{ list, what string }{{"code_exec", "executes code"}, {"process", "starts a process"}, {"network", "opens a network connection"}, {"destructive", "deletes or alters host files"}}
+	if a.opts.TorchScript {
+		a.native(path, line)
+		cats = append(cats, struct{ list, what string }{"torchscript_sinks", "reads or writes host files"})
+	}
+	for _, cat := range cats {
 		if !strings.Contains(path, ".") || !a.rs.List(cat.list).HasPrefix(path) {
 			continue
 		}
-		if !call && (cat.list == "network" || cat.list == "destructive") {
+		if !call && (cat.list == "network" || cat.list == "destructive" || cat.list == "torchscript_sinks") {
 			return // a constant or exception class (socket.AF_INET), not a call
 		}
 		a.sink(path, cat.what, line, onLoad)
@@ -288,10 +319,47 @@ func (a *analysis) reference(path string, t []token, j, line int, onLoad bool) {
 
 func (a *analysis) sink(path, what string, line int, onLoad bool) {
 	if onLoad && a.loaded {
-		a.add(rules.PythonSinkOnLoad, line, fmt.Sprintf("%s %s when the module is imported or the model is constructed", path, what))
+		when := "when the module is imported or the model is constructed"
+		if a.opts.TorchScript {
+			when = "when torch.jit.load rebuilds the module (__setstate__)"
+		}
+		a.add(rules.PythonSinkOnLoad, line, fmt.Sprintf("%s %s %s", path, what, when))
 	} else {
 		a.add(rules.PythonSinkInFunction, line, fmt.Sprintf("%s %s when its function is called", path, what))
 	}
+}
+
+// native judges a TorchScript reference to an operator or class
+// namespace: PyTorch's own are built in, the domain libraries' are
+// installed by the user, anything else needs a native library.
+func (a *analysis) native(path string, line int) {
+	var ns, kind string
+	switch {
+	case strings.HasPrefix(path, "ops."):
+		ns, kind = path[len("ops."):], "operator"
+	case strings.HasPrefix(path, "torch.ops."):
+		ns, kind = path[len("torch.ops."):], "operator"
+	case strings.HasPrefix(path, "torch.classes."):
+		ns, kind = path[len("torch.classes."):], "class"
+	case strings.HasPrefix(path, "__torch__.torch.classes."):
+		ns, kind = path[len("__torch__.torch.classes."):], "class"
+	default:
+		return
+	}
+	full := ns
+	if i := strings.IndexByte(ns, '.'); i >= 0 {
+		ns = ns[:i]
+	} else {
+		return // the namespace alone (ops.aten as a value), no operator
+	}
+	if ns == "" || a.rs.List("torchscript_builtin_namespaces").Has(ns) || a.rs.List("torchscript_library_namespaces").Has(ns) {
+		return
+	}
+	if kind == "class" {
+		a.add(rules.TorchscriptCustomClass, line, fmt.Sprintf("the code uses the custom class torch.classes.%s, which a native library must register before the archive loads", full))
+		return
+	}
+	a.add(rules.TorchscriptCustomOp, line, fmt.Sprintf("the code calls the custom operator %s::%s, which a native library must register before the archive loads", ns, strings.TrimPrefix(full, ns+".")))
 }
 
 // getattr(x, "name") is x.name; a computed name hides the call.
@@ -453,7 +521,7 @@ func (a *analysis) payload(b []byte, how string, line int) {
 		b, how = d, how+" + compression"
 	}
 	if looksLikeCode(b) && a.depth < 3 {
-		inner := analyze(string(b), true, a.depth+1)
+		inner := analyze(string(b), Options{Loaded: true}, a.depth+1)
 		for _, is := range inner.Issues {
 			switch is.Rule {
 			case rules.PythonSinkOnLoad, "python-sink-in-function", rules.PythonSuspiciousString, "python-obfuscated-name", rules.PythonEncodedPayload:

@@ -110,3 +110,43 @@ func FuzzAnalyze(f *testing.F) {
 	f.Add("exec(base64.b64decode('aW1wb3J0IG9z'))\nx = '''\n'''\n")
 	f.Fuzz(func(t *testing.T, s string) { Analyze(s, true) })
 }
+
+func TestTorchScript(t *testing.T) {
+	cases := []struct {
+		name, src, want, not string
+	}{
+		{"Plain", "class Net(Module):\n  __parameters__ = []\n  training : bool\n  def forward(self: __torch__.Net,\n    x: Tensor) -> Tensor:\n    _0 = ops.prim.RaiseException(\"x\", \"builtins.ValueError\")\n    return torch.relu(torch.add(x, 1))\n", "", "python-sink-on-load"},
+		{"FromFileInSetstate", "class F(Module):\n  def __setstate__(self: __torch__.F,\n    state: Tuple[Tensor, bool]) -> NoneType:\n    _0 = torch.from_file(\"/etc/hostname\", False, 2, dtype=0)\n    self.w = _0\n    return None\n", "python-sink-on-load", ""},
+		{"FromFileInForward", "class F(Module):\n  def forward(self: __torch__.F, x: Tensor) -> Tensor:\n    return torch.add(x, torch.from_file(\"/tmp/x\", True, 4, dtype=6))\n", "python-sink-in-function", "python-sink-on-load"},
+		{"AtenFromFileInInit", "class C:\n  def __init__(self: __torch__.C) -> NoneType:\n    _0 = ops.aten.from_file(\"/root/.ssh/id_rsa\", False, 64)\n    return None\n", "python-sink-on-load", ""},
+		{"CustomOp", "class C(Module):\n  def forward(self: __torch__.C, x: Tensor) -> Tensor:\n    return ops.aigis_test.scale(x)\n", "torchscript-custom-op", ""},
+		{"TorchOpsCustom", "def f(x: Tensor) -> Tensor:\n  return torch.ops.evil.run(x)\n", "torchscript-custom-op", ""},
+		{"CustomClass", "class C(Module):\n  ctx : __torch__.torch.classes.evilns.Context\n  def forward(self: __torch__.C, x: Tensor) -> Tensor:\n    return x\n", "torchscript-custom-class", ""},
+		{"TorchvisionOp", "def f(b: Tensor, s: Tensor) -> Tensor:\n  return ops.torchvision.nms(b, s, 0.5)\n", "", "torchscript-custom-op"},
+		{"QuantizedClass", "class C(Module):\n  _packed_params : __torch__.torch.classes.quantized.LinearPackedParamsBase\n", "", "torchscript-custom-class"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := ruleSet(AnalyzeOpts(c.src, Options{Loaded: true, TorchScript: true}))
+			if c.want != "" && !got[c.want] {
+				t.Errorf("want %s, got %v", c.want, got)
+			}
+			if c.not != "" && got[c.not] {
+				t.Errorf("did not want %s, got %v", c.not, got)
+			}
+			if c.want == "" && len(got) > 0 {
+				t.Errorf("want nothing, got %v", got)
+			}
+		})
+	}
+}
+
+func TestLoadTimeFunctions(t *testing.T) {
+	src := "import subprocess\n\ndef make(n):\n    subprocess.run(['echo', 'x'])\n    return n\n"
+	if got := ruleSet(Analyze(src, true)); got["python-sink-on-load"] {
+		t.Errorf("a helper nobody calls on load: %v", got)
+	}
+	if got := ruleSet(AnalyzeOpts(src, Options{Loaded: true, LoadTime: []string{"make"}})); !got["python-sink-on-load"] {
+		t.Errorf("a function the pickle calls on load: %v", got)
+	}
+}

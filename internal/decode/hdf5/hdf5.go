@@ -1,11 +1,14 @@
 // Package hdf5 reads the root group attributes of an HDF5 file: the
 // superblock (versions 0 to 3), the root object header (versions 1 and 2,
-// with continuation blocks) and its attribute messages, with string values
-// read from fixed-length data or the global heap.
+// with continuation blocks) and its attribute messages, or, when the root
+// keeps them in dense storage, the fractal heap and v2 B-tree name index
+// they live in (dense.go), with string values read from fixed-length data
+// or the global heap.
 //
 // That subset is all Keras needs (`model_config`, `keras_version` live
 // there). Every address, size and count is checked against the file
-// before use; datasets, B-trees and fractal heaps are never walked.
+// before use, and checksums as the HDF5 library checks them; datasets and
+// the rest of the group tree are never walked.
 package hdf5
 
 import (
@@ -34,14 +37,25 @@ type Attribute struct {
 	Value    string
 	IsString bool
 	Off      int64
+	// HashMismatch is set for a dense attribute whose name index record
+	// holds another name's hash: HDF5 finds it when it lists attributes,
+	// not when it opens one by name.
+	HashMismatch bool
 }
 
 // Root is what Read learns about the root group.
 type Root struct {
+	// Attributes are those HDF5 reads: from dense storage when the root
+	// uses it, otherwise from the object header's messages.
 	Attributes []Attribute
-	// Dense is set when the root keeps (some) attributes in dense
-	// storage, which this reader does not walk.
+	// Dense is set when the root keeps its attributes in dense storage.
 	Dense bool
+	// Shadowed are attribute messages left in the object header of a root
+	// that uses dense storage: HDF5 never reads them.
+	Shadowed []Attribute
+	// Unread says which attributes this reader could not decode (shared
+	// messages, filtered heaps): they exist but were not checked.
+	Unread []string
 }
 
 // Error is malformed content at Off.
@@ -64,6 +78,14 @@ type file struct {
 	// ohdrFlags are the version-2 object header's flags; its continuation
 	// blocks (OCHK) share the message layout they imply.
 	ohdrFlags byte
+	hdrV2     bool
+	// ainfo is the attribute info message's dense storage, when defined.
+	ainfo *ainfo
+}
+
+type ainfo struct {
+	heap, name uint64
+	at         int64
 }
 
 func (f *file) fail(off int64, format string, a ...any) error {
@@ -180,6 +202,15 @@ func ReadRoot(ra io.ReaderAt, size int64) (*Root, error) {
 	if err := f.objectHeader(f.addr(rootAddr)); err != nil {
 		return nil, err
 	}
+	// With dense storage (version-2 headers only) HDF5 reads attributes
+	// from the heap and ignores attribute messages in the header.
+	if f.ainfo != nil && f.hdrV2 {
+		f.root.Shadowed, f.root.Attributes = f.root.Attributes, nil
+		f.root.Dense = true
+		if err := f.dense(f.ainfo.heap, f.ainfo.name, f.ainfo.at); err != nil {
+			return nil, err
+		}
+	}
 	return &f.root, nil
 }
 
@@ -206,6 +237,7 @@ func (f *file) objectHeader(at int64) error {
 		return err
 	}
 	if bytes.Equal(b[:4], []byte("OHDR")) {
+		f.hdrV2 = true
 		return f.headerV2(at)
 	}
 	if b[0] != 1 {
@@ -312,6 +344,10 @@ func (f *file) message(typ uint16, b []byte, at int64) error {
 	switch typ {
 	case msgAttribute:
 		a, err := f.attribute(b, at)
+		if u, ok := err.(unsupportedError); ok {
+			f.root.Unread = append(f.root.Unread, u.Error())
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -338,15 +374,21 @@ func (f *file) message(typ uint16, b []byte, at int64) error {
 		}
 		return f.messagesV1(addr, n)
 	case msgAttrInfo:
-		// version, flags, [max creation index], fractal heap address, ...
-		if len(b) >= 2+f.so {
-			p := 2
-			if b[1]&1 != 0 {
-				p += 2
+		// version, flags, [max creation index], fractal heap address,
+		// name index address, [creation order index address]
+		p := 2
+		if len(b) >= 2 && b[1]&1 != 0 {
+			p += 2
+		}
+		if len(b) < p+2*f.so || b[0] != 0 {
+			return f.fail(at, "attribute info message of %d bytes", len(b))
+		}
+		heap, name := uintN(b[p:], f.so), uintN(b[p+f.so:], f.so)
+		if !undefined(heap, f.so) {
+			if f.ainfo != nil {
+				return f.fail(at, "a second attribute info message")
 			}
-			if len(b) >= p+f.so && !undefined(uintN(b[p:], f.so), f.so) {
-				f.root.Dense = true
-			}
+			f.ainfo = &ainfo{heap: heap, name: name, at: at}
 		}
 	}
 	return nil
@@ -373,6 +415,9 @@ func (f *file) attribute(b []byte, at int64) (Attribute, error) {
 		align = pad8
 	} else if ver != 2 && ver != 3 {
 		return a, f.fail(at, "unknown attribute message version %d", ver)
+	}
+	if ver >= 2 && b[1]&3 != 0 {
+		return a, errUnsupported("an attribute with a shared datatype or dataspace")
 	}
 	if p+align(nameLen) > len(b) || nameLen == 0 {
 		return a, f.fail(at, "attribute name runs past its message")

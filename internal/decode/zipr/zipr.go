@@ -5,8 +5,11 @@
 // reject: local headers whose names disagree with the central directory,
 // bad CRCs, data prepended to the archive. zipr reads what torch reads and
 // reports the oddities as Anomalies instead of refusing, so a scanner sees
-// exactly the bytes the loader will load. It never extracts to disk and
-// bounds entry counts, name lengths and decompressed sizes.
+// exactly the bytes the loader will load. Every field that readers
+// disagree about is exposed (central and local flags, methods, CRCs and
+// sizes) so that callers can report the disagreement; docs/formats.md
+// tabulates what torch, numpy and zipfile each accept. It never extracts
+// to disk and bounds entry counts, name lengths and decompressed sizes.
 package zipr
 
 import (
@@ -16,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
@@ -47,6 +51,16 @@ const (
 	Zstd    = 93
 )
 
+// General-purpose flag bits.
+const (
+	FlagEncrypted   = 0x0001 // traditional (ZipCrypto) or AES encryption
+	FlagDescriptor  = 0x0008 // sizes and CRC follow the data
+	FlagPatched     = 0x0020 // compressed patch data
+	FlagStrong      = 0x0040 // strong encryption
+	FlagUTF8        = 0x0800 // names are UTF-8
+	FlagMaskedLocal = 0x2000 // local header values are masked (central directory encryption)
+)
+
 // ErrNotZip means no end-of-central-directory record was found.
 var ErrNotZip = errors.New("not a zip archive (no end of central directory)")
 
@@ -65,9 +79,22 @@ type Entry struct {
 
 	r          *Reader
 	dataOffset int64 // resolved lazily; -1 unknown
-	localName  string
+	local      Local
 	localErr   error
 	resolved   bool
+}
+
+// Local is what an entry's local header says. Loaders that work from the
+// central directory (torch's miniz, zipfile, numpy) ignore all of it but
+// the name (zipfile compares it); readers that stream through local
+// headers use nothing else.
+type Local struct {
+	Name           string
+	Flags          uint16
+	Method         uint16
+	CRC32          uint32
+	CompressedSize uint32
+	Size           uint32
 }
 
 // Mode returns the Unix file mode bits stored by Unix zip tools (0 if
@@ -87,8 +114,10 @@ func (e *Entry) IsDir() bool {
 	return len(e.Name) > 0 && e.Name[len(e.Name)-1] == '/' || e.Mode()&0o170000 == 0o040000
 }
 
-// Encrypted reports traditional or strong encryption.
-func (e *Entry) Encrypted() bool { return e.Flags&0x1 != 0 }
+// Encrypted reports that the central directory flags the entry as
+// encrypted (traditional or strong encryption). torch, numpy and zipfile
+// then refuse to read it; the bytes themselves may be plaintext.
+func (e *Entry) Encrypted() bool { return e.Flags&(FlagEncrypted|FlagStrong) != 0 }
 
 // Reader is an opened archive.
 type Reader struct {
@@ -105,6 +134,9 @@ type Reader struct {
 	// Damage lists structural errors that make strict loaders (torch's
 	// miniz) refuse the archive; the readable entries are still listed.
 	Damage []string
+
+	dirStart int64   // absolute offset of the central directory
+	starts   []int64 // sorted absolute local header offsets, built on demand
 }
 
 // Limits bound parsing.
@@ -166,6 +198,7 @@ func Open(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 	if cdStart < 0 || cdStart > size {
 		return nil, errors.New("central directory offset out of range")
 	}
+	z.dirStart = cdStart
 	if count > uint64(lim.MaxEntries) {
 		return nil, &LimitError{What: "zip entries", Limit: int64(lim.MaxEntries)}
 	}
@@ -217,11 +250,35 @@ func Open(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 		e.Name = string(buf[:nameLen])
 		parseZip64Extra(e, buf[nameLen:nameLen+extraLen])
 		z.Entries = append(z.Entries, e)
+		if a := torchRefuses(e); a != "" && len(z.Anomalies) < maxAnomalies {
+			z.Anomalies = append(z.Anomalies, a)
+		}
 	}
 	if uint64(len(z.Entries)) != count && count != 0xffff {
 		z.Damage = append(z.Damage, fmt.Sprintf("end record counts %d entries, central directory holds %d", count, len(z.Entries)))
 	}
 	return z, nil
+}
+
+// maxAnomalies bounds the per-entry anomalies kept: one hostile directory
+// must not become a hundred thousand findings.
+const maxAnomalies = 16
+
+// torchRefuses says why miniz, reading torch's archives, refuses this
+// central directory record (or, for most reasons, the whole archive)
+// while lenient readers read it (docs/formats.md), or "".
+func torchRefuses(e *Entry) string {
+	switch {
+	case e.Flags&FlagPatched != 0:
+		return fmt.Sprintf("member %q is flagged as patch data (bit 5); torch, numpy and zipfile refuse to read it", e.Name)
+	case e.Flags&FlagMaskedLocal != 0:
+		return fmt.Sprintf("member %q: the central directory flags masked local headers (bit 13); torch refuses the archive, zipfile reads it", e.Name)
+	case e.Method == Store && !e.Encrypted() && e.CompressedSize != e.Size && e.Size != 0xffffffff && e.CompressedSize != 0xffffffff:
+		return fmt.Sprintf("member %q is stored but records %d compressed and %d uncompressed bytes; torch refuses the archive, zipfile reads %d bytes", e.Name, e.CompressedSize, e.Size, e.CompressedSize)
+	case e.Size != 0 && e.CompressedSize == 0:
+		return fmt.Sprintf("member %q records %d bytes that compress to nothing; torch refuses the archive", e.Name, e.Size)
+	}
+	return ""
 }
 
 // LimitError is a bound that was hit.
@@ -332,10 +389,17 @@ func (e *Entry) resolve() error {
 	}
 	nameLen := int64(binary.LittleEndian.Uint16(h[26:]))
 	extraLen := int64(binary.LittleEndian.Uint16(h[28:]))
+	e.local = Local{
+		Flags:          binary.LittleEndian.Uint16(h[6:]),
+		Method:         binary.LittleEndian.Uint16(h[8:]),
+		CRC32:          binary.LittleEndian.Uint32(h[14:]),
+		CompressedSize: binary.LittleEndian.Uint32(h[18:]),
+		Size:           binary.LittleEndian.Uint32(h[22:]),
+	}
 	if nameLen > 0 && off+localLen+nameLen <= e.r.size {
 		nb := make([]byte, nameLen)
 		if _, err := e.r.ra.ReadAt(nb, off+localLen); err == nil {
-			e.localName = string(nb)
+			e.local.Name = string(nb)
 		}
 	}
 	e.dataOffset = off + localLen + nameLen + extraLen
@@ -350,7 +414,66 @@ func (e *Entry) resolve() error {
 // ignores it, other tools use it.
 func (e *Entry) LocalName() string {
 	e.resolve()
-	return e.localName
+	return e.local.Name
+}
+
+// LocalHeader returns what the entry's local header says, or the reason
+// it cannot be read.
+func (e *Entry) LocalHeader() (Local, error) {
+	err := e.resolve()
+	if e.local == (Local{}) && err != nil {
+		return Local{}, err
+	}
+	return e.local, nil
+}
+
+// HeaderMismatch lists the fields in which the local header disagrees
+// with the central directory, leaving out the name (see LocalName), the
+// flags (see Local) and what a data descriptor or ZIP64 legitimately
+// leaves out of it. Loaders
+// read the central directory; streaming readers read the local header.
+func (e *Entry) HeaderMismatch() []string {
+	l, err := e.LocalHeader()
+	if err != nil {
+		return nil
+	}
+	var d []string
+	if l.Method != e.Method {
+		d = append(d, fmt.Sprintf("method %d (central %d)", l.Method, e.Method))
+	}
+	if l.Flags&FlagDescriptor == 0 {
+		if l.CRC32 != e.CRC32 {
+			d = append(d, fmt.Sprintf("CRC-32 %08x (central %08x)", l.CRC32, e.CRC32))
+		}
+		if l.CompressedSize != 0xffffffff && uint64(l.CompressedSize) != e.CompressedSize || l.Size != 0xffffffff && uint64(l.Size) != e.Size {
+			d = append(d, fmt.Sprintf("sizes %d/%d (central %d/%d)", l.CompressedSize, l.Size, e.CompressedSize, e.Size))
+		}
+	}
+	return d
+}
+
+// Overlaps reports whether the entry's data runs into the next local
+// header or the central directory: zipfile refuses such an entry
+// ("overlapped entries"), torch reads it.
+func (e *Entry) Overlaps() bool {
+	off, err := e.DataOffset()
+	if err != nil {
+		return false
+	}
+	z := e.r
+	if z.starts == nil {
+		z.starts = make([]int64, 0, len(z.Entries))
+		for _, x := range z.Entries {
+			z.starts = append(z.starts, int64(x.HeaderOffset)+z.Base)
+		}
+		slices.Sort(z.starts)
+	}
+	start := int64(e.HeaderOffset) + z.Base
+	end := z.dirStart
+	if i, _ := slices.BinarySearch(z.starts, start+1); i < len(z.starts) && z.starts[i] < end {
+		end = z.starts[i]
+	}
+	return off+int64(e.CompressedSize) > end
 }
 
 // DataOffset is the absolute offset of the entry's (compressed) data.
@@ -361,8 +484,9 @@ func (e *Entry) DataOffset() (int64, error) {
 	return e.dataOffset, nil
 }
 
-// Stored reports whether the entry's bytes can be read in place.
-func (e *Entry) Stored() bool { return e.Method == Store && !e.Encrypted() }
+// Stored reports whether the entry's bytes can be read in place (when it
+// is flagged encrypted, they are read as plaintext).
+func (e *Entry) Stored() bool { return e.Method == Store }
 
 // Section returns the raw (compressed) bytes of the entry.
 func (e *Entry) Section() (*io.SectionReader, error) {
@@ -392,11 +516,9 @@ func (e *Entry) Open() (io.Reader, error) {
 }
 
 // Decompress wraps raw, the entry's compressed bytes (as from Section),
-// in the entry's decompressor.
+// in the entry's decompressor. The encryption flags are ignored: the
+// bytes are taken as plaintext, as lenient readers take them.
 func (e *Entry) Decompress(raw io.Reader) (io.Reader, error) {
-	if e.Encrypted() {
-		return nil, errors.New("encrypted entry")
-	}
 	switch e.Method {
 	case Store:
 		return raw, nil

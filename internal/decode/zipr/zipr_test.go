@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -112,6 +113,60 @@ func TestDataPastEndIsAnError(t *testing.T) {
 	}
 }
 
+func TestLocalHeaderIsExposed(t *testing.T) {
+	b := build(t, "", [2]string{"a/data.pkl", "payload"})
+	z := open(t, b)
+	e := z.Entries[0]
+	l, err := e.LocalHeader()
+	if err != nil || l.Name != "a/data.pkl" || l.Method != Deflate || l.Flags&FlagDescriptor == 0 {
+		t.Fatalf("%+v %v", l, err)
+	}
+	// Go's writer leaves CRC and sizes to a data descriptor: no mismatch.
+	if d := e.HeaderMismatch(); d != nil || e.Overlaps() {
+		t.Fatalf("mismatch %v overlaps %v", d, e.Overlaps())
+	}
+	// Say "stored" in the local header only.
+	binary.LittleEndian.PutUint16(b[8:], Store)
+	z = open(t, b)
+	if d := z.Entries[0].HeaderMismatch(); len(d) != 1 || content(t, z.Entries[0]) != "payload" {
+		t.Fatalf("mismatch %v", d)
+	}
+}
+
+func TestEncryptedEntryIsReadAsPlaintext(t *testing.T) {
+	b := build(t, "", [2]string{"x", "plain"})
+	i := bytes.LastIndex(b, []byte("PK\x01\x02"))
+	binary.LittleEndian.PutUint16(b[i+8:], FlagEncrypted|FlagDescriptor)
+	z := open(t, b)
+	e := z.Entries[0]
+	if !e.Encrypted() {
+		t.Fatal("flag not seen")
+	}
+	if _, err := e.Open(); err == nil {
+		t.Fatal("Open reads an encrypted entry")
+	}
+	sec, _ := e.Section()
+	r, err := e.Decompress(sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(r); string(got) != "plain" {
+		t.Fatalf("%q", got)
+	}
+}
+
+func TestTorchRefusals(t *testing.T) {
+	for flags, want := range map[uint16]string{FlagPatched: "patch data", FlagMaskedLocal: "masked local headers"} {
+		b := build(t, "", [2]string{"x", "y"})
+		i := bytes.LastIndex(b, []byte("PK\x01\x02"))
+		binary.LittleEndian.PutUint16(b[i+8:], flags)
+		z := open(t, b)
+		if len(z.Anomalies) != 1 || !strings.Contains(z.Anomalies[0], want) {
+			t.Errorf("0x%x: %v", flags, z.Anomalies)
+		}
+	}
+}
+
 func FuzzOpen(f *testing.F) {
 	f.Add(build(f, "c", [2]string{"a/data.pkl", "hello"}, [2]string{"b", "world"}))
 	f.Add(append([]byte("junk"), build(f, "", [2]string{"x", "y"})...))
@@ -122,6 +177,8 @@ func FuzzOpen(f *testing.F) {
 		}
 		for _, e := range z.Entries {
 			e.LocalName()
+			e.HeaderMismatch()
+			e.Overlaps()
 			if r, err := e.Open(); err == nil {
 				io.Copy(io.Discard, io.LimitReader(r, 1<<20))
 			}

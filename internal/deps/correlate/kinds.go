@@ -37,7 +37,7 @@ func KindsOf(a *report.Artifact) []Kind {
 		if m.LoadsPickle {
 			return []Kind{Pickle}
 		}
-	case "pytorch-zip", "torchscript", "pt2":
+	case "pytorch-zip", "torchscript", "pt2", "torch-package":
 		if m.LoadsPickle {
 			return []Kind{TorchZip}
 		}

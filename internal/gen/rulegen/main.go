@@ -16,6 +16,7 @@ import (
 func main() {
 	out := flag.String("o", "docs/rules.md", "catalogue to write")
 	js := flag.String("json", "", "also write the pickle policy as JSON to this file")
+	libjs := flag.String("libjson", "", "also write the library allow rules as JSON to this file")
 	ids := flag.String("ids", "", "also write the finding id constants (Go) to this file")
 	flag.Parse()
 	if *js != "" {
@@ -24,6 +25,13 @@ func main() {
 			log.Fatal(err)
 		}
 		write(*js, b)
+	}
+	if *libjs != "" {
+		b, err := rules.LibrariesJSON()
+		if err != nil {
+			log.Fatal(err)
+		}
+		write(*libjs, b)
 	}
 	if *ids != "" {
 		var b bytes.Buffer
