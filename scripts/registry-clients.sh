@@ -21,9 +21,9 @@ rm -rf "$DIR" && mkdir -p "$DIR/model" "$DIR/out" "$DIR/oras-config"
 CGO_ENABLED=0 go build -o "$DIR/aigis" ./cmd/aigis
 export DOCKER_CONFIG="$DIR/oras-config"
 
-# A gate that passes (the shipped gate stub rejects everything until the
-# gates land): the ci namespace approves on push; the models namespace is
-# manual, so its pushes wait for an approver.
+# The ci namespace approves on push (no gates); the models namespace runs
+# the gates with the default configuration (no trusted signer), so an
+# unsigned push is rejected and the pull says why.
 "$DIR/aigis" -q registry serve --data "$DIR/data" --listen "$HOST" --gate ci=none >"$DIR/serve.out" 2>"$DIR/serve.err" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; true' EXIT
@@ -59,6 +59,6 @@ grep -q "bert 1.0" "$DIR/ls.txt" || fail "no model metadata"
 sleep 1
 if "$ORAS" pull --plain-http "$HOST/models/bert:v1" -o "$DIR/out2" >"$DIR/pull.txt" 2>&1; then fail "a pending model was pulled"; fi
 grep -i "denied" "$DIR/pull.txt" || fail "no DENIED"
-grep -E "gates not implemented|pending approval" "$DIR/pull.txt" >/dev/null || fail "no reason in the refusal"
+grep -E "gate failed|pending approval" "$DIR/pull.txt" >/dev/null || fail "no reason in the refusal"
 echo "oras pull of the models namespace: refused with the reason"
 echo "all real-client checks passed"

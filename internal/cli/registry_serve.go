@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,9 +21,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/aigis-dev/aigis/internal/oms"
 	"github.com/aigis-dev/aigis/internal/registry"
+	"github.com/aigis-dev/aigis/internal/registry/gate"
 	"github.com/aigis-dev/aigis/internal/registry/store/fsblob"
 	"github.com/aigis-dev/aigis/internal/registry/store/sqlite"
 	"github.com/aigis-dev/aigis/internal/sign"
@@ -122,7 +126,7 @@ func parseModes(specs []string) (map[string]registry.GateMode, error) {
 
 func newRegistryServeCmd(env *Env) *cobra.Command {
 	var data, listen, tlsCert, tlsKey, publicURL string
-	var gates, policies []string
+	var gates, policies, gateConfigFiles []string
 	var maxBlob byteSize = 1 << 40
 	var tokenTTL, adminTTL, shutdown time.Duration
 	var workers int
@@ -160,17 +164,9 @@ audit checkpoint.`,
 			if err != nil {
 				return withCode(ExitError, err)
 			}
-			policy := map[string]string{}
-			for _, p := range policies {
-				ns, file, ok := strings.Cut(p, "=")
-				if !ok || ns == "" || file == "" {
-					return withCode(ExitError, fmt.Errorf("--policy %q: want NAMESPACE=FILE", p))
-				}
-				b, err := readBounded(file, maxConfigSize)
-				if err != nil {
-					return withCode(ExitError, fmt.Errorf("--policy %s: %w", file, err))
-				}
-				policy[ns] = string(b)
+			gateCfg, err := gateConfigs(gateConfigFiles, policies)
+			if err != nil {
+				return withCode(ExitError, err)
 			}
 			if (tlsCert == "") != (tlsKey == "") {
 				return withCode(ExitError, errors.New("--tls-cert and --tls-key go together"))
@@ -200,7 +196,7 @@ audit checkpoint.`,
 			}
 			log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
 			srv, err := registry.New(registry.Options{
-				Meta: meta, Blobs: blobs, Modes: modes, Policy: policy, Realm: realmOf(publicURL),
+				Meta: meta, Blobs: blobs, Modes: modes, GateConfig: gateCfg, Realm: realmOf(publicURL),
 				MaxBlob: int64(maxBlob), TokenTTL: tokenTTL, AuditKey: key, GateWorkers: workers, Logger: log,
 			})
 			if err != nil {
@@ -254,14 +250,61 @@ audit checkpoint.`,
 	f.StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	f.StringVar(&publicURL, "public-url", "", "the URL clients reach the registry at, for the token realm (default: the request's host)")
 	f.StringSliceVar(&gates, "gate", nil, "gate mode of a namespace: NS=manual|auto|none (repeatable; * for every other namespace)")
+	f.StringSliceVar(&gateConfigFiles, "gate-config", nil, "gate configuration of a namespace: NS=FILE, YAML or JSON (trust: public_keys, certificates, sigstore; licenses; osv_db; limits; policy) (repeatable; * for every other namespace)")
 	f.StringSliceVar(&policies, "policy", nil, "gate policy (CEL) of a namespace: NS=FILE (repeatable; default: the shipped policy)")
 	f.Var(&maxBlob, "max-blob-size", "largest blob accepted (units: GiB, TB, ...)")
 	f.DurationVar(&tokenTTL, "token-ttl", time.Hour, "life of a token from the token endpoint (docker/oras login)")
 	f.DurationVar(&adminTTL, "admin-token-ttl", 7*24*time.Hour, "life of the admin token printed on first start")
 	f.DurationVar(&shutdown, "shutdown-timeout", time.Minute, "how long a shutdown waits for requests in flight")
 	f.IntVar(&workers, "gate-workers", 2, "gate jobs run at once in this process (-1: none)")
-	commandLineOnly(cmd, "gate", "policy")
+	commandLineOnly(cmd, "gate", "policy", "gate-config")
 	return cmd
+}
+
+// gateConfigs reads --gate-config and --policy into each namespace's gate
+// configuration. Unknown keys are errors: a typo in a trust list must not
+// silently trust nobody or everybody.
+func gateConfigs(files, policies []string) (map[string]gate.Config, error) {
+	out := map[string]gate.Config{}
+	for _, spec := range files {
+		ns, file, ok := strings.Cut(spec, "=")
+		if !ok || ns == "" || file == "" {
+			return nil, fmt.Errorf("--gate-config %q: want NAMESPACE=FILE", spec)
+		}
+		b, err := readBounded(file, maxConfigSize)
+		if err != nil {
+			return nil, fmt.Errorf("--gate-config %s: %w", file, err)
+		}
+		var doc any
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			return nil, fmt.Errorf("--gate-config %s: %w", file, yamlMessage(err))
+		}
+		j, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("--gate-config %s: %w", file, err)
+		}
+		var c gate.Config
+		dec := json.NewDecoder(bytes.NewReader(j))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			return nil, fmt.Errorf("--gate-config %s: %v", file, err)
+		}
+		out[ns] = c
+	}
+	for _, spec := range policies {
+		ns, file, ok := strings.Cut(spec, "=")
+		if !ok || ns == "" || file == "" {
+			return nil, fmt.Errorf("--policy %q: want NAMESPACE=FILE", spec)
+		}
+		b, err := readBounded(file, maxConfigSize)
+		if err != nil {
+			return nil, fmt.Errorf("--policy %s: %w", file, err)
+		}
+		c := out[ns]
+		c.Policy = string(b)
+		out[ns] = c
+	}
+	return out, nil
 }
 
 func realmOf(publicURL string) string {

@@ -186,15 +186,15 @@ func TestRegistryCLIFlow(t *testing.T) {
 	if !strings.Contains(r.stdout, "attached model.sig") {
 		t.Fatalf("push:\n%s", r.stdout)
 	}
-	// The stub gate rejects everything in a manual namespace: until the
-	// gates land, nothing in models/ can be approved. Pull says why.
+	// The default gate configuration trusts no signer: the gates reject
+	// the model in a manual namespace, and pull says why.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r = must(cli(alice, "show", "models/bert:v1", "-o", "json"))
 		var v registry.Version
 		json.Unmarshal([]byte(r.stdout), &v)
 		if v.State != "pending" || time.Now().After(deadline) {
-			if v.State != "rejected" || !strings.Contains(v.Reason, "gates not implemented") {
+			if v.State != "rejected" || !strings.Contains(v.Reason, "gate failed") {
 				t.Fatalf("state %s (%s)", v.State, v.Reason)
 			}
 			break
@@ -202,7 +202,7 @@ func TestRegistryCLIFlow(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	r = cli(alice, "pull", "models/bert:v1", filepath.Join(dir, "out"))
-	if r.code != ExitFindings || !strings.Contains(r.stderr, "gates not implemented") {
+	if r.code != ExitFindings || !strings.Contains(r.stderr, "gate failed") {
 		t.Fatalf("pull of a rejected model: exit %d\n%s", r.code, r.stderr)
 	}
 	if r := cli(bob, "approve", "models/bert:v1", "--key", filepath.Join(dir, "bob.key")); r.code != ExitFindings {

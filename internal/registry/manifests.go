@@ -351,7 +351,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, p *principa
 	case mode == GateNone:
 		m.State, m.StateBy, m.Reason = store.Approved, "policy", "gate mode none: approved on push without gates"
 	}
-	var created bool
+	var created, regate bool
 	var state store.State
 	err = s.o.Meta.Update(ctx, func(tx store.Tx) error {
 		if err := checkRefs(ctx, tx, rt.repo, doc); err != nil {
@@ -377,6 +377,12 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, p *principa
 			}
 			details["tag:"+tag] = prev
 		}
+		if created && m.State == store.Attached && m.ArtifactType != ApprovalArtifactType {
+			var err error
+			if regate, err = s.regateSubject(ctx, tx, p, rt.repo, m); err != nil {
+				return err
+			}
+		}
 		return s.appendAudit(ctx, tx, p.name, "push", rt.repo+"@"+digest, details)
 	})
 	if err != nil {
@@ -389,6 +395,11 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, p *principa
 	if created && state == store.Pending {
 		if err := s.queue.Enqueue(ctx, queue.Job{Repo: rt.repo, Digest: digest}); err != nil {
 			s.log.Error("enqueue gate job", "repo", rt.repo, "digest", digest, "err", err)
+		}
+	}
+	if regate {
+		if err := s.queue.Enqueue(ctx, queue.Job{Repo: rt.repo, Digest: m.Subject}); err != nil {
+			s.log.Error("enqueue gate job", "repo", rt.repo, "digest", m.Subject, "err", err)
 		}
 	}
 	hd := w.Header()
@@ -405,6 +416,30 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, p *principa
 	hd.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
 	return nil
+}
+
+// regateSubject sends a version back to its gates when a signature or
+// other metadata is attached to it after the gates ran (oras push, then
+// oras attach): pending with a gate result, or rejected by the gates. A
+// version a person rejected, approved or revoked keeps its state.
+func (s *Server) regateSubject(ctx context.Context, tx store.Tx, p *principal, repo string, ref *store.Manifest) (bool, error) {
+	subj, err := tx.Manifest(ctx, repo, ref.Subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if subj.Gate == nil || strings.HasPrefix(subj.Reason, integrityPrefix) ||
+		!(subj.State == store.Pending || subj.State == store.Rejected && subj.StateBy == "gate") {
+		return false, nil
+	}
+	err = tx.SetState(ctx, repo, subj.Digest, []store.State{subj.State},
+		store.StateChange{To: store.Pending, By: "gate", Reason: "pending: gated again, " + ref.ArtifactType + " attached", ClearGate: true})
+	if err != nil {
+		return false, err
+	}
+	return true, s.appendAudit(ctx, tx, p.name, "regate", repo+"@"+subj.Digest, map[string]any{"attached": ref.Digest, "artifact_type": ref.ArtifactType, "previous": string(subj.State)})
 }
 
 // checkRefs makes sure every blob a manifest names is in the repository,

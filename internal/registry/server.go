@@ -52,8 +52,10 @@ type Options struct {
 	// Modes maps a namespace ("*" for every other) to its gate mode;
 	// namespaces not named are GateManual.
 	Modes map[string]GateMode
-	// Policy is the gate policy source per namespace ("" the default).
-	Policy map[string]string
+	// GateConfig is the gate configuration per namespace ("*" for every
+	// other): trusted signers, licences, OSV database, limits, policy.
+	// AutoApprove is set from the namespace's mode.
+	GateConfig map[string]gate.Config
 	// Realm is the token endpoint's absolute URL for WWW-Authenticate; empty
 	// means http(s)://<request host>/token.
 	Realm string
@@ -124,6 +126,13 @@ func New(o Options) (*Server, error) {
 	if o.Gate == nil {
 		o.Gate = gate.Run
 	}
+	for ns, c := range o.GateConfig {
+		if c.Policy != "" {
+			if err := gate.CheckPolicy(c.Policy, c.Limits); err != nil {
+				return nil, fmt.Errorf("the gate policy of %s: %w", ns, err)
+			}
+		}
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -173,6 +182,16 @@ func (s *Server) mode(repo string) GateMode {
 		return m
 	}
 	return GateManual
+}
+
+// gateConfig is the gate configuration of repo's namespace.
+func (s *Server) gateConfig(repo string) gate.Config {
+	c, ok := s.o.GateConfig[namespace(repo)]
+	if !ok {
+		c = s.o.GateConfig["*"]
+	}
+	c.AutoApprove = s.mode(repo) == GateAuto
+	return c
 }
 
 // Handler is the HTTP face: /v2/ (OCI), /token, /aigis/v1/ (the API).

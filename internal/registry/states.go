@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -84,11 +85,14 @@ func (s *Server) runGate(ctx context.Context, j queue.Job) error {
 	}
 	mode := s.mode(j.Repo)
 	src := &verifiedSource{s: s, repo: j.Repo}
-	a := gate.Artifact{Repository: j.Repo, Digest: j.Digest, MediaType: m.MediaType, Manifest: m.Content, Blobs: src}
+	a := gate.Artifact{Repository: j.Repo, Digest: j.Digest, MediaType: m.MediaType, Manifest: m.Content, Blobs: src, PushedAt: m.Created}
 	for _, r := range refs {
 		a.Referrers = append(a.Referrers, r.Content)
 	}
-	res, gerr := s.o.Gate(ctx, a, gate.Config{Policy: s.o.Policy[namespace(j.Repo)], AutoApprove: mode == GateAuto})
+	if err := s.childReferrers(ctx, m, &a); err != nil {
+		return err
+	}
+	res, gerr := s.o.Gate(ctx, a, s.gateConfig(j.Repo))
 	src.close()
 	if ctx.Err() != nil {
 		return ctx.Err() // shutting down: the next start gates it again
@@ -114,7 +118,20 @@ func (s *Server) runGate(ctx context.Context, j queue.Job) error {
 	case mode == GateAuto:
 		c.To, c.Reason = store.Approved, "gate passed; namespace approves automatically"
 	}
+	// The AI-BOM the gate wrote is attached to the version.
+	var bomRef *store.Manifest
+	if len(res.BOM) > 0 {
+		if bomRef, err = s.storeReferrer(ctx, j.Repo, m, BOMArtifactType, BOMArtifactType, res.BOM, map[string]string{
+			"org.opencontainers.image.created": m.Created.UTC().Format(time.RFC3339), "dev.aigis.gate.version": res.Version}, "gate"); err != nil {
+			return err
+		}
+	}
 	return s.o.Meta.Update(ctx, func(tx store.Tx) error {
+		if bomRef != nil {
+			if _, err := tx.PutManifest(ctx, bomRef); err != nil {
+				return err
+			}
+		}
 		err := tx.SetState(ctx, j.Repo, j.Digest, []store.State{store.Pending}, c)
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 			return nil // decided meanwhile
@@ -127,8 +144,38 @@ func (s *Server) runGate(ctx context.Context, j queue.Job) error {
 	})
 }
 
+// BOMArtifactType is the artifact type of the AI-BOM the gate attaches.
+const BOMArtifactType = "application/vnd.cyclonedx+json"
+
+// childReferrers gives the gate, for an index, the referrers of each
+// manifest it lists.
+func (s *Server) childReferrers(ctx context.Context, m *store.Manifest, a *gate.Artifact) error {
+	if !isIndex(m.MediaType) {
+		return nil
+	}
+	return s.o.Meta.View(ctx, func(tx store.Tx) error {
+		for _, r := range m.Refs {
+			if r.Kind != "manifest" {
+				continue
+			}
+			refs, err := tx.Referrers(ctx, m.Repo, r.Digest)
+			if err != nil {
+				return err
+			}
+			if a.ChildReferrers == nil {
+				a.ChildReferrers = map[string][][]byte{}
+			}
+			for _, x := range refs {
+				a.ChildReferrers[r.Digest] = append(a.ChildReferrers[r.Digest], x.Content)
+			}
+		}
+		return nil
+	})
+}
+
 // verifiedSource hands the gate blobs of one repository, each hashed
-// whole and checked against its digest before the gate reads it.
+// whole and checked against its digest before the gate reads it, and the
+// repository's manifests (the children of an index), checked the same way.
 type verifiedSource struct {
 	s     *Server
 	repo  string
@@ -142,8 +189,30 @@ func (v *verifiedSource) Open(ctx context.Context, digest string) (io.ReaderAt, 
 		return nil, 0, derr
 	}
 	var linked bool
-	if err := v.s.o.Meta.View(ctx, func(tx store.Tx) (err error) { linked, err = tx.BlobLinked(ctx, v.repo, digest); return }); err != nil {
+	var manifest []byte
+	err := v.s.o.Meta.View(ctx, func(tx store.Tx) (err error) {
+		if linked, err = tx.BlobLinked(ctx, v.repo, digest); err != nil || linked {
+			return err
+		}
+		m, err := tx.Manifest(ctx, v.repo, digest)
+		if err == nil {
+			manifest = m.Content
+		} else if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
 		return nil, 0, err
+	}
+	if manifest != nil {
+		h := newHash(alg)
+		h.Write(manifest)
+		if digestOf(h, alg) != digest {
+			v.s.integrityFailure(ctx, digest, fmt.Sprintf("manifest %s no longer hashes to its digest", digest))
+			return nil, 0, fmt.Errorf("manifest %s changed at rest", digest)
+		}
+		return bytes.NewReader(manifest), int64(len(manifest)), nil
 	}
 	if !linked {
 		return nil, 0, fmt.Errorf("blob %s is not in %s", digest, v.repo)

@@ -100,6 +100,8 @@ func wantDenied(t *testing.T, err error, fragment string) {
 	}
 }
 
+// TestDefaultGateFailsClosed: with the shipped gate configuration (no
+// trusted signer) an unsigned model is rejected, and the pull says why.
 func TestDefaultGateFailsClosed(t *testing.T) {
 	tr := newTestRegistry(t, Options{})
 	tr.addUser(t, "alice", "", store.Role{Namespace: "models", Role: RolePusher})
@@ -109,11 +111,11 @@ func TestDefaultGateFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := waitGate(t, tr, "models/tiny", d)
-	if m.State != store.Rejected || !strings.Contains(m.Reason, "gates not implemented") {
-		t.Fatalf("with the stub gate the version is %s (%s), want rejected", m.State, m.Reason)
+	if m.State != store.Rejected || !strings.Contains(m.Reason, "not signed") {
+		t.Fatalf("with the default gate the version is %s (%s), want rejected as unsigned", m.State, m.Reason)
 	}
 	_, _, _, err = c.Manifest(context.Background(), "models/tiny", "v1")
-	wantDenied(t, err, "rejected: gate failed: gates not implemented")
+	wantDenied(t, err, "rejected: gate failed: ")
 }
 
 // approverKey registers a fresh approval key for user.

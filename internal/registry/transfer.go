@@ -176,14 +176,16 @@ func PushDir(ctx context.Context, c *Client, dir, repo, tag string) (*PushResult
 	if err != nil {
 		return nil, err
 	}
+	// The signature goes first, as a referrer of the manifest about to be
+	// pushed, so the gates see it on their first run.
+	if bundle, err := os.ReadFile(filepath.Join(dir, SignatureFile)); err == nil {
+		subject := Descriptor{MediaType: MediaTypeImageManifest, Digest: digestBytes(body), Size: int64(len(body))}
+		if res.Signature, err = attach(ctx, c, repo, subject, OMSBundleArtifactType, OMSBundleArtifactType, bundle, SignatureFile); err != nil {
+			return nil, fmt.Errorf("attaching %s: %w", SignatureFile, err)
+		}
+	}
 	if res.Digest, err = c.PushManifest(ctx, repo, tag, MediaTypeImageManifest, body); err != nil {
 		return nil, err
-	}
-	if bundle, err := os.ReadFile(filepath.Join(dir, SignatureFile)); err == nil {
-		subject := Descriptor{MediaType: MediaTypeImageManifest, Digest: res.Digest, Size: int64(len(body))}
-		if res.Signature, err = attach(ctx, c, repo, subject, OMSBundleArtifactType, OMSBundleArtifactType, bundle, SignatureFile); err != nil {
-			return res, fmt.Errorf("attaching %s: %w", SignatureFile, err)
-		}
 	}
 	return res, nil
 }

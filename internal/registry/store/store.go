@@ -135,6 +135,8 @@ type StateChange struct {
 	Reason  string    // why
 	Gate    []byte    // the gate result (nil keeps the stored one)
 	Expires time.Time // an approval's expiry
+	// ClearGate drops the stored gate result (the version is gated again).
+	ClearGate bool
 }
 
 // TagInfo is a tag and what it points to.

@@ -532,7 +532,10 @@ func prefixed(p, cols string) string {
 func (x *tx) SetState(ctx context.Context, repo, digest string, from []store.State, c store.StateChange) error {
 	q := `UPDATE manifests SET state=?, state_by=?, reason=?, state_at=?, expires=?`
 	args := []any{string(c.To), c.By, c.Reason, time.Now().UnixNano(), ns(c.Expires)}
-	if c.Gate != nil {
+	switch {
+	case c.ClearGate:
+		q += `, gate=NULL`
+	case c.Gate != nil:
 		q += `, gate=?`
 		args = append(args, c.Gate)
 	}
