@@ -418,3 +418,60 @@ func digestOf(b []byte) string {
 	s := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(s[:])
 }
+
+// TestRegistryCLIRealGates: serve with a namespace that trusts one signer
+// (--gate-config); a signed, licensed model passes the gates, waits for
+// an approver, and pulls verified.
+func TestRegistryCLIRealGates(t *testing.T) {
+	dir := t.TempDir()
+	skey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	skb, _ := sign.MarshalPrivateKey(skey, nil)
+	spb, _ := sign.MarshalPublicKey(&skey.PublicKey)
+	os.WriteFile(filepath.Join(dir, "signer.key"), skb, 0o600)
+	os.WriteFile(filepath.Join(dir, "signer.pub"), spb, 0o644)
+	cfg := "trust:\n  public_keys:\n    - |\n" + indent(string(spb), "      ") + "licenses: [MIT, Apache-2.0]\n"
+	os.WriteFile(filepath.Join(dir, "models.yaml"), []byte(cfg), 0o644)
+	os.WriteFile(filepath.Join(dir, "typo.yaml"), []byte("trusted:\n  public_keys: []\n"), 0o644)
+
+	// A typo in a gate configuration is refused, not ignored.
+	if r := runCLI(t, nil, "--config", "none", "registry", "serve", "--data", t.TempDir(), "--gate-config", "models="+filepath.Join(dir, "typo.yaml")); r.code != ExitError || !strings.Contains(r.stderr, "trusted") {
+		t.Fatalf("a gate config with an unknown key: %d %s", r.code, r.stderr)
+	}
+	url, out := startServe(t, t.TempDir(), "--gate-config", "models="+filepath.Join(dir, "models.yaml"))
+	admin := map[string]string{"AIGIS_REGISTRY": url, "AIGIS_TOKEN": adminToken(t, out)}
+	cli := func(env map[string]string, args ...string) result {
+		return runCLI(t, env, append([]string{"--config", "none", "registry"}, args...)...)
+	}
+	model := filepath.Join(dir, "m")
+	os.MkdirAll(model, 0o755)
+	os.WriteFile(filepath.Join(model, "config.json"), []byte(`{"model_type":"bert"}`), 0o644)
+	os.WriteFile(filepath.Join(model, "README.md"), []byte("---\nlicense: mit\n---\n# m\n"), 0o644)
+	if r := runCLI(t, nil, "--config", "none", "sign", "--private-key", filepath.Join(dir, "signer.key"), model); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := cli(admin, "push", model, "models/m:v1"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	waitState(t, admin, "models/m:v1")
+	r := cli(admin, "show", "models/m:v1", "-o", "json")
+	var v registry.Version
+	json.Unmarshal([]byte(r.stdout), &v)
+	if v.State != "pending" || v.Denial != "pending approval" {
+		t.Fatalf("a signed model from the trusted signer: %s (%s)", v.State, v.Reason)
+	}
+	hasBOM := false
+	for _, x := range v.Referrers {
+		hasBOM = hasBOM || x.ArtifactType == registry.BOMArtifactType
+	}
+	if !hasBOM {
+		t.Errorf("no AI-BOM attached: %+v", v.Referrers)
+	}
+}
+
+func indent(s, pre string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString(pre + l + "\n")
+	}
+	return b.String()
+}
