@@ -24,7 +24,11 @@ export DOCKER_CONFIG="$DIR/oras-config"
 # The ci namespace approves on push (no gates); the models namespace runs
 # the gates with the default configuration (no trusted signer), so an
 # unsigned push is rejected and the pull says why.
-"$DIR/aigis" -q registry serve --data "$DIR/data" --listen "$HOST" --gate ci=none >"$DIR/serve.out" 2>"$DIR/serve.err" &
+# The signed namespace trusts one signer (a key made here).
+"$DIR/aigis" keygen --no-password --output-key-prefix "$DIR/signer" >/dev/null
+"$DIR/aigis" keygen --no-password --output-key-prefix "$DIR/approver" >/dev/null
+{ echo "trust:"; echo "  public_keys:"; echo "    - |"; sed 's/^/      /' "$DIR/signer.pub"; } >"$DIR/signed.yaml"
+"$DIR/aigis" -q registry serve --data "$DIR/data" --listen "$HOST" --gate ci=none --gate-config signed="$DIR/signed.yaml" >"$DIR/serve.out" 2>"$DIR/serve.err" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; true' EXIT
 for _ in $(seq 1 200); do curl -s -o /dev/null "http://$HOST/healthz" && break; sleep 0.05; done
@@ -61,4 +65,35 @@ if "$ORAS" pull --plain-http "$HOST/models/bert:v1" -o "$DIR/out2" >"$DIR/pull.t
 grep -i "denied" "$DIR/pull.txt" || fail "no DENIED"
 grep -E "gate failed|pending approval" "$DIR/pull.txt" >/dev/null || fail "no reason in the refusal"
 echo "oras pull of the models namespace: refused with the reason"
+
+# oras push of a signed model, then oras attach of its OMS bundle: the
+# gates rejected it unsigned, the attached signature sends it through them
+# again, it waits for an approver (not the pusher), then oras pulls it.
+mkdir -p "$DIR/signed"
+printf '{"model_type":"bert"}' >"$DIR/signed/config.json"
+printf -- '---\nlicense: mit\n---\n# bert\n' >"$DIR/signed/README.md"
+"$DIR/aigis" sign --private-key "$DIR/signer.key" "$DIR/signed" >/dev/null
+cd "$DIR/signed"
+"$ORAS" push --plain-http "$HOST/signed/bert:v1" \
+	--artifact-type application/vnd.cncf.model.manifest.v1+json \
+	--config ../config.json:application/vnd.cncf.model.config.v1+json \
+	config.json:application/vnd.cncf.model.weight.config.v1.raw \
+	README.md:application/vnd.cncf.model.doc.v1.raw >/dev/null
+sleep 2
+"$ORAS" attach --plain-http "$HOST/signed/bert:v1" --artifact-type application/vnd.dev.sigstore.bundle.v0.3+json \
+	model.sig:application/vnd.dev.sigstore.bundle.v0.3+json >/dev/null
+for _ in $(seq 1 100); do
+	state=$("$DIR/aigis" registry show signed/bert:v1 -o json | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["state"], bool(v.get("gate_digest")))')
+	[ "$state" = "pending True" ] && break
+	sleep 0.1
+done
+[ "$state" = "pending True" ] || fail "after oras attach the version is $state"
+echo "oras attach of the signature: gated again, passed, pending approval"
+"$DIR/aigis" registry user add reviewer --robot --key "$DIR/approver.pub" >/dev/null
+"$DIR/aigis" registry role set reviewer signed approver >/dev/null
+RTOKEN=$("$DIR/aigis" registry token create --user reviewer -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+AIGIS_TOKEN=$RTOKEN "$DIR/aigis" registry approve signed/bert:v1 --key "$DIR/approver.key" >/dev/null
+"$ORAS" pull --plain-http "$HOST/signed/bert:v1" -o "$DIR/out3" >/dev/null
+cmp README.md "$DIR/out3/README.md" || fail "the approved model differs"
+echo "approved by another account, then oras pull: round-trips"
 echo "all real-client checks passed"

@@ -150,6 +150,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"HEAD manifest (approved)", readers, func(t *testing.T, fx *fixture, c *Client, _ string) (int, error) {
 			return raw(c, "HEAD", "/v2/team/model/manifests/v1", nil, nil)
 		}},
+		{"HEAD manifest (pending version)", pushers, func(t *testing.T, fx *fixture, c *Client, _ string) (int, error) {
+			return raw(c, "HEAD", "/v2/team/model/manifests/pending", nil, nil)
+		}},
+		{"GET manifest (pending version)", nil, func(t *testing.T, fx *fixture, c *Client, _ string) (int, error) {
+			_, _, _, err := c.Manifest(context.Background(), "team/model", "pending")
+			return 0, err
+		}},
 		{"GET blob (approved)", readers, func(t *testing.T, fx *fixture, c *Client, _ string) (int, error) {
 			rc, _, err := c.Blob(context.Background(), "team/model", fx.layer)
 			if err == nil {

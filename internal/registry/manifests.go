@@ -265,7 +265,10 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, p *principa
 		return err
 	}
 	subject := rt.repo + "@" + m.Digest
-	if why := denial(m, s.o.Now()); why != "" {
+	// Whoever may push may learn, by HEAD, that a version exists and its
+	// digest (oras attach resolves its subject so); its bytes stay closed.
+	headByPusher := r.Method == http.MethodHead && p.can(rt.repo, permPush)
+	if why := denial(m, s.o.Now()); why != "" && !headByPusher {
 		s.auditQuick(ctx, p.name, "pull-denied", subject, map[string]any{"ref": rt.ref, "reason": why})
 		return oerr(http.StatusForbidden, codeDenied, "%s: %s", subject, why)
 	}
