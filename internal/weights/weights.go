@@ -2,7 +2,10 @@
 // model (located by the format analysers) and looks for what a backdoored
 // or payload-carrying model shows: NaN and Inf values, extreme outliers,
 // executable or archive magic inside tensor bytes, and data hidden in the
-// low mantissa bits of float32 weights. Compare diffs two models tensor by
+// low mantissa bits or bytes of float32, float16 and bfloat16 weights
+// (EvilModel and its variants), found by the file it spells once the low
+// bytes of consecutive elements are put back together or by what it does
+// to the statistics of those bytes. Compare diffs two models tensor by
 // tensor.
 //
 // It reads tensor bytes as numbers only; it never interprets them as code
@@ -27,8 +30,12 @@ import (
 // chunkSize is the unit of work; a multiple of the LSB window.
 const chunkSize = 4 << 20
 
-// window is the number of float32 elements per LSB window (64 KiB).
-const window = 16384
+// windowBytes is the span of one LSB window; window is the number of
+// float32 elements in one (16-bit tensors have twice as many).
+const (
+	windowBytes = 64 << 10
+	window      = windowBytes / 4
+)
 
 // Stats is what Scan learns about one tensor.
 type Stats struct {
@@ -113,18 +120,17 @@ func Measure(ctx context.Context, cpu *analyzer.CPU, ra io.ReaderAt, ts []analyz
 	var tasks []task
 	for i, t := range ts {
 		stats[i] = &Stats{Tensor: t, Min: math.Inf(1), Max: math.Inf(-1)}
-		if t.DType == analyzer.F32 {
+		if windowed(t.DType) {
 			// Windows are written in place by the chunks that measure them.
-			stats[i].windows = make([]win, (t.Size/4+window-1)/window)
+			stats[i].windows = make([]win, (t.Size+windowBytes-1)/windowBytes)
 		}
 		for off := int64(0); off < t.Size; off += chunkSize {
 			n := min(int64(chunkSize), t.Size-off)
-			tasks = append(tasks, task{t: i, off: off, n: n, first: int(off / (window * 4))})
+			tasks = append(tasks, task{t: i, off: off, n: n, first: int(off / windowBytes)})
 		}
 	}
 	parts := make([]*part, len(tasks))
-	type scratch struct{ buf, low []byte }
-	err := parallel(ctx, cpu, len(tasks), func() *scratch { return &scratch{buf: make([]byte, chunkSize+overlap)} }, func(k int, sc *scratch) error {
+	err := parallel(ctx, cpu, len(tasks), newScratch, func(k int, sc *scratch) error {
 		tk := tasks[k]
 		t := ts[tk.t]
 		// Read a few bytes past the chunk (within the tensor) so magic
@@ -139,7 +145,7 @@ func Measure(ctx context.Context, cpu *analyzer.CPU, ra io.ReaderAt, ts []analyz
 		if ws := stats[tk.t].windows; tk.first < len(ws) {
 			wins = ws[tk.first:]
 		}
-		sc.low = measureChunk(&p.s, wins, t.DType, b, tk.n, tk.off, sc.low)
+		measureChunk(&p.s, wins, t.DType, b, tk.n, tk.off, sc)
 		parts[k] = p
 		return nil
 	})
@@ -191,8 +197,26 @@ func parallel[S any](ctx context.Context, cpu *analyzer.CPU, n int, state func()
 	return first
 }
 
-// overlap is how far a chunk's magic search looks into the next chunk.
-const overlap = 64
+// overlap is how far a chunk's magic search looks into the next chunk:
+// a signature check reads up to maxProbe bytes of a stream, which span
+// up to 4*maxProbe bytes of float32 elements in the low-byte stream.
+const overlap = 4 * maxProbe
+
+// scratch is one worker's memory.
+type scratch struct {
+	buf   []byte // a chunk and its overlap
+	probe []byte // a stream being checked against a signature
+	acc   winAcc
+}
+
+func newScratch() *scratch {
+	return &scratch{buf: make([]byte, chunkSize+overlap), probe: make([]byte, maxProbe)}
+}
+
+// windowed is whether tensors of dtype d are summarised in LSB windows.
+func windowed(d analyzer.DType) bool {
+	return d == analyzer.F32 || d == analyzer.F16 || d == analyzer.BF16
+}
 
 func (s *Stats) merge(o *Stats) {
 	s.N += o.N
@@ -207,35 +231,23 @@ func (s *Stats) merge(o *Stats) {
 	s.hits = append(s.hits, o.hits...)
 }
 
-// measureChunk decodes one chunk of elements. low is scratch space for the
-// low-byte stream of float32 windows.
-func measureChunk(s *Stats, wins []win, d analyzer.DType, full []byte, n, base int64, low []byte) []byte {
-	b := full[:n]
+// measureChunk decodes one chunk of n bytes at offset base of its tensor;
+// full holds the chunk and the overlap after it.
+func measureChunk(s *Stats, wins []win, d analyzer.DType, full []byte, n, base int64, sc *scratch) {
 	switch d {
 	case analyzer.F32:
-		return measureF32(s, wins, b, full, base, low)
+		measureF32(s, wins, full, int(n), base, sc)
+		return
 	case analyzer.F16, analyzer.BF16:
-		tab := f16()
-		if d == analyzer.BF16 {
-			tab = nil
-		}
-		for i := 0; i+2 <= len(b); i += 2 {
-			u := binary.LittleEndian.Uint16(b[i:])
-			var f float64
-			if tab == nil {
-				f = float64(math.Float32frombits(uint32(u) << 16))
-			} else {
-				f = float64(tab[u])
-			}
-			s.add(f)
-		}
+		measure16(s, wins, d, full, int(n), base, sc)
+		return
 	case analyzer.F64:
+		b := full[:n]
 		for i := 0; i+8 <= len(b); i += 8 {
 			s.add(math.Float64frombits(binary.LittleEndian.Uint64(b[i:])))
 		}
 	}
-	findMagic(s, full, n, base, false)
-	return low
+	findMagic(s, full, n, base)
 }
 
 func (s *Stats) add(f float64) {

