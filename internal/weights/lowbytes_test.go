@@ -215,10 +215,30 @@ func TestWeights_LowBytePayloadStatistics(t *testing.T) {
 	}
 }
 
-// Clean tensors of every dtype, across seeds, are clean.
+// prune sets a share of a tensor's elements to zero, as magnitude
+// pruning and sparse layers do.
+func prune(b []byte, es int, share float64, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 9))
+	for i := 0; i+es <= len(b); i += es {
+		if r.Float64() < share {
+			clear(b[i : i+es])
+		}
+	}
+	return b
+}
+
+// Clean tensors of every dtype, across seeds, dense, pruned and sparse,
+// are clean.
 func TestWeights_LowBytesCleanTwins(t *testing.T) {
+	all := append([]twin(nil), twins...)
 	for _, tw := range twins {
-		for seed := uint64(200); seed < 212; seed++ {
+		for _, share := range []float64{0.03, 0.5} {
+			mk, es := tw.make, tw.dt.Size()
+			all = append(all, twin{fmt.Sprintf("%s-pruned%.0f%%", tw.name, 100*share), tw.dt, func(n int, seed uint64) []byte { return prune(mk(n, seed), es, share, seed) }})
+		}
+	}
+	for _, tw := range all {
+		for seed := uint64(200); seed < 206; seed++ {
 			b := tw.make(1<<20+int(seed)*37, seed)
 			if out := scanTensor(t, tw.dt, b); len(out.Findings()) > 0 {
 				t.Errorf("%s seed %d: %+v", tw.name, seed, out.Findings())

@@ -163,12 +163,12 @@ func (a *winAcc) summary(n int, f32 bool) win {
 			w.text += int32(a.hist[c])
 		}
 	}
-	w.chi, w.bitZ = histStats(&a.hist, int64(usable), true)
-	for k, per := range [3]int{8, 4, 2} {
-		w.chiK[k], _ = histStats(&a.hk[k], int64(n/per), false)
+	w.chi, w.bitZ = histStats(&a.hist, true)
+	for k := range a.hk {
+		w.chiK[k], _ = histStats(&a.hk[k], false)
 	}
 	if f32 {
-		w.chiHi, _ = histStats(&a.hHi, int64(usable), false)
+		w.chiHi, _ = histStats(&a.hHi, false)
 	}
 	return w
 }
@@ -183,6 +183,7 @@ func (a *winAcc) runF32(ext []uint32, n int) {
 	var hi uint32 // largest |x| - 1, as bits
 	var keys uint8
 	hist, hHi := &a.hist, &a.hHi
+	h1, h2, h4 := &a.hk[0], &a.hk[1], &a.hk[2]
 	tab := &pairTab
 	nc := 0
 	g := 0
@@ -194,6 +195,8 @@ func (a *winAcc) runF32(ext []uint32, n int) {
 		top := max(u0&m-1, u1&m-1, u2&m-1, u3&m-1, u4&m-1, u5&m-1, u6&m-1, u7&m-1)
 		if top >= 0x7f800000-1 {
 			a.slowF32(w[:8], &s0, &q0)
+			a.bits(uint64(byte(u0)) | uint64(byte(u1))<<8 | uint64(byte(u2))<<16 | uint64(byte(u3))<<24 |
+				uint64(byte(u4))<<32 | uint64(byte(u5))<<40 | uint64(byte(u6))<<48 | uint64(byte(u7))<<56)
 			keys = 1 // look at the group again, carefully
 		} else {
 			hi = max(hi, top)
@@ -206,7 +209,20 @@ func (a *winAcc) runF32(ext []uint32, n int) {
 			// The low bytes of the 8 elements, and of the next one.
 			x := uint64(byte(u0)) | uint64(byte(u1))<<8 | uint64(byte(u2))<<16 | uint64(byte(u3))<<24 |
 				uint64(byte(u4))<<32 | uint64(byte(u5))<<40 | uint64(byte(u6))<<48 | uint64(byte(u7))<<56
-			a.bits(x)
+			// Bytes re-assembled from the 1, 2 and 4 lowest bits (bits,
+			// inlined).
+			h1[byte((x&0x0101010101010101)*0x0102040810204080>>56)]++
+			t := x & 0x0303030303030303
+			t = (t | t>>6) & 0x000f000f000f000f
+			t = (t | t>>12) & 0x000000ff000000ff
+			h2[byte(t)]++
+			h2[byte(t>>32)]++
+			y := x & 0x0f0f0f0f0f0f0f0f
+			y = (y | y>>4) & 0x00ff00ff00ff00ff
+			h4[byte(y)]++
+			h4[byte(y>>16)]++
+			h4[byte(y>>32)]++
+			h4[byte(y>>48)]++
 			x9 := uint16(byte(u7)) | uint16(byte(w[8]))<<8
 			if u0&0xfff != 0 {
 				hist[byte(u0)]++
@@ -340,6 +356,8 @@ func (a *winAcc) run16(ext []uint16, n int, bf bool) {
 		top := max(u0&m-1, u1&m-1, u2&m-1, u3&m-1, u4&m-1, u5&m-1, u6&m-1, u7&m-1)
 		if top >= inf-1 {
 			a.slow16(w[:8], bf, &s0, &q0)
+			a.bits(uint64(byte(u0)) | uint64(byte(u1))<<8 | uint64(byte(u2))<<16 | uint64(byte(u3))<<24 |
+				uint64(byte(u4))<<32 | uint64(byte(u5))<<40 | uint64(byte(u6))<<48 | uint64(byte(u7))<<56)
 			keys = 1
 		} else {
 			hi = max(hi, top)
@@ -443,25 +461,32 @@ const wildAbs = (127 + 31) << 23
 
 // histStats is the chi-square of h against uniform (divided by its 255
 // degrees of freedom, so about 1 for random bytes) and, when bits is set,
-// the largest z-score of any one bit's frequency.
-func histStats(h *[256]uint32, n int64, bits bool) (float32, float32) {
+// the largest z-score of any one bit's frequency; n is the histogram's
+// total.
+func histStats(h *[256]uint32, bits bool) (chi float32, bitZ float32) {
+	var n, sq0, sq1 uint64
+	for v := 0; v < 256; v += 2 {
+		c0, c1 := uint64(h[v]), uint64(h[v+1])
+		n += c0 + c1
+		sq0 += c0 * c0
+		sq1 += c1 * c1
+	}
 	if n < 256 {
 		return 0, 0
 	}
 	e := float64(n) / 256
-	chi := 0.0
-	for _, c := range h {
-		d := float64(c) - e
-		chi += d * d
-	}
-	chi /= e
+	chi = float32((float64(sq0+sq1)/e - float64(n)) / 255)
 	if !bits {
-		return float32(chi / 255), 0
+		return chi, 0
 	}
+	// ones[k]: the bins with bit k set, in runs of 2^k.
 	var ones [8]uint32
-	for v, c := range h {
-		for k := 0; k < 8; k++ {
-			ones[k] += c & -(uint32(v) >> k & 1)
+	for k := range ones {
+		w := 1 << k
+		for b := w; b < 256; b += 2 * w {
+			for _, c := range h[b : b+w] {
+				ones[k] += c
+			}
 		}
 	}
 	bz := 0.0
@@ -469,5 +494,5 @@ func histStats(h *[256]uint32, n int64, bits bool) (float32, float32) {
 	for _, o := range ones {
 		bz = math.Max(bz, math.Abs(float64(o)-float64(n)/2)/sd)
 	}
-	return float32(chi / 255), float32(bz)
+	return chi, float32(bz)
 }

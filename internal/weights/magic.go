@@ -34,8 +34,16 @@ type sig struct {
 	check func(b []byte) bool
 }
 
-// need is how many bytes of a stream check reads, given its first 64 (0:
-// no check will pass).
+// first is how many bytes need looks at.
+func (sg *sig) first() int {
+	if sg.kind == "PE executable" {
+		return 64
+	}
+	return 16
+}
+
+// need is how many bytes of a stream check reads, given its first ones
+// (0: no check will pass).
 func (sg *sig) need(b []byte) int {
 	switch sg.kind {
 	case "PE executable":

@@ -145,11 +145,15 @@ next:
 				continue next
 			}
 		}
-		head := p.buf[:assemble(p.buf[:64], p.full, p.es, e, l)]
-		if need := sg.need(head); need > len(head) {
-			head = p.buf[:assemble(p.buf[:min(need, len(p.buf))], p.full, p.es, e, l)]
-		} else if need == 0 {
+		// A few bytes first: most chance matches of a short magic fail
+		// on the next fields.
+		head := p.buf[:assemble(p.buf[:sg.first()], p.full, p.es, e, l)]
+		need := sg.need(head)
+		if need == 0 {
 			continue
+		}
+		if need > len(head) {
+			head = p.buf[:assemble(p.buf[:min(need, len(p.buf))], p.full, p.es, e, l)]
 		}
 		if sg.confirm(head) {
 			p.s.addHit(hit{kind: sg.kind, off: p.base + int64(e), lay: l})
