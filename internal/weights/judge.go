@@ -63,14 +63,17 @@ const (
 	// Absolute margins, beyond the spreads.
 	marginText = 0.02
 	marginNul  = 0.01
-	marginChi  = 2.0
+	marginChi  = 2.0 // chi-square/255
 	marginBitZ = 8.0
-	minAdded   = 64 // elements using low bits the tensor leaves empty
-	minRound   = 32 // elements with empty low bits where the tensor has none
-	// flat: a chi-square of structured bytes falls to a quarter of the
-	// tensor's excess over uniform, and below flatChi.
+	growUp     = 3.0 // a structured feature must grow to this multiple
+	minAdded   = 64  // elements using low bits the tensor leaves empty
+	minRound   = 32  // elements with empty low bits where the tensor has none
+	// flat: the chi-square of bytes that the tensor has structured
+	// (median at least structuredChi) falls by flatDrop of its excess
+	// over uniform and by zFlat spreads.
 	structuredChi = 2.5
-	flatChi       = 1.6
+	flatDrop      = 0.5
+	zFlat         = 6.0
 )
 
 type run struct {
@@ -79,7 +82,10 @@ type run struct {
 	why         string
 }
 
-// values are a window's features (NaN: not measured).
+// values are a window's features (NaN: not measured). Chi-squares are
+// turned into effect sizes, (chi-square - dof) / samples, and the bit bias
+// into bitZ / sqrt(samples), so that windows with fewer samples (a tail,
+// zeros) compare with full ones.
 func (w win) values(f32 bool) [nFeat]float64 {
 	var v [nFeat]float64
 	for i := range v {
@@ -92,19 +98,41 @@ func (w win) values(f32 bool) [nFeat]float64 {
 	if w.usable >= minUsable {
 		u := float64(w.usable)
 		v[fText], v[fNul] = float64(w.text)/u, float64(w.nul)/u
-		v[fChi], v[fBitZ] = float64(w.chi), float64(w.bitZ)
+		v[fChi], v[fBitZ] = effect(w.chi, u), float64(w.bitZ)/math.Sqrt(u)
 		if f32 {
-			v[fHi] = float64(w.chiHi)
+			v[fHi] = effect(w.chiHi, u)
 		}
 	}
 	if w.zero < w.n/20 {
-		v[fChi1], v[fChi2], v[fChi4] = float64(w.chiK[0]), float64(w.chiK[1]), float64(w.chiK[2])
+		for k := range w.chiK {
+			v[fChi1+k] = effect(w.chiK[k], w.samples(fChi1+k))
+		}
 	}
 	return v
 }
 
+// effect is the effect size of a chi-square/255 over n samples.
+func effect(chi float32, n float64) float64 { return (float64(chi) - 1) * 255 / n }
+
+// chiOf is the chi-square/255 that effect size e gives over n samples.
+func chiOf(e, n float64) float64 { return 1 + e*n/255 }
+
+// samples is the number of bytes behind feature f of w.
+func (w win) samples(f int) float64 {
+	switch f {
+	case fChi1:
+		return float64(w.n / 8)
+	case fChi2:
+		return float64(w.n / 4)
+	case fChi4:
+		return float64(w.n / 2)
+	}
+	return float64(w.usable)
+}
+
 type base struct {
 	ok          bool // enough windows to judge by
+	own         bool // the tensor's own (not the global one of its dtype)
 	med, spread [nFeat]float64
 	f32         bool
 }
@@ -121,6 +149,7 @@ func baseline(ws []win, f32 bool) base {
 		}
 	}
 	b.ok = len(xs[fUsable]) >= minWindows
+	b.own = b.ok
 	for i := range xs {
 		b.med[i], b.spread[i] = medianSpread(xs[i])
 	}
@@ -198,66 +227,132 @@ func binSD(p, n float64) float64 {
 	return math.Sqrt(p * (1 - p) / n)
 }
 
+// verdict is the strongest departure of a window (or pair) from its
+// tensor: score is the departure over what the test requires, so a
+// window is reported at 1 and above.
+type verdict struct {
+	kind, why string
+	score     float64
+	pair      bool // found in a window and the next together
+}
+
+// test records a departure dev against the required need.
+func (v *verdict) test(dev, need float64, kind string, why func() string) {
+	if need <= 0 || math.IsNaN(dev) || math.IsNaN(need) {
+		return
+	}
+	if s := dev / need; s > v.score {
+		v.score, v.kind, v.why = s, kind, why()
+	}
+}
+
+func (v verdict) fires() bool { return v.score >= 1 }
+
 // judgeCounts applies the share tests to c (a window or a pair).
-func (b *base) judgeCounts(c counts) (kind, why string) {
+func (b *base) judgeCounts(c counts) (v verdict) {
 	if c.nz < c.n/10 || c.nz == 0 {
-		return "", ""
+		return
 	}
 	u := c.usable / c.nz
 	if m := b.med[fUsable]; !math.IsNaN(m) && b.f32 {
 		sd := math.Max(binSD(m, c.nz), b.spread[fUsable])
-		switch {
-		case m <= 0.5 && (u-m)*c.nz >= minAdded && u-m >= zDepart*sd:
-			return "added", fmt.Sprintf("%.1f%% of their elements use low mantissa bits that the tensor leaves empty (%.1f%% elsewhere)", 100*u, 100*m)
-		case m >= 0.9 && (m-u)*c.nz >= minRound && m-u >= zDepart*sd:
-			return "structured", fmt.Sprintf("%.1f%% of their elements have all 12 low bits zero (%.2f%% elsewhere): runs of zero bytes", 100*(1-u), 100*(1-m))
+		if m <= 0.5 {
+			v.test(u-m, math.Max(minAdded/c.nz, zDepart*sd), "added", func() string {
+				return fmt.Sprintf("%.1f%% of their elements use low mantissa bits that the tensor leaves empty (%.1f%% elsewhere)", 100*u, 100*m)
+			})
+		}
+		if m >= 0.9 {
+			v.test(m-u, math.Max(minRound/c.nz, zDepart*sd), "structured", func() string {
+				return fmt.Sprintf("%.1f%% of their elements have all 12 low bits zero (%.2f%% elsewhere): runs of zero bytes", 100*(1-u), 100*(1-m))
+			})
 		}
 	}
 	if c.usable < minUsable {
-		return "", ""
+		return
 	}
 	if m := b.med[fText]; !math.IsNaN(m) {
 		t := c.text / c.usable
-		if t-m >= marginText && t-m >= zDepart*math.Max(binSD(m, c.usable), b.spread[fText]) {
-			return "structured", fmt.Sprintf("%.1f%% of their low bytes are printable text (%.1f%% elsewhere)", 100*t, 100*m)
-		}
+		v.test(t-m, math.Max(marginText, zDepart*math.Max(binSD(m, c.usable), b.spread[fText])), "structured", func() string {
+			return fmt.Sprintf("%.1f%% of their low bytes are printable text (%.1f%% elsewhere)", 100*t, 100*m)
+		})
 	}
 	if m := b.med[fNul]; !math.IsNaN(m) {
 		z := c.nul / c.usable
-		if z-m >= marginNul && z-m >= zDepart*math.Max(binSD(m, c.usable), b.spread[fNul]) {
-			return "structured", fmt.Sprintf("%.1f%% of their low bytes are zero (%.2f%% elsewhere)", 100*z, 100*m)
-		}
+		v.test(z-m, math.Max(marginNul, zDepart*math.Max(binSD(m, c.usable), b.spread[fNul])), "structured", func() string {
+			return fmt.Sprintf("%.1f%% of their low bytes are zero (%.2f%% elsewhere)", 100*z, 100*m)
+		})
 	}
-	return "", ""
+	return
 }
 
 // judgeWindow applies the tests that need a window's histograms.
-func (b *base) judgeWindow(w win) (kind, why string) {
-	v := w.values(b.f32)
-	up := func(f int, margin float64) bool {
-		return !math.IsNaN(v[f]) && !math.IsNaN(b.med[f]) && v[f]-b.med[f] >= margin && v[f]-b.med[f] >= zDepart*b.spread[f]
+func (b *base) judgeWindow(w win) (v verdict) {
+	x := w.values(b.f32)
+	// up: an effect size grows by zDepart spreads, beyond chance at this
+	// window's size, and to growUp times the tensor's (trained weights
+	// have none; weights whose low bits are structured vary between
+	// windows in proportion to it).
+	up := func(f int, margin float64, why func(ns float64) string) {
+		ns, m := w.samples(f), b.med[f]
+		v.test(x[f]-m, max(margin/ns, zDepart*b.spread[f], (growUp-1)*math.Max(m, 0)), "structured", func() string { return why(ns) })
 	}
-	flat := func(f int) bool {
-		m := b.med[f]
-		return !math.IsNaN(v[f]) && !math.IsNaN(m) && m >= structuredChi && v[f] < flatChi && v[f]-1 <= (m-1)/4
+	// flat: the chi-square of bytes that are structured in the tensor
+	// falls by flatDrop of its excess over uniform and by zFlat spreads
+	// (and sampling deviations).
+	flat := func(f int, why func(ns float64) string) {
+		ns, m := w.samples(f), b.med[f]
+		if !b.own || chiOf(m, ns) < structuredChi {
+			return
+		}
+		noise := math.Sqrt(2*255+4*m*ns) / ns
+		v.test(m-x[f], max(zFlat*b.spread[f], zFlat*noise, flatDrop*m), "flat", func() string { return why(ns) })
 	}
-	switch {
-	case up(fChi, math.Max(marginChi, b.med[fChi])):
-		return "structured", fmt.Sprintf("their low bytes are not random like the rest of the tensor (chi-square/255 %.1f, %.1f elsewhere)", v[fChi], b.med[fChi])
-	case up(fBitZ, marginBitZ):
-		return "structured", fmt.Sprintf("one of their low bits is biased (%.0f standard deviations, %.0f elsewhere)", v[fBitZ], b.med[fBitZ])
-	case up(fChi1, marginChi) || up(fChi2, marginChi) || up(fChi4, marginChi):
-		return "structured", "the bytes re-assembled from their 1, 2 or 4 lowest bits are not random like the rest of the tensor"
-	case b.f32 && flat(fHi):
-		return "flat", fmt.Sprintf("the exponent's lowest bit and the top mantissa bits are uniformly random (chi-square/255 %.2f, %.1f elsewhere): the low 3 bytes were replaced with random data", v[fHi], b.med[fHi])
-	case flat(fChi):
-		return "flat", fmt.Sprintf("their low bytes are uniformly random (chi-square/255 %.2f) where the tensor's are not (%.1f): replaced with random data", v[fChi], b.med[fChi])
+	up(fChi, 255*marginChi, func(ns float64) string {
+		return fmt.Sprintf("their low bytes are not random like the rest of the tensor (chi-square/255 %.1f, %.1f elsewhere)", chiOf(x[fChi], ns), chiOf(b.med[fChi], ns))
+	})
+	if ns := w.samples(fBitZ); !math.IsNaN(x[fBitZ]) {
+		// bitZ's chance level does not shrink with the window: a floor.
+		v.test(x[fBitZ]-b.med[fBitZ], max(marginBitZ/math.Sqrt(ns), zDepart*b.spread[fBitZ], (growUp-1)*b.med[fBitZ]), "structured", func() string {
+			return fmt.Sprintf("one of their low bits is biased (%.0f standard deviations, %.0f elsewhere)", x[fBitZ]*math.Sqrt(ns), b.med[fBitZ]*math.Sqrt(ns))
+		})
 	}
-	return "", ""
+	for _, f := range []int{fChi1, fChi2, fChi4} {
+		up(f, 255*marginChi, func(float64) string {
+			return "the bytes re-assembled from their 1, 2 or 4 lowest bits are not random like the rest of the tensor"
+		})
+	}
+	if b.f32 {
+		flat(fHi, func(ns float64) string {
+			return fmt.Sprintf("the exponent's lowest bit and the top mantissa bits are uniformly random (chi-square/255 %.2f, %.1f elsewhere): the low 3 bytes were replaced with random data", chiOf(x[fHi], ns), chiOf(b.med[fHi], ns))
+		})
+	}
+	flat(fChi, func(ns float64) string {
+		return fmt.Sprintf("their low bytes are uniformly random (chi-square/255 %.2f) where the tensor's are not (%.1f): replaced with random data", chiOf(x[fChi], ns), chiOf(b.med[fChi], ns))
+	})
+	return
 }
 
-// analyseLSB finds payload-like runs of windows in every windowed tensor.
-func analyseLSB(stats []*Stats) {
+// judge is the strongest departure of window j of ws, alone or with the
+// next window.
+func (b *base) judge(ws []win, j int) verdict {
+	w := ws[j]
+	v := b.judgeCounts(w.counts())
+	if u := b.judgeWindow(w); u.score > v.score {
+		v = u
+	}
+	if j+1 < len(ws) && ws[j+1].index == w.index+1 {
+		if u := b.judgeCounts(w.counts().plus(ws[j+1].counts())); u.score > v.score {
+			v = u
+			v.pair = true
+		}
+	}
+	return v
+}
+
+// baselines numbers every tensor's windows and returns the baseline each
+// is judged against: its own, or for small tensors the global one of its
+// dtype (ok false: none).
+func baselines(stats []*Stats) []base {
 	bases := make([]base, len(stats))
 	byType := map[analyzer.DType][]base{}
 	for i, s := range stats {
@@ -273,35 +368,37 @@ func analyseLSB(stats []*Stats) {
 		globals[d] = globalBaseline(bs, d == analyzer.F32)
 	}
 	for i, s := range stats {
-		if len(s.windows) == 0 {
-			continue
+		if len(s.windows) > 0 && !bases[i].ok {
+			bases[i] = globals[s.Tensor.DType]
 		}
+	}
+	return bases
+}
+
+// analyseLSB finds payload-like runs of windows in every windowed tensor.
+func analyseLSB(stats []*Stats) {
+	bases := baselines(stats)
+	for i, s := range stats {
 		b := bases[i]
 		if !b.ok {
-			b = globals[s.Tensor.DType]
-		}
-		if !b.ok {
 			continue
 		}
-		s.lsbBaselineUsable = b.med[fUsable]
 		var cur *run
 		for j, w := range s.windows {
-			kind, why := b.judgeCounts(w.counts())
-			if kind == "" {
-				kind, why = b.judgeWindow(w)
-			}
-			if kind == "" && j+1 < len(s.windows) && s.windows[j+1].index == w.index+1 {
-				kind, why = b.judgeCounts(w.counts().plus(s.windows[j+1].counts()))
-			}
-			if kind == "" {
+			v := b.judge(s.windows, j)
+			if !v.fires() {
 				cur = nil
 				continue
 			}
-			if cur != nil && cur.last >= int(w.index)-1 && cur.kind == kind {
-				cur.last = int(w.index)
+			last := int(w.index)
+			if v.pair {
+				last++
+			}
+			if cur != nil && cur.last >= int(w.index)-1 && cur.kind == v.kind {
+				cur.last = max(cur.last, last)
 				continue
 			}
-			s.lsbRuns = append(s.lsbRuns, run{first: int(w.index), last: int(w.index), kind: kind, why: why})
+			s.lsbRuns = append(s.lsbRuns, run{first: int(w.index), last: last, kind: v.kind, why: v.why})
 			cur = &s.lsbRuns[len(s.lsbRuns)-1]
 		}
 	}

@@ -39,16 +39,15 @@ const (
 
 // Stats is what Scan learns about one tensor.
 type Stats struct {
-	Tensor            analyzer.Tensor
-	N                 int64 // elements decoded
-	NaN, Inf, Zero    int64
-	Min, Max          float64
-	Sum, SumSq        float64
-	windows           []win
-	hits              []hit
-	lsbRuns           []run
-	lsbBaselineUsable float64
-	absOnly           bool // Min/Max are -max|x| and max|x|
+	Tensor         analyzer.Tensor
+	N              int64 // elements decoded
+	NaN, Inf, Zero int64
+	Min, Max       float64
+	Sum, SumSq     float64
+	windows        []win
+	hits           []hit
+	lsbRuns        []run
+	absOnly        bool // Min/Max are -max|x| and max|x|
 }
 
 // Mean and Std over finite elements.
