@@ -123,7 +123,7 @@ func TestWeights_LowByteFileSignatures(t *testing.T) {
 					start := r.IntN(n - len(p.data))
 					testutil.HideBytes(b, es, p.data, l.k, l.be, start)
 					out := scanTensor(t, tw.dt, b)
-					want := fmt.Sprintf("from element %d onwards, re-assemble into a %s", start, p.kind)
+					want := fmt.Sprintf("from element %d onwards, re-assemble into %s", start, article(p.kind))
 					for _, f := range findings(out, "weights-lsb-file") {
 						if strings.Contains(f.Message, want) {
 							return

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/internal/rules"
@@ -339,9 +340,17 @@ func reportHits(s *Stats, out *analyzer.Result) {
 		seen[key] = true
 		if h.lay.k > 0 {
 			es := int64(s.Tensor.DType.Size())
-			out.Add(rules.New(rules.WeightsLsbFile, out.At(s.Tensor.Offset+es*h.off), fmt.Sprintf("tensor %s: %s of consecutive %s elements, from element %d onwards, re-assemble into a %s", s.Tensor.Name, h.lay.describe(), s.Tensor.DType, h.off, h.kind)))
+			out.Add(rules.New(rules.WeightsLsbFile, out.At(s.Tensor.Offset+es*h.off), fmt.Sprintf("tensor %s: %s of consecutive %s elements, from element %d onwards, re-assemble into %s", s.Tensor.Name, h.lay.describe(), s.Tensor.DType, h.off, article(h.kind))))
 			continue
 		}
-		out.Add(rules.New(rules.WeightsEmbeddedFile, out.At(s.Tensor.Offset+h.off), fmt.Sprintf("tensor %s: a %s is embedded in the tensor bytes at tensor offset %d", s.Tensor.Name, h.kind, h.off)))
+		out.Add(rules.New(rules.WeightsEmbeddedFile, out.At(s.Tensor.Offset+h.off), fmt.Sprintf("tensor %s: %s is embedded in the tensor bytes at tensor offset %d", s.Tensor.Name, article(h.kind), h.off)))
 	}
+}
+
+// article puts "a" or "an" before a kind, as it is read out.
+func article(kind string) string {
+	if strings.HasPrefix(kind, "ELF") || strings.HasPrefix(kind, "HTML") || strings.HasPrefix(kind, "xz") || strings.ContainsRune("aeiouAEIOU", rune(kind[0])) {
+		return "an " + kind
+	}
+	return "a " + kind
 }
