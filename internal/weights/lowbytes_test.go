@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -215,6 +217,31 @@ func TestWeights_LowBytePayloadStatistics(t *testing.T) {
 	}
 }
 
+// fused is three normal parts of different scales, as in a fused query,
+// key and value projection with grouped keys.
+func fused(n int, seed uint64) []byte {
+	b := gaussF32(n, seed)
+	scale(b[4*(n*2/3):4*(n*5/6)], 0.25)
+	scale(b[4*(n*5/6):], 2.5)
+	return b
+}
+
+// rowScaled scales rows of 4096 elements by factors from 0.1 to 10.
+func rowScaled(n int, seed uint64) []byte {
+	b := gaussF32(n, seed)
+	r := rand.New(rand.NewPCG(seed, 5))
+	for i := 0; i < n; i += 4096 {
+		scale(b[4*i:4*min(n, i+4096)], float32(math.Pow(10, 2*r.Float64()-1)))
+	}
+	return b
+}
+
+func scale(b []byte, k float32) {
+	for i := 0; i+4 <= len(b); i += 4 {
+		binary.LittleEndian.PutUint32(b[i:], math.Float32bits(k*math.Float32frombits(binary.LittleEndian.Uint32(b[i:]))))
+	}
+}
+
 // prune sets a share of a tensor's elements to zero, as magnitude
 // pruning and sparse layers do.
 func prune(b []byte, es int, share float64, seed uint64) []byte {
@@ -231,6 +258,15 @@ func prune(b []byte, es int, share float64, seed uint64) []byte {
 // are clean.
 func TestWeights_LowBytesCleanTwins(t *testing.T) {
 	all := append([]twin(nil), twins...)
+	// Fused projections (query, key and value of different scales in one
+	// tensor), and rows scaled one by one.
+	all = append(all,
+		twin{"f32-fused", analyzer.F32, func(n int, seed uint64) []byte { return fused(n, seed) }},
+		twin{"bf16-fused", analyzer.BF16, func(n int, seed uint64) []byte { return testutil.BF16(fused(n, seed)) }},
+		twin{"f16-fused", analyzer.F16, func(n int, seed uint64) []byte { return testutil.HalfF16(fused(n, seed)) }},
+		twin{"f32-rows", analyzer.F32, func(n int, seed uint64) []byte { return rowScaled(n, seed) }},
+		twin{"bf16-rows", analyzer.BF16, func(n int, seed uint64) []byte { return testutil.BF16(rowScaled(n, seed)) }},
+	)
 	for _, tw := range twins {
 		for _, share := range []float64{0.03, 0.5} {
 			mk, es := tw.make, tw.dt.Size()
