@@ -181,7 +181,7 @@ func (a *winAcc) summary(n int, f32 bool) win {
 func (a *winAcc) runF32(ext []uint32, n int) {
 	var s0, s1, q0, q1 float32
 	var hi uint32 // largest |x| - 1, as bits
-	var keys uint8
+	var keys, fwd uint8
 	hist, hHi := &a.hist, &a.hHi
 	h1, h2, h4 := &a.hk[0], &a.hk[1], &a.hk[2]
 	tab := &pairTab
@@ -228,47 +228,55 @@ func (a *winAcc) runF32(ext []uint32, n int) {
 				hist[byte(u0)]++
 				hHi[byte(u0>>16)]++
 			}
-			keys |= tab[uint16(u0)] | tab[uint16(u0>>8)] | tab[uint16(x>>0)]
+			keys |= tab[uint16(u0)] | tab[uint16(u0>>8)]
+			fwd |= tab[uint16(x>>0)]
 			if u1&0xfff != 0 {
 				hist[byte(u1)]++
 				hHi[byte(u1>>16)]++
 			}
-			keys |= tab[uint16(u1)] | tab[uint16(u1>>8)] | tab[uint16(x>>8)]
+			keys |= tab[uint16(u1)] | tab[uint16(u1>>8)]
+			fwd |= tab[uint16(x>>8)]
 			if u2&0xfff != 0 {
 				hist[byte(u2)]++
 				hHi[byte(u2>>16)]++
 			}
-			keys |= tab[uint16(u2)] | tab[uint16(u2>>8)] | tab[uint16(x>>16)]
+			keys |= tab[uint16(u2)] | tab[uint16(u2>>8)]
+			fwd |= tab[uint16(x>>16)]
 			if u3&0xfff != 0 {
 				hist[byte(u3)]++
 				hHi[byte(u3>>16)]++
 			}
-			keys |= tab[uint16(u3)] | tab[uint16(u3>>8)] | tab[uint16(x>>24)]
+			keys |= tab[uint16(u3)] | tab[uint16(u3>>8)]
+			fwd |= tab[uint16(x>>24)]
 			if u4&0xfff != 0 {
 				hist[byte(u4)]++
 				hHi[byte(u4>>16)]++
 			}
-			keys |= tab[uint16(u4)] | tab[uint16(u4>>8)] | tab[uint16(x>>32)]
+			keys |= tab[uint16(u4)] | tab[uint16(u4>>8)]
+			fwd |= tab[uint16(x>>32)]
 			if u5&0xfff != 0 {
 				hist[byte(u5)]++
 				hHi[byte(u5>>16)]++
 			}
-			keys |= tab[uint16(u5)] | tab[uint16(u5>>8)] | tab[uint16(x>>40)]
+			keys |= tab[uint16(u5)] | tab[uint16(u5>>8)]
+			fwd |= tab[uint16(x>>40)]
 			if u6&0xfff != 0 {
 				hist[byte(u6)]++
 				hHi[byte(u6>>16)]++
 			}
-			keys |= tab[uint16(u6)] | tab[uint16(u6>>8)] | tab[uint16(x>>48)]
+			keys |= tab[uint16(u6)] | tab[uint16(u6>>8)]
+			fwd |= tab[uint16(x>>48)]
 			if u7&0xfff != 0 {
 				hist[byte(u7)]++
 				hHi[byte(u7>>16)]++
 			}
-			keys |= tab[uint16(u7)] | tab[uint16(u7>>8)] | tab[x9]
+			keys |= tab[uint16(u7)] | tab[uint16(u7>>8)]
+			fwd |= tab[x9]
 		}
-		if keys != 0 {
+		if keys|fwd&1 != 0 {
 			a.cands[nc&(len(a.cands)-1)] = uint16(g)
 			nc++
-			keys = 0
+			keys, fwd = 0, 0
 		}
 	}
 	// The tail (the last elements of the tensor, or of a window that is
@@ -339,8 +347,9 @@ func (a *winAcc) slowF32(ws []uint32, s, q *float32) {
 func (a *winAcc) run16(ext []uint16, n int, bf bool) {
 	var s0, s1, q0, q1 float32
 	var hi uint32
-	var keys uint8
+	var keys, fwd uint8
 	hist := &a.hist
+	h1, h2, h4 := &a.hk[0], &a.hk[1], &a.hk[2]
 	tab := &pairTab
 	f16 := (*[1 << 16]float32)(f16())
 	inf := uint32(0x7c00)
@@ -375,29 +384,40 @@ func (a *winAcc) run16(ext []uint16, n int, bf bool) {
 			q1 += (f4*f4 + f5*f5) + (f6*f6 + f7*f7)
 			x := uint64(byte(u0)) | uint64(byte(u1))<<8 | uint64(byte(u2))<<16 | uint64(byte(u3))<<24 |
 				uint64(byte(u4))<<32 | uint64(byte(u5))<<40 | uint64(byte(u6))<<48 | uint64(byte(u7))<<56
-			a.bits(x)
+			h1[byte((x&0x0101010101010101)*0x0102040810204080>>56)]++
+			t := x & 0x0303030303030303
+			t = (t | t>>6) & 0x000f000f000f000f
+			t = (t | t>>12) & 0x000000ff000000ff
+			h2[byte(t)]++
+			h2[byte(t>>32)]++
+			y := x & 0x0f0f0f0f0f0f0f0f
+			y = (y | y>>4) & 0x00ff00ff00ff00ff
+			h4[byte(y)]++
+			h4[byte(y>>16)]++
+			h4[byte(y>>32)]++
+			h4[byte(y>>48)]++
 			x9 := uint16(byte(u7)) | uint16(byte(u8))<<8
 			hist[byte(u0)]++
-			keys |= tab[uint16(u0)] | tab[uint16(u0>>8|u1<<8)] | tab[uint16(x>>0)]
+			fwd |= tab[uint16(u0)] | tab[uint16(u0>>8|u1<<8)] | tab[uint16(x>>0)]
 			hist[byte(u1)]++
-			keys |= tab[uint16(u1)] | tab[uint16(u1>>8|u2<<8)] | tab[uint16(x>>8)]
+			fwd |= tab[uint16(u1)] | tab[uint16(u1>>8|u2<<8)] | tab[uint16(x>>8)]
 			hist[byte(u2)]++
-			keys |= tab[uint16(u2)] | tab[uint16(u2>>8|u3<<8)] | tab[uint16(x>>16)]
+			fwd |= tab[uint16(u2)] | tab[uint16(u2>>8|u3<<8)] | tab[uint16(x>>16)]
 			hist[byte(u3)]++
-			keys |= tab[uint16(u3)] | tab[uint16(u3>>8|u4<<8)] | tab[uint16(x>>24)]
+			fwd |= tab[uint16(u3)] | tab[uint16(u3>>8|u4<<8)] | tab[uint16(x>>24)]
 			hist[byte(u4)]++
-			keys |= tab[uint16(u4)] | tab[uint16(u4>>8|u5<<8)] | tab[uint16(x>>32)]
+			fwd |= tab[uint16(u4)] | tab[uint16(u4>>8|u5<<8)] | tab[uint16(x>>32)]
 			hist[byte(u5)]++
-			keys |= tab[uint16(u5)] | tab[uint16(u5>>8|u6<<8)] | tab[uint16(x>>40)]
+			fwd |= tab[uint16(u5)] | tab[uint16(u5>>8|u6<<8)] | tab[uint16(x>>40)]
 			hist[byte(u6)]++
-			keys |= tab[uint16(u6)] | tab[uint16(u6>>8|u7<<8)] | tab[uint16(x>>48)]
+			fwd |= tab[uint16(u6)] | tab[uint16(u6>>8|u7<<8)] | tab[uint16(x>>48)]
 			hist[byte(u7)]++
-			keys |= tab[uint16(u7)] | tab[uint16(u7>>8|u8<<8)] | tab[x9]
+			fwd |= tab[uint16(u7)] | tab[uint16(u7>>8|u8<<8)] | tab[x9]
 		}
-		if keys != 0 {
+		if keys|fwd&1 != 0 {
 			a.cands[nc&(len(a.cands)-1)] = uint16(g)
 			nc++
-			keys = 0
+			keys, fwd = 0, 0
 		}
 	}
 	if g < n {

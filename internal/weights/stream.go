@@ -54,8 +54,10 @@ func (l layout) describe() string {
 	return what
 }
 
-// pairTab is 1 at the first two bytes of every signature, in both orders
-// (a byte table: one load per key in the hot loop).
+// pairTab has bit 0 set at the first two bytes of every signature and
+// bit 1 at the same two bytes reversed (a byte table: one load per key in
+// the hot loop). Keys of streams read in file order (the low-byte stream,
+// raw bytes) need bit 0 only.
 var pairTab [1 << 16]uint8
 
 // pairSigs numbers, for the first two bytes of a stream, the list in
@@ -69,7 +71,8 @@ func init() {
 	for i, sg := range signatures {
 		a, b := uint16(sg.magic[0]), uint16(sg.magic[1])
 		fw, rv := a|b<<8, b|a<<8
-		pairTab[fw], pairTab[rv] = 1, 1
+		pairTab[fw] |= 1
+		pairTab[rv] |= 2
 		if pairSigs[fw] == 0 {
 			pairSigs[fw] = uint8(len(sigLists))
 			sigLists = append(sigLists, nil)
@@ -80,8 +83,6 @@ func init() {
 
 // starts is whether some signature starts with bytes a, b.
 func starts(a, b byte) bool { return pairSigs[uint16(a)|uint16(b)<<8] != 0 }
-
-func pairHit(k uint32) bool { return pairTab[uint16(k)] != 0 }
 
 // assemble copies the stream of layout l that starts at element e of b
 // (elements of es bytes, little-endian) into dst; it returns the bytes
