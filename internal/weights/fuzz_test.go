@@ -57,7 +57,7 @@ func FuzzSignatures(f *testing.F) {
 		if _, ok := at(b, es, 0, l, n); ok && n < len(buf) {
 			t.Fatalf("layout %+v: at reads past the %d assembled bytes", l, n)
 		}
-		p := prober{s: &Stats{}, full: b, es: es, buf: make([]byte, maxProbe)}
+		p := prober{s: &Stats{unchecked: -1}, full: b, es: es, buf: make([]byte, maxProbe), checks: maxChecks}
 		if es == 4 {
 			p.probeF32(0, len(b)/4)
 		} else {

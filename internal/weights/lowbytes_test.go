@@ -282,3 +282,17 @@ func TestWeights_LowBytesCleanTwins(t *testing.T) {
 		}
 	}
 }
+
+// A tensor whose every element starts like a file signature costs a
+// bounded number of checks per chunk, and the scan says that it did not
+// check the rest (inconclusive), rather than calling it clean.
+func TestWeights_LowByteDecoysBounded(t *testing.T) {
+	b := gaussF32(2<<20, 5)
+	for i := 0; i+4 <= len(b); i += 4 {
+		b[i], b[i+1] = 'M', 'Z'
+	}
+	out := scanTensor(t, analyzer.F32, b)
+	if len(findings(out, "limit-reached")) == 0 || out.Verdict() == report.Clean {
+		t.Errorf("decoys: %+v", out.Findings())
+	}
+}

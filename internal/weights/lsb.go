@@ -60,7 +60,7 @@ func perWindow(d analyzer.DType) int { return windowBytes / d.Size() }
 func measureF32(s *Stats, wins []win, full []byte, n int, base int64, sc *scratch) {
 	words := asWords(full)
 	nf := n / 4
-	p := prober{s: s, full: full, es: 4, base: base / 4, buf: sc.probe}
+	p := prober{s: s, full: full, es: 4, base: base / 4, buf: sc.probe, checks: maxChecks}
 	acc := &sc.acc
 	for w0 := 0; w0 < nf; w0 += window {
 		w1 := min(w0+window, nf)
@@ -97,7 +97,7 @@ func measure16(s *Stats, wins []win, d analyzer.DType, full []byte, n int, base 
 	halves := asHalves(full)
 	nh := n / 2
 	per := perWindow(d)
-	p := prober{s: s, full: full, es: 2, base: base / 2, buf: sc.probe}
+	p := prober{s: s, full: full, es: 2, base: base / 2, buf: sc.probe, checks: maxChecks}
 	acc := &sc.acc
 	for w0 := 0; w0 < nh; w0 += per {
 		w1 := min(w0+per, nh)

@@ -112,6 +112,26 @@ type prober struct {
 	es   int    // element size
 	base int64  // element index of full[0] in the tensor
 	buf  []byte // maxProbe bytes of scratch
+	// checks is how many more full magic matches may be checked in this
+	// chunk: chance gives a few hundred per 4 MiB; a tensor crafted to
+	// match everywhere would otherwise cost a check per element.
+	checks int
+}
+
+// maxChecks bounds the structural checks per chunk (about 8 ms of work).
+const maxChecks = 8192
+
+// spend takes one check from the budget; false (and the tensor marked as
+// not fully checked) when it is exhausted.
+func (p *prober) spend() bool {
+	if p.checks <= 0 {
+		if p.s.unchecked < 0 {
+			p.s.unchecked = p.base * int64(p.es)
+		}
+		return false
+	}
+	p.checks--
+	return true
 }
 
 // at is byte j of the stream of layout l that starts at element e (ok
@@ -146,6 +166,9 @@ next:
 				continue next
 			}
 		}
+		if !p.spend() {
+			return
+		}
 		// A few bytes first: most chance matches of a short magic fail
 		// on the next fields.
 		head := p.buf[:assemble(p.buf[:sg.first()], p.full, p.es, e, l)]
@@ -171,7 +194,13 @@ func (p *prober) tryRaw(at int) {
 	b := p.full[at:min(len(p.full), at+maxProbe)]
 	for _, i := range sigLists[pairSigs[uint16(b[0])|uint16(b[1])<<8]] {
 		sg := &signatures[i]
-		if len(b) >= len(sg.magic) && string(b[:len(sg.magic)]) == sg.magic && sg.confirm(b) {
+		if len(b) < len(sg.magic) || string(b[:len(sg.magic)]) != sg.magic {
+			continue
+		}
+		if !p.spend() {
+			return
+		}
+		if sg.confirm(b) {
 			p.s.addHit(hit{kind: sg.kind, off: p.base*int64(p.es) + int64(at)})
 			return
 		}

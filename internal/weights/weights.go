@@ -48,6 +48,9 @@ type Stats struct {
 	hits           []hit
 	lsbRuns        []run
 	absOnly        bool // Min/Max are -max|x| and max|x|
+	// unchecked is the tensor offset of the first chunk whose signature
+	// checks ran out (-1: none did).
+	unchecked int64
 }
 
 // Mean and Std over finite elements.
@@ -118,7 +121,7 @@ func Measure(ctx context.Context, cpu *analyzer.CPU, ra io.ReaderAt, ts []analyz
 	stats := make([]*Stats, len(ts))
 	var tasks []task
 	for i, t := range ts {
-		stats[i] = &Stats{Tensor: t, Min: math.Inf(1), Max: math.Inf(-1)}
+		stats[i] = &Stats{Tensor: t, Min: math.Inf(1), Max: math.Inf(-1), unchecked: -1}
 		if windowed(t.DType) {
 			// Windows are written in place by the chunks that measure them.
 			stats[i].windows = make([]win, (t.Size+windowBytes-1)/windowBytes)
@@ -139,7 +142,7 @@ func Measure(ctx context.Context, cpu *analyzer.CPU, ra io.ReaderAt, ts []analyz
 		if _, err := t.Source(ra).ReadAt(b, t.Offset+tk.off); err != nil {
 			return fmt.Errorf("reading tensor %s: %w", t.Name, err)
 		}
-		p := &part{task: tk, s: Stats{Min: math.Inf(1), Max: math.Inf(-1)}}
+		p := &part{task: tk, s: Stats{Min: math.Inf(1), Max: math.Inf(-1), unchecked: -1}}
 		var wins []win
 		if ws := stats[tk.t].windows; tk.first < len(ws) {
 			wins = ws[tk.first:]
@@ -228,6 +231,9 @@ func (s *Stats) merge(o *Stats) {
 	s.Max = math.Max(s.Max, o.Max)
 	s.absOnly = s.absOnly || o.absOnly
 	s.hits = append(s.hits, o.hits...)
+	if o.unchecked >= 0 && (s.unchecked < 0 || o.unchecked < s.unchecked) {
+		s.unchecked = o.unchecked
+	}
 }
 
 // measureChunk decodes one chunk of n bytes at offset base of its tensor;
@@ -323,6 +329,9 @@ func Report(stats []*Stats, out *analyzer.Result) {
 		}
 		reportHits(s, out)
 		reportLSB(s, out)
+		if s.unchecked >= 0 {
+			out.Add(rules.New(rules.LimitReached, out.At(s.Tensor.Offset+s.unchecked), fmt.Sprintf("tensor %s: from tensor offset %d, more than %d positions in a 4 MiB chunk start like a file signature (chance gives a few hundred); the rest of those chunks' low-byte streams was not checked for files", s.Tensor.Name, s.unchecked, maxChecks)))
+		}
 	}
 	if nan+inf > 0 {
 		out.Add(rules.New(rules.WeightsNanInf, out.Here(), fmt.Sprintf("%d NaN and %d Inf values in the weights: %s", nan, inf, strings.Join(nanNames, ", "))))
