@@ -57,13 +57,19 @@ func perWindow(d analyzer.DType) int { return windowBytes / d.Size() }
 // the chunk (the next elements, for the low-byte stream and for the
 // signature checks of payloads that start near the end of the chunk).
 // base is the chunk's byte offset in the tensor.
-func measureF32(s *Stats, wins []win, full []byte, n int, base int64, sc *scratch) {
-	words := asWords(full)
+func measureF32(s *Stats, wins []win, r *chunkReader, n int, base int64, sc *scratch) {
 	nf := n / 4
-	p := prober{s: s, full: full, es: 4, base: base / 4, buf: sc.probe, checks: maxChecks}
+	p := prober{s: s, es: 4, base: base / 4, buf: sc.probe, checks: maxChecks}
 	acc := &sc.acc
 	for w0 := 0; w0 < nf; w0 += window {
 		w1 := min(w0+window, nf)
+		// The window and what a signature check may read after it.
+		full := r.upto(4*w1 + overlap)
+		if r.err != nil {
+			return
+		}
+		p.full = full
+		words := asWords(full[:len(full)&^3])
 		acc.reset()
 		acc.runF32(words[w0:], w1-w0)
 		s.N += int64(w1 - w0)
@@ -93,14 +99,19 @@ func measureF32(s *Stats, wins []win, full []byte, n int, base int64, sc *scratc
 }
 
 // measure16 is measureF32 for float16 and bfloat16 elements.
-func measure16(s *Stats, wins []win, d analyzer.DType, full []byte, n int, base int64, sc *scratch) {
-	halves := asHalves(full)
+func measure16(s *Stats, wins []win, d analyzer.DType, r *chunkReader, n int, base int64, sc *scratch) {
 	nh := n / 2
 	per := perWindow(d)
-	p := prober{s: s, full: full, es: 2, base: base / 2, buf: sc.probe, checks: maxChecks}
+	p := prober{s: s, es: 2, base: base / 2, buf: sc.probe, checks: maxChecks}
 	acc := &sc.acc
 	for w0 := 0; w0 < nh; w0 += per {
 		w1 := min(w0+per, nh)
+		full := r.upto(2*w1 + overlap)
+		if r.err != nil {
+			return
+		}
+		p.full = full
+		halves := asHalves(full[:len(full)&^1])
 		acc.reset()
 		acc.run16(halves[w0:], w1-w0, d == analyzer.BF16)
 		s.N += int64(w1 - w0)

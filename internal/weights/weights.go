@@ -138,16 +138,16 @@ func Measure(ctx context.Context, cpu *analyzer.CPU, ra io.ReaderAt, ts []analyz
 		// Read a few bytes past the chunk (within the tensor) so magic
 		// that straddles two chunks is still seen.
 		n := min(tk.n+overlap, t.Size-tk.off)
-		b := sc.buf[:n]
-		if _, err := t.Source(ra).ReadAt(b, t.Offset+tk.off); err != nil {
-			return fmt.Errorf("reading tensor %s: %w", t.Name, err)
-		}
+		r := &chunkReader{ra: t.Source(ra), off: t.Offset + tk.off, buf: sc.buf[:n]}
 		p := &part{task: tk, s: Stats{Min: math.Inf(1), Max: math.Inf(-1), unchecked: -1}}
 		var wins []win
 		if ws := stats[tk.t].windows; tk.first < len(ws) {
 			wins = ws[tk.first:]
 		}
-		measureChunk(&p.s, wins, t.DType, b, tk.n, tk.off, sc)
+		measureChunk(&p.s, wins, t.DType, r, tk.n, tk.off, sc)
+		if r.err != nil {
+			return fmt.Errorf("reading tensor %s: %w", t.Name, r.err)
+		}
 		parts[k] = p
 		return nil
 	})
@@ -236,23 +236,54 @@ func (s *Stats) merge(o *Stats) {
 	}
 }
 
-// measureChunk decodes one chunk of n bytes at offset base of its tensor;
-// full holds the chunk and the overlap after it.
-func measureChunk(s *Stats, wins []win, d analyzer.DType, full []byte, n, base int64, sc *scratch) {
+// measureChunk decodes one chunk of n bytes at offset base of its tensor,
+// read through r (which holds the overlap after it too).
+func measureChunk(s *Stats, wins []win, d analyzer.DType, r *chunkReader, n, base int64, sc *scratch) {
 	switch d {
 	case analyzer.F32:
-		measureF32(s, wins, full, int(n), base, sc)
+		measureF32(s, wins, r, int(n), base, sc)
 		return
 	case analyzer.F16, analyzer.BF16:
-		measure16(s, wins, d, full, int(n), base, sc)
+		measure16(s, wins, d, r, int(n), base, sc)
 		return
-	case analyzer.F64:
+	}
+	full := r.upto(len(r.buf))
+	if r.err != nil {
+		return
+	}
+	if d == analyzer.F64 {
 		b := full[:n]
 		for i := 0; i+8 <= len(b); i += 8 {
 			s.add(math.Float64frombits(binary.LittleEndian.Uint64(b[i:])))
 		}
 	}
 	findMagic(s, full, n, base)
+}
+
+// chunkReader reads a chunk in pieces just ahead of the windows being
+// measured, so that a window is still in the core's own cache when the
+// loop reads it (one 4 MiB read would leave it in the shared cache at
+// best). Each byte is read once.
+type chunkReader struct {
+	ra   io.ReaderAt
+	off  int64  // file offset of buf[0]
+	buf  []byte // the chunk and the overlap after it
+	read int    // bytes of buf read so far
+	err  error
+}
+
+// piece is the read size.
+const piece = 256 << 10
+
+// upto reads at least buf[:i] (all of buf when i is past it) and returns
+// what has been read.
+func (r *chunkReader) upto(i int) []byte {
+	for r.err == nil && r.read < min(i, len(r.buf)) {
+		m := min(len(r.buf), max(i, r.read+piece))
+		_, r.err = r.ra.ReadAt(r.buf[r.read:m], r.off+int64(r.read))
+		r.read = m
+	}
+	return r.buf[:r.read]
 }
 
 func (s *Stats) add(f float64) {
