@@ -16,8 +16,8 @@ import (
 // byte views) or big-endian (struct.pack('!f'), EvilModel's own code).
 //
 // Those streams are never materialised. While a window's elements are
-// measured, a few 16-bit keys per element are looked up in one 8 KiB
-// bitmap of the first two bytes of every signature (in both orders):
+// measured, a few 16-bit keys per element are looked up in one 64 KiB
+// table of the first two bytes of every signature (in both orders):
 //
 //	A = bytes 0,1: the start of a 2- or 3-byte little-endian stream and
 //	    (reversed) of a 2-byte big-endian one;
@@ -26,7 +26,7 @@ import (
 //	C = byte 0 of this element and of the next: the low-byte stream;
 //
 // and, for 16-bit tensors, the raw bytes at even and odd offsets. About
-// one group of 8 elements in 50 has a key in the bitmap by chance; only
+// one group of 8 elements in 50 has a key in the table by chance; only
 // those are looked at again (probe), a few bytes of each candidate stream
 // assembled and compared with the signatures that start with those two
 // bytes, and the structural check run on the rare full match.
