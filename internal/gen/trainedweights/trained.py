@@ -302,10 +302,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--count", type=int, default=72)
+    ap.add_argument("--start", type=int, default=0, help="first model number (to split the work between processes)")
     ap.add_argument("--steps", type=int, default=150)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    for i in range(args.count):
+    for i in range(args.start, args.count):
         arch = ARCHS[i % len(ARCHS)]
         opt = OPTS[(i // len(ARCHS)) % len(OPTS)]
         prec, dtype = RECIPES[(i // (len(ARCHS) * len(OPTS)) + i) % len(RECIPES)]
