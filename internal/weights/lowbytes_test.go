@@ -296,3 +296,35 @@ func TestWeights_LowByteDecoysBounded(t *testing.T) {
 		t.Errorf("decoys: %+v", out.Findings())
 	}
 }
+
+// Files stored raw among the bytes of any dtype are found, wherever they
+// start, in the one-pass pair scan.
+func TestWeights_RawFilesAnyDType(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	for _, dt := range []analyzer.DType{analyzer.OtherDType, analyzer.F64, analyzer.F16, analyzer.BF16, analyzer.F32} {
+		for _, p := range []struct {
+			kind string
+			data []byte
+		}{
+			{"PE executable", testutil.PEPayload(4096)},
+			{"zip archive", zipOf(t, textPayload(3000))},
+			{"shell script", []byte("#!/bin/bash\n" + string(textPayload(500)))},
+		} {
+			b := randomPayload(6 << 20) // int8-like bytes, or floats
+			if dt != analyzer.OtherDType {
+				b = gaussF32(3<<19, r.Uint64())
+			}
+			at := r.IntN(len(b)-8192) | 1 // any byte offset, odd ones too
+			copy(b[at:], p.data)
+			out := scanTensor(t, dt, b)
+			want := fmt.Sprintf("%s is embedded in the tensor bytes at tensor offset %d", article(p.kind), at)
+			ok := false
+			for _, f := range findings(out, "weights-embedded-file") {
+				ok = ok || strings.Contains(f.Message, want)
+			}
+			if !ok {
+				t.Errorf("%v %s at %d: %+v", dt, p.kind, at, out.Findings())
+			}
+		}
+	}
+}

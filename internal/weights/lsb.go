@@ -93,7 +93,7 @@ func measureF32(s *Stats, wins []win, r *chunkReader, n int, base int64, sc *scr
 		if acc.wild() {
 			// Only bytes that are not plausible weights can be a file.
 			lo, hi := max(0, 4*w0-overlap), min(len(full), 4*w1+overlap)
-			findMagic(s, full[lo:hi], int64(min(hi, n)-lo), base+int64(lo))
+			p.scanRaw(full[:hi], lo, min(hi, n), base)
 		}
 	}
 }

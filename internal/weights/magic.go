@@ -292,32 +292,6 @@ func ident(b []byte) bool {
 	return len(b) > 0
 }
 
-// findMagic searches b[:limit] for every signature (b may run past limit
-// so that signatures straddling a chunk are checked in full). It is the
-// raw search of float32 windows holding implausible values and of float64
-// tensors; other dtypes are searched through the pair filter (stream.go).
-func findMagic(s *Stats, b []byte, limit int64, base int64) {
-	for i := range signatures {
-		sg := &signatures[i]
-		if len(s.hits) >= maxHits {
-			return
-		}
-		from := 0
-		for from < int(limit) {
-			i := bytes.Index(b[from:], []byte(sg.magic))
-			if i < 0 || int64(from+i) >= limit {
-				break
-			}
-			at := from + i
-			from = at + 1
-			if sg.confirm(b[at:min(len(b), at+maxProbe)]) {
-				s.addHit(hit{kind: sg.kind, off: base + int64(at)})
-				break // one of each kind per chunk is enough
-			}
-		}
-	}
-}
-
 // addHit records h unless the tensor has one of that kind and layout.
 func (s *Stats) addHit(h hit) {
 	for _, o := range s.hits {

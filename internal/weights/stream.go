@@ -186,12 +186,13 @@ next:
 	}
 }
 
-// tryRaw checks the raw bytes at byte offset at of the chunk.
-func (p *prober) tryRaw(at int) {
-	if at+2 > len(p.full) {
+// tryRaw records a hit when the raw bytes b[at:] spell a signature; off
+// is their offset in the tensor.
+func (p *prober) tryRaw(b []byte, at int, off int64) {
+	if at+2 > len(b) {
 		return
 	}
-	b := p.full[at:min(len(p.full), at+maxProbe)]
+	b = b[at:min(len(b), at+maxProbe)]
 	for _, i := range sigLists[pairSigs[uint16(b[0])|uint16(b[1])<<8]] {
 		sg := &signatures[i]
 		if len(b) < len(sg.magic) || string(b[:len(sg.magic)]) != sg.magic {
@@ -201,8 +202,37 @@ func (p *prober) tryRaw(at int) {
 			return
 		}
 		if sg.confirm(b) {
-			p.s.addHit(hit{kind: sg.kind, off: p.base*int64(p.es) + int64(at)})
+			p.s.addHit(hit{kind: sg.kind, off: off})
 			return
+		}
+	}
+}
+
+// scanRaw looks for signatures starting at every byte offset in
+// b[from:to] (b may run on, so that a file starting near to is checked in
+// full), 8 offsets per table probe round; base is b's offset in the
+// tensor. It is the raw search of float32 windows holding implausible
+// values and of tensors of other dtypes: one pass, whatever the number of
+// signatures.
+func (p *prober) scanRaw(b []byte, from, to int, base int64) {
+	to = min(to, len(b))
+	tab := &pairTab
+	i := from
+	for ; i+9 <= len(b) && i+8 <= to && len(p.s.hits) < maxHits; i += 8 {
+		w, x := binary.LittleEndian.Uint64(b[i:]), uint64(b[i+8])
+		if (tab[uint16(w)]|tab[uint16(w>>8)]|tab[uint16(w>>16)]|tab[uint16(w>>24)]|
+			tab[uint16(w>>32)]|tab[uint16(w>>40)]|tab[uint16(w>>48)]|tab[uint16(w>>56|x<<8)])&1 == 0 {
+			continue
+		}
+		for j := i; j < i+8; j++ {
+			if tab[uint16(b[j])|uint16(b[j+1])<<8]&1 != 0 {
+				p.tryRaw(b, j, base+int64(j))
+			}
+		}
+	}
+	for ; i < to && i+1 < len(b); i++ {
+		if tab[uint16(b[i])|uint16(b[i+1])<<8]&1 != 0 {
+			p.tryRaw(b, i, base+int64(i))
 		}
 	}
 }
@@ -244,12 +274,12 @@ func (p *prober) probe16(e0, e1 int) {
 	for e := e0; e < e1 && len(p.s.hits) < maxHits; e++ {
 		b := p.full[2*e : 2*e+2]
 		if starts(b[0], b[1]) {
-			p.tryRaw(2 * e)
+			p.tryRaw(p.full, 2*e, (p.base+int64(e))*2)
 		}
 		if e+1 < nw {
 			next := p.full[2*e+2]
 			if starts(b[1], next) {
-				p.tryRaw(2*e + 1)
+				p.tryRaw(p.full, 2*e+1, (p.base+int64(e))*2+1)
 			}
 			if starts(b[0], next) {
 				p.tryStream(e, layout{k: 1})

@@ -257,7 +257,8 @@ func measureChunk(s *Stats, wins []win, d analyzer.DType, r *chunkReader, n, bas
 			s.add(math.Float64frombits(binary.LittleEndian.Uint64(b[i:])))
 		}
 	}
-	findMagic(s, full, n, base)
+	p := prober{s: s, buf: sc.probe, checks: maxChecks}
+	p.scanRaw(full, 0, int(n), base)
 }
 
 // chunkReader reads a chunk in pieces just ahead of the windows being
