@@ -71,7 +71,7 @@ const (
 	// histogram tests need more. Text in the low bits gives 20 to 200.
 	marginChi  = 10.0 // chi-square/255
 	marginBitZ = 48.0
-	growUp     = 3.0 // a structured feature must grow to this multiple
+	growUp     = 4.0 // a structured feature must grow to this multiple
 	minAdded   = 64  // elements using low bits the tensor leaves empty
 	minRound   = 32  // elements with empty low bits where the tensor has none
 	// flat: the chi-square of bytes that the tensor has structured
