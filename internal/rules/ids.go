@@ -123,6 +123,7 @@ const (
 	WeightsDiffUnrelated      ID = "weights-diff-unrelated"
 	WeightsEmbeddedFile       ID = "weights-embedded-file"
 	WeightsExtremeOutlier     ID = "weights-extreme-outlier"
+	WeightsLsbFile            ID = "weights-lsb-file"
 	WeightsLsbPayload         ID = "weights-lsb-payload"
 	WeightsNanInf             ID = "weights-nan-inf"
 	WrongKey                  ID = "wrong-key"

@@ -3,10 +3,12 @@ package weights_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aigis-dev/aigis/internal/testutil"
@@ -53,6 +55,47 @@ func TestWeights_AllFormats(t *testing.T) {
 	// Without --weights, tensor data is not read.
 	if a := scantest.Bytes(t, "m.safetensors", cases[0].data); a.Verdict != report.Clean {
 		t.Errorf("header-only scan read data%s", scantest.Dump(a))
+	}
+}
+
+// An EvilModel: an executable written into the low 3 bytes of the float32
+// weights of one layer, most significant first as its code packs them,
+// and the "half substitution" variant in a bfloat16 model's low bytes.
+// `scan --weights` names the tensor and the element; the clean twins are
+// clean.
+func TestWeights_EvilModelSafetensors(t *testing.T) {
+	const n = 1 << 20
+	exe := testutil.ELFPayload(64 << 10)
+	for _, c := range []struct {
+		name, dtype string
+		data        func(seed uint64) []byte
+		es, k       int
+		be          bool
+	}{
+		{"Float32LowThreeBytes", "F32", func(seed uint64) []byte { return gauss(n, seed) }, 4, 3, true},
+		{"BFloat16LowByte", "BF16", func(seed uint64) []byte { return testutil.BF16(gauss(n, seed)) }, 2, 1, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			model := func(evil bool) []byte {
+				var ts []testutil.STensor
+				for i := 0; i < 3; i++ {
+					b := c.data(uint64(30 + i))
+					if evil && i == 1 {
+						testutil.HideBytes(b, c.es, exe, c.k, c.be, 123_456)
+					}
+					ts = append(ts, testutil.STensor{Name: fmt.Sprintf("layers.%d.weight", i), DType: c.dtype, Shape: []int64{n}, Data: b})
+				}
+				return testutil.SafetensorsModel(nil, ts...)
+			}
+			a := scanWeights(t, "evil.safetensors", model(true))
+			f := scantest.Has(a, "weights-lsb-file")
+			if f == nil || a.Verdict != report.Suspicious || !strings.Contains(f.Message, "tensor layers.1.weight") || !strings.Contains(f.Message, "from element 123456 onwards, re-assemble into an ELF executable") {
+				t.Errorf("EvilModel payload not found%s", scantest.Dump(a))
+			}
+			if a := scanWeights(t, "clean.safetensors", model(false)); a.Verdict != report.Clean {
+				t.Errorf("clean twin flagged%s", scantest.Dump(a))
+			}
+		})
 	}
 }
 

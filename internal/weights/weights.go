@@ -2,7 +2,10 @@
 // model (located by the format analysers) and looks for what a backdoored
 // or payload-carrying model shows: NaN and Inf values, extreme outliers,
 // executable or archive magic inside tensor bytes, and data hidden in the
-// low mantissa bits of float32 weights. Compare diffs two models tensor by
+// low mantissa bits or bytes of float32, float16 and bfloat16 weights
+// (EvilModel and its variants), found by the file it spells once the low
+// bytes of consecutive elements are put back together or by what it does
+// to the statistics of those bytes. Compare diffs two models tensor by
 // tensor.
 //
 // It reads tensor bytes as numbers only; it never interprets them as code
@@ -27,21 +30,27 @@ import (
 // chunkSize is the unit of work; a multiple of the LSB window.
 const chunkSize = 4 << 20
 
-// window is the number of float32 elements per LSB window (64 KiB).
-const window = 16384
+// windowBytes is the span of one LSB window; window is the number of
+// float32 elements in one (16-bit tensors have twice as many).
+const (
+	windowBytes = 64 << 10
+	window      = windowBytes / 4
+)
 
 // Stats is what Scan learns about one tensor.
 type Stats struct {
-	Tensor            analyzer.Tensor
-	N                 int64 // elements decoded
-	NaN, Inf, Zero    int64
-	Min, Max          float64
-	Sum, SumSq        float64
-	windows           []win
-	hits              []hit
-	lsbRuns           []run
-	lsbBaselineUsable float64
-	absOnly           bool // Min/Max are -max|x| and max|x|
+	Tensor         analyzer.Tensor
+	N              int64 // elements decoded
+	NaN, Inf, Zero int64
+	Min, Max       float64
+	Sum, SumSq     float64
+	windows        []win
+	hits           []hit
+	lsbRuns        []run
+	absOnly        bool // Min/Max are -max|x| and max|x|
+	// unchecked is the tensor offset of the first chunk whose signature
+	// checks ran out (-1: none did).
+	unchecked int64
 }
 
 // Mean and Std over finite elements.
@@ -112,34 +121,33 @@ func Measure(ctx context.Context, cpu *analyzer.CPU, ra io.ReaderAt, ts []analyz
 	stats := make([]*Stats, len(ts))
 	var tasks []task
 	for i, t := range ts {
-		stats[i] = &Stats{Tensor: t, Min: math.Inf(1), Max: math.Inf(-1)}
-		if t.DType == analyzer.F32 {
+		stats[i] = &Stats{Tensor: t, Min: math.Inf(1), Max: math.Inf(-1), unchecked: -1}
+		if windowed(t.DType) {
 			// Windows are written in place by the chunks that measure them.
-			stats[i].windows = make([]win, (t.Size/4+window-1)/window)
+			stats[i].windows = make([]win, (t.Size+windowBytes-1)/windowBytes)
 		}
 		for off := int64(0); off < t.Size; off += chunkSize {
 			n := min(int64(chunkSize), t.Size-off)
-			tasks = append(tasks, task{t: i, off: off, n: n, first: int(off / (window * 4))})
+			tasks = append(tasks, task{t: i, off: off, n: n, first: int(off / windowBytes)})
 		}
 	}
 	parts := make([]*part, len(tasks))
-	type scratch struct{ buf, low []byte }
-	err := parallel(ctx, cpu, len(tasks), func() *scratch { return &scratch{buf: make([]byte, chunkSize+overlap)} }, func(k int, sc *scratch) error {
+	err := parallel(ctx, cpu, len(tasks), newScratch, func(k int, sc *scratch) error {
 		tk := tasks[k]
 		t := ts[tk.t]
 		// Read a few bytes past the chunk (within the tensor) so magic
 		// that straddles two chunks is still seen.
 		n := min(tk.n+overlap, t.Size-tk.off)
-		b := sc.buf[:n]
-		if _, err := t.Source(ra).ReadAt(b, t.Offset+tk.off); err != nil {
-			return fmt.Errorf("reading tensor %s: %w", t.Name, err)
-		}
-		p := &part{task: tk, s: Stats{Min: math.Inf(1), Max: math.Inf(-1)}}
+		r := &chunkReader{ra: t.Source(ra), off: t.Offset + tk.off, buf: sc.buf[:n]}
+		p := &part{task: tk, s: Stats{Min: math.Inf(1), Max: math.Inf(-1), unchecked: -1}}
 		var wins []win
 		if ws := stats[tk.t].windows; tk.first < len(ws) {
 			wins = ws[tk.first:]
 		}
-		sc.low = measureChunk(&p.s, wins, t.DType, b, tk.n, tk.off, sc.low)
+		measureChunk(&p.s, wins, t.DType, r, tk.n, tk.off, sc)
+		if r.err != nil {
+			return fmt.Errorf("reading tensor %s: %w", t.Name, r.err)
+		}
 		parts[k] = p
 		return nil
 	})
@@ -191,8 +199,26 @@ func parallel[S any](ctx context.Context, cpu *analyzer.CPU, n int, state func()
 	return first
 }
 
-// overlap is how far a chunk's magic search looks into the next chunk.
-const overlap = 64
+// overlap is how far a chunk's magic search looks into the next chunk:
+// a signature check reads up to maxProbe bytes of a stream, which span
+// up to 4*maxProbe bytes of float32 elements in the low-byte stream.
+const overlap = 4 * maxProbe
+
+// scratch is one worker's memory.
+type scratch struct {
+	buf   []byte // a chunk and its overlap
+	probe []byte // a stream being checked against a signature
+	acc   winAcc
+}
+
+func newScratch() *scratch {
+	return &scratch{buf: make([]byte, chunkSize+overlap), probe: make([]byte, maxProbe)}
+}
+
+// windowed is whether tensors of dtype d are summarised in LSB windows.
+func windowed(d analyzer.DType) bool {
+	return d == analyzer.F32 || d == analyzer.F16 || d == analyzer.BF16
+}
 
 func (s *Stats) merge(o *Stats) {
 	s.N += o.N
@@ -205,37 +231,60 @@ func (s *Stats) merge(o *Stats) {
 	s.Max = math.Max(s.Max, o.Max)
 	s.absOnly = s.absOnly || o.absOnly
 	s.hits = append(s.hits, o.hits...)
+	if o.unchecked >= 0 && (s.unchecked < 0 || o.unchecked < s.unchecked) {
+		s.unchecked = o.unchecked
+	}
 }
 
-// measureChunk decodes one chunk of elements. low is scratch space for the
-// low-byte stream of float32 windows.
-func measureChunk(s *Stats, wins []win, d analyzer.DType, full []byte, n, base int64, low []byte) []byte {
-	b := full[:n]
+// measureChunk decodes one chunk of n bytes at offset base of its tensor,
+// read through r (which holds the overlap after it too).
+func measureChunk(s *Stats, wins []win, d analyzer.DType, r *chunkReader, n, base int64, sc *scratch) {
 	switch d {
 	case analyzer.F32:
-		return measureF32(s, wins, b, full, base, low)
+		measureF32(s, wins, r, int(n), base, sc)
+		return
 	case analyzer.F16, analyzer.BF16:
-		tab := f16()
-		if d == analyzer.BF16 {
-			tab = nil
-		}
-		for i := 0; i+2 <= len(b); i += 2 {
-			u := binary.LittleEndian.Uint16(b[i:])
-			var f float64
-			if tab == nil {
-				f = float64(math.Float32frombits(uint32(u) << 16))
-			} else {
-				f = float64(tab[u])
-			}
-			s.add(f)
-		}
-	case analyzer.F64:
+		measure16(s, wins, d, r, int(n), base, sc)
+		return
+	}
+	full := r.upto(len(r.buf))
+	if r.err != nil {
+		return
+	}
+	if d == analyzer.F64 {
+		b := full[:n]
 		for i := 0; i+8 <= len(b); i += 8 {
 			s.add(math.Float64frombits(binary.LittleEndian.Uint64(b[i:])))
 		}
 	}
-	findMagic(s, full, n, base, false)
-	return low
+	p := prober{s: s, buf: sc.probe, checks: maxChecks}
+	p.scanRaw(full, 0, int(n), base)
+}
+
+// chunkReader reads a chunk in pieces just ahead of the windows being
+// measured, so that a window is still in the core's own cache when the
+// loop reads it (one 4 MiB read would leave it in the shared cache at
+// best). Each byte is read once.
+type chunkReader struct {
+	ra   io.ReaderAt
+	off  int64  // file offset of buf[0]
+	buf  []byte // the chunk and the overlap after it
+	read int    // bytes of buf read so far
+	err  error
+}
+
+// piece is the read size.
+const piece = 256 << 10
+
+// upto reads at least buf[:i] (all of buf when i is past it) and returns
+// what has been read.
+func (r *chunkReader) upto(i int) []byte {
+	for r.err == nil && r.read < min(i, len(r.buf)) {
+		m := min(len(r.buf), max(i, r.read+piece))
+		_, r.err = r.ra.ReadAt(r.buf[r.read:m], r.off+int64(r.read))
+		r.read = m
+	}
+	return r.buf[:r.read]
 }
 
 func (s *Stats) add(f float64) {
@@ -312,6 +361,9 @@ func Report(stats []*Stats, out *analyzer.Result) {
 		}
 		reportHits(s, out)
 		reportLSB(s, out)
+		if s.unchecked >= 0 {
+			out.Add(rules.New(rules.LimitReached, out.At(s.Tensor.Offset+s.unchecked), fmt.Sprintf("tensor %s: from tensor offset %d, more than %d positions in a 4 MiB chunk start like a file signature (chance gives a few hundred); the rest of those chunks' low-byte streams was not checked for files", s.Tensor.Name, s.unchecked, maxChecks)))
+		}
 	}
 	if nan+inf > 0 {
 		out.Add(rules.New(rules.WeightsNanInf, out.Here(), fmt.Sprintf("%d NaN and %d Inf values in the weights: %s", nan, inf, strings.Join(nanNames, ", "))))

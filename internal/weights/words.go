@@ -27,3 +27,19 @@ func asWords(b []byte) []uint32 {
 	}
 	return w
 }
+
+// asHalves is asWords for 16-bit elements.
+func asHalves(b []byte) []uint16 {
+	n := len(b) / 2
+	if n == 0 {
+		return nil
+	}
+	if littleEndian && uintptr(unsafe.Pointer(&b[0]))%2 == 0 {
+		return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), n)
+	}
+	w := make([]uint16, n)
+	for i := range w {
+		w[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	return w
+}
