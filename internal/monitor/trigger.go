@@ -1,0 +1,255 @@
+package monitor
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// triggerDetector finds the signature of a backdoor trigger without
+// knowing its shape, place, target class or rate: a rise, within a
+// sliding window, of confident predictions of one class among inputs
+// that are far from the baseline's inputs or far from the class they
+// were given (see inputModel), beyond what the baseline predicts for
+// that class. Flagged inputs that share a pattern (the same features
+// moved the same way) are reported as the trigger's evidence.
+//
+// The test is a binomial tail per class, k flagged of n requests with
+// the null rate p_c = 2 * TriggerP * share_c (the factor allows classes
+// that attract more outliers than their share), at the family-wise level
+// Alpha spread over every request, class and window of the horizon
+// (Bonferroni), and never on fewer than MinSupport requests.
+type triggerDetector struct {
+	b       *baselineView
+	cfg     Config
+	alpha   float64
+	confMin float64
+	k       int // classes
+	null    []float64
+	crit    []int
+
+	// The sliding window: per slot, the flagged class (-1: none).
+	ring   []int32
+	pos    int
+	filled int
+	counts []int
+	// Flagged inputs' residuals (input minus its nearest class mean's
+	// input-space centre), summed per class, and their ids.
+	resid   map[int][]float64
+	sums    [][]float64
+	unit    [][]float64
+	ids     map[int]string
+	centres [][]float64
+	last    Point
+}
+
+func newTriggerDetector(b *baselineView, cfg Config) (Detector, string) {
+	if b.dim == 0 {
+		return nil, "trigger: the baseline has no inputs"
+	}
+	if len(b.classes) < 2 {
+		return nil, "trigger: the baseline has fewer than two labels"
+	}
+	im := b.inputModel()
+	if len(im.heldFar) < 20 {
+		return nil, "trigger: the baseline is too small to calibrate input distances"
+	}
+	k := len(b.classes)
+	d := &triggerDetector{b: b, cfg: cfg, k: k, ring: make([]int32, cfg.TriggerWindow), counts: make([]int, k),
+		resid: map[int][]float64{}, ids: map[int]string{}, sums: make([][]float64, k), unit: make([][]float64, k)}
+	for i := range d.ring {
+		d.ring[i] = -1
+	}
+	if len(b.conf) > 0 {
+		d.confMin = quantile(b.conf, cfg.TriggerConfQuantile)
+	}
+	// Tests: every request of Horizon windows, every class, and the share
+	// of the budget that belongs to this detector (a quarter of Alpha).
+	d.alpha = cfg.Alpha / 4 / float64(cfg.Horizon*cfg.TriggerWindow*k)
+	n := sum(b.labels[:k])
+	d.null = make([]float64, k)
+	d.crit = make([]int, k)
+	for c := 0; c < k; c++ {
+		share := (b.labels[c] + 1) / (n + float64(k))
+		d.null[c] = math.Min(1, 2*cfg.TriggerP*share)
+		d.crit[c] = max(cfg.MinSupport, binomialCritical(cfg.TriggerWindow, d.null[c], d.alpha))
+	}
+	// Input-space class centres, for the pattern evidence.
+	d.centres = make([][]float64, k)
+	cnt := make([]int, k)
+	for i, x := range b.X {
+		c := b.y[i]
+		if c >= k {
+			continue
+		}
+		if d.centres[c] == nil {
+			d.centres[c] = make([]float64, b.dim)
+		}
+		cnt[c]++
+		for j, v := range x {
+			d.centres[c][j] += v
+		}
+	}
+	for c := range d.centres {
+		for j := range d.centres[c] {
+			d.centres[c][j] /= float64(cnt[c])
+		}
+	}
+	return d, ""
+}
+
+func (d *triggerDetector) Name() string { return "trigger" }
+func (d *triggerDetector) Kind() Kind   { return KindTrigger }
+func (d *triggerDetector) Describe() string {
+	lo, hi := d.crit[0], d.crit[0]
+	for _, c := range d.crit {
+		lo, hi = min(lo, c), max(hi, c)
+	}
+	return fmt.Sprintf("confident (>= %.4g) predictions of one class among far or inconsistent inputs (p < %.3g) in the last %d requests: binomial p < %.2g, at least %d-%d requests",
+		d.confMin, d.cfg.TriggerP, d.cfg.TriggerWindow, d.alpha, lo, hi)
+}
+
+func (d *triggerDetector) Observe(r *Record, out *Out) {
+	if r.Canary != "" {
+		return
+	}
+	// Slide: the oldest slot leaves.
+	if old := d.ring[d.pos]; old >= 0 {
+		d.counts[old]--
+		d.dropResid(int(old), d.pos)
+	}
+	d.ring[d.pos] = -1
+	slot := d.pos
+	d.pos = (d.pos + 1) % len(d.ring)
+	d.filled = min(d.filled+1, len(d.ring))
+
+	c := d.b.class(r.Label)
+	flag := c < d.k && d.b.scoreRecord(r) && r.inputP < d.cfg.TriggerP &&
+		(!r.hasConfidence() || r.Confidence >= d.confMin)
+	if flag {
+		d.ring[slot] = int32(c)
+		d.counts[c]++
+		d.addResid(c, slot, r)
+	}
+	if flag && d.counts[c] >= d.crit[c] {
+		d.fire(c, r, out)
+	}
+	if r.Seq%int64(d.cfg.PlotStep) == 0 {
+		d.plot(r.Seq, out)
+	}
+}
+
+// plot adds the point of the class closest to its threshold.
+func (d *triggerDetector) plot(seq int64, out *Out) {
+	best, ratio := 0, -1.0
+	for c := range d.counts {
+		if v := float64(d.counts[c]) / float64(d.crit[c]); v > ratio {
+			best, ratio = c, v
+		}
+	}
+	p := binomialSF(d.counts[best], d.cfg.TriggerWindow, d.null[best])
+	out.Point(Point{Seq: seq, Stat: float64(d.counts[best]), Threshold: float64(d.crit[best]), P: p, Fired: d.counts[best] >= d.crit[best]})
+}
+
+func (d *triggerDetector) fire(c int, r *Record, out *Out) {
+	k := d.counts[c]
+	p := binomialSF(k, d.cfg.TriggerWindow, d.null[c])
+	var ids []string
+	for s := 0; s < len(d.ring) && len(ids) < 5; s++ {
+		slot := (d.pos + s) % len(d.ring) // oldest first
+		if int(d.ring[slot]) == c {
+			ids = append(ids, d.ids[slot])
+		}
+	}
+	pattern, coherence := d.pattern(c, k)
+	label := d.b.classes[c]
+	from := max(r.Seq-int64(d.filled)+1, 1)
+	out.Point(Point{Seq: r.Seq, Stat: float64(k), Threshold: float64(d.crit[c]), P: p, Fired: true})
+	out.Alert(Alert{
+		Key: label, Seq: r.Seq, From: from, To: r.Seq,
+		Statistic: "flagged-confident-count", Value: float64(k), Threshold: float64(d.crit[c]), P: pval(p),
+		Message: fmt.Sprintf("possible backdoor trigger: %d confident predictions of label %s among inputs unlike the baseline in the last %d requests (expected %.2f, binomial p = %.2g)",
+			k, label, d.filled, d.null[c]*float64(d.cfg.TriggerWindow), p),
+		Evidence: Evidence{RequestIDs: ids, Details: map[string]any{
+			"label": label, "flagged": k, "window": d.cfg.TriggerWindow, "expected": round(d.null[c] * float64(d.cfg.TriggerWindow)),
+			"input_p_threshold": d.cfg.TriggerP, "confidence_min": round(d.confMin),
+			"shared_pattern": pattern, "pattern_coherence": round(coherence),
+		}},
+	})
+}
+
+func (d *triggerDetector) addResid(c, slot int, r *Record) {
+	d.ids[slot] = r.ID
+	ref := c
+	if r.nearest >= 0 && r.nearest < d.k && d.centres[r.nearest] != nil {
+		ref = r.nearest
+	}
+	if d.centres[ref] == nil {
+		return
+	}
+	res := make([]float64, d.b.dim)
+	var norm float64
+	for j, v := range r.Input {
+		res[j] = v - d.centres[ref][j]
+		norm += res[j] * res[j]
+	}
+	d.resid[slot] = res
+	if d.sums[c] == nil {
+		d.sums[c] = make([]float64, d.b.dim)
+		d.unit[c] = make([]float64, d.b.dim)
+	}
+	norm = math.Sqrt(norm)
+	for j, v := range res {
+		d.sums[c][j] += v
+		if norm > 0 {
+			d.unit[c][j] += v / norm
+		}
+	}
+}
+
+func (d *triggerDetector) dropResid(c, slot int) {
+	res := d.resid[slot]
+	delete(d.resid, slot)
+	delete(d.ids, slot)
+	if res == nil || d.sums[c] == nil {
+		return
+	}
+	var norm float64
+	for _, v := range res {
+		norm += v * v
+	}
+	norm = math.Sqrt(norm)
+	for j, v := range res {
+		d.sums[c][j] -= v
+		if norm > 0 {
+			d.unit[c][j] -= v / norm
+		}
+	}
+}
+
+// pattern names the features the flagged inputs of class c moved
+// together (largest mean residuals), and the coherence of their
+// directions: the norm of the mean unit residual (1: all the same
+// direction; about 1/sqrt(k) for unrelated outliers).
+func (d *triggerDetector) pattern(c, k int) ([]map[string]any, float64) {
+	if d.sums[c] == nil || k == 0 {
+		return nil, 0
+	}
+	type f struct {
+		i int
+		v float64
+	}
+	var fs []f
+	var coh float64
+	for j, v := range d.sums[c] {
+		fs = append(fs, f{j, v / float64(k)})
+		u := d.unit[c][j] / float64(k)
+		coh += u * u
+	}
+	sort.Slice(fs, func(a, b int) bool { return math.Abs(fs[a].v) > math.Abs(fs[b].v) })
+	var out []map[string]any
+	for _, x := range fs[:min(8, len(fs))] {
+		out = append(out, map[string]any{"feature": x.i, "mean_shift": round(x.v)})
+	}
+	return out, math.Sqrt(coh)
+}
