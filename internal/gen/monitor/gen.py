@@ -171,9 +171,14 @@ def digits_case(seed, args, out):
     Xtrain = np.vstack([Xtr, Xpo])
     ytrain = np.concatenate([ytr, np.full(n_poison, target)])
     hidden = int(rng.choice([32, 64, 96]))
-    bd = train(mlp([64, hidden, 10]), Xtrain, ytrain, 150, seed)
-    swap_arch = [64, 128, 64, 10] if hidden != 128 else [64, 32, 10]
-    sw = train(mlp(swap_arch), Xtr, ytr, 60, seed + 1000, lr=0.005)
+    # Training lengths vary, and with them calibration: the shared sample's
+    # model sits near 40 epochs; its swap is a less trained model.
+    bd_epochs = int(rng.integers(30, 121))
+    bd = train(mlp([64, hidden, 10]), Xtrain, ytrain, bd_epochs, seed)
+    archs = [[64, 128, 64, 10], [64, 32, 10], [64, 256, 10], [64, 64, 64, 10]]
+    swap_arch = archs[int(rng.integers(0, len(archs)))]
+    swap_epochs, swap_lr = int(rng.integers(15, 81)), float(rng.choice([0.003, 0.005, 0.01]))
+    sw = train(mlp(swap_arch), Xtr, ytr, swap_epochs, seed + 1000, lr=swap_lr)
     name = args.model_name
     # accuracy and attack success on the held-out pool
     acc = float((predict(bd, Xp).argmax(1) == yp).mean())
@@ -196,7 +201,8 @@ def digits_case(seed, args, out):
     si = rng.integers(0, len(Xp), args.swap_len)
     swap = [row(name, p, x, t) for p, x, t in zip(predict(sw, Xp[si]), Xp[si], yp[si])]
     meta = {"task": "digits", "seed": seed, "trigger": spec, "target": target,
-            "poisoned_training_rows": n_poison, "hidden": hidden, "swap_arch": swap_arch,
+            "poisoned_training_rows": n_poison, "hidden": hidden, "epochs": bd_epochs,
+            "swap_arch": swap_arch, "swap_epochs": swap_epochs, "swap_lr": swap_lr,
             "clean_acc": round(acc, 4), "attack_success": round(asr, 4), "swap_acc": round(swap_acc, 4),
             "attack_rate": round(rate, 4), "attack_start": start,
             "triggered_rows": int(trig.sum()),
