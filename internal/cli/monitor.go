@@ -40,7 +40,7 @@ baseline); a model swap (calibration or fingerprint change); canaries;
 the model files' OMS signature (proxy); and, for LLM traffic, response
 length, refusal rate, language and tokens that appear suddenly.`,
 	}
-	cmd.AddCommand(newMonitorAnalyzeCmd(env))
+	cmd.AddCommand(newMonitorAnalyzeCmd(env), newMonitorProxyCmd(env))
 	return cmd
 }
 

@@ -44,6 +44,10 @@ type Record struct {
 	// Text is the features of a generated text response (LLM traffic).
 	Text *TextFeatures
 
+	// Output is the generated text, kept only when the operator logs
+	// content; no detector reads it.
+	Output string
+
 	Canary     string // name of the canary this request was, if any
 	Status     int    // HTTP status (0 in logs that do not say)
 	Incomplete bool   // the response stream broke or was cut
@@ -334,4 +338,37 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// AppendLog appends r as one line of a traffic log (what ReadLog reads),
+// newline included. Input is written as its features; generated text
+// only when content is true.
+func (r *Record) AppendLog(b []byte, content bool) []byte {
+	l := logLine{ID: r.ID, Model: r.Model, SystemFingerprint: r.SystemFingerprint, Headers: r.Headers,
+		Probs: r.Probs, Canary: r.Canary, Status: r.Status, Incomplete: r.Incomplete}
+	if !r.Time.IsZero() {
+		l.Time = r.Time.UTC().Format(time.RFC3339Nano)
+	}
+	if r.Label != "" {
+		l.Label, _ = json.Marshal(r.Label)
+	}
+	if r.hasConfidence() {
+		c := r.Confidence
+		l.Confidence = &c
+	}
+	if len(r.Input) > 0 {
+		l.Input, _ = json.Marshal(r.Input)
+	}
+	if r.Text != nil {
+		l.OutputTokens = r.Text.Tokens0
+		if content {
+			o := r.Output
+			l.Output = &o
+		}
+	}
+	j, err := json.Marshal(l)
+	if err != nil {
+		return b
+	}
+	return append(append(b, j...), '\n')
 }
