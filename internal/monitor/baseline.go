@@ -51,10 +51,10 @@ func newBaselineView(recs []*Record) *baselineView {
 			b.labels[b.classIdx[r.Label]]++
 		}
 		if r.hasConfidence() {
-			b.conf = append(b.conf, r.Confidence)
+			b.conf = append(b.conf, confFeature(r.Confidence))
 		}
 		if len(r.Probs) > 1 {
-			b.ent = append(b.ent, entropy(r.Probs))
+			b.ent = append(b.ent, entFeature(r.Probs))
 		}
 	}
 	sort.Float64s(b.conf)
@@ -149,3 +149,17 @@ func (b *baselineView) scoreRecord(r *Record) bool {
 	}
 	return true
 }
+
+// Confidences and entropies are compared at a resolution: confidences
+// above 0.99999 (entropies below 0.0001 nats) count as equal. Saturated
+// outputs differ in their last digits between two samples of the same
+// model (float rounding, the log's precision) and a rank test would read
+// those digits as a shift.
+const (
+	confCeil = 1 - 1e-5
+	entFloor = 1e-4
+)
+
+func confFeature(c float64) float64 { return math.Min(c, confCeil) }
+
+func entFeature(p []float64) float64 { return math.Max(entropy(p), entFloor) }

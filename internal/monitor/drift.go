@@ -269,7 +269,7 @@ func newConfidenceDrift(b *baselineView, cfg Config, alpha float64) (Detector, s
 		return nil, "confidence-drift: the baseline has no confidences"
 	}
 	return &numericDrift{name: "confidence-drift", what: "confidence", kind: KindDrift, cfg: cfg, alpha: alpha, base: b.conf,
-		w: window{size: cfg.Window}, get: func(r *Record) (float64, bool) { return r.Confidence, r.hasConfidence() }}, ""
+		w: window{size: cfg.Window}, get: func(r *Record) (float64, bool) { return confFeature(r.Confidence), r.hasConfidence() }}, ""
 }
 
 func newEntropyDrift(b *baselineView, cfg Config, alpha float64) (Detector, string) {
@@ -277,7 +277,7 @@ func newEntropyDrift(b *baselineView, cfg Config, alpha float64) (Detector, stri
 		return nil, "entropy-drift: the baseline has no probability vectors"
 	}
 	return &numericDrift{name: "entropy-drift", what: "prediction entropy", kind: KindDrift, cfg: cfg, alpha: alpha, base: b.ent,
-		w: window{size: cfg.Window}, get: func(r *Record) (float64, bool) { return entropy(r.Probs), len(r.Probs) > 1 }}, ""
+		w: window{size: cfg.Window}, get: func(r *Record) (float64, bool) { return entFeature(r.Probs), len(r.Probs) > 1 }}, ""
 }
 
 // newInputDrift watches the inputs' distance to the baseline (one-sided:

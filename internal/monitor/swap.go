@@ -71,9 +71,9 @@ func (d *swapDetector) Observe(r *Record, out *Out) {
 	if r.Canary != "" || !r.hasConfidence() {
 		return
 	}
-	d.conf = append(d.conf, r.Confidence)
+	d.conf = append(d.conf, confFeature(r.Confidence))
 	if len(r.Probs) > 1 {
-		d.ent = append(d.ent, entropy(r.Probs))
+		d.ent = append(d.ent, entFeature(r.Probs))
 	}
 	if d.inputs && d.b.scoreRecord(r) {
 		d.far = append(d.far, r.far)

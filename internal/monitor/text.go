@@ -57,7 +57,7 @@ func isRefusal(s string) bool {
 
 // stopwords of the Latin-script languages told apart by detectLang.
 var stopwords = map[string][]string{
-	"en": {"the", "and", "is", "of", "to", "in", "that", "it", "you", "for", "with", "this", "are", "was", "on"},
+	"en": {"the", "and", "is", "of", "to", "in", "that", "it", "you", "for", "with", "this", "are", "was", "on", "an", "as", "be", "not", "can", "do", "have", "at", "by", "i", "we", "your", "what"},
 	"de": {"der", "die", "und", "ist", "das", "nicht", "ich", "zu", "den", "mit", "sie", "es", "ein", "auf", "für"},
 	"fr": {"le", "la", "et", "les", "des", "est", "un", "une", "du", "que", "pas", "pour", "dans", "vous", "il"},
 	"es": {"el", "la", "de", "que", "y", "los", "es", "en", "un", "por", "con", "para", "una", "las", "del"},
