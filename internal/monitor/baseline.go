@@ -67,15 +67,25 @@ func newBaselineView(recs []*Record) *baselineView {
 	}
 	if best > 0 && dims[best] >= 20 {
 		b.dim = best
+		// The input model fits on at most maxInputRows rows, evenly spread.
+		step := max(1, (dims[best]+maxInputRows-1)/maxInputRows)
+		i := 0
 		for _, r := range recs {
-			if len(r.Input) == best {
+			if len(r.Input) != best {
+				continue
+			}
+			if i%step == 0 {
 				b.X = append(b.X, r.Input)
 				b.y = append(b.y, b.class(r.Label))
 			}
+			i++
 		}
 	}
 	return b
 }
+
+// maxInputRows bounds the baseline rows the input model is fitted on.
+const maxInputRows = 3000
 
 // class maps a label to its cell; "" and unseen labels to the last cell.
 func (b *baselineView) class(label string) int {

@@ -95,7 +95,7 @@ type logLine struct {
 }
 
 // TextDim is the number of hashed word features of a text input.
-const TextDim = 256
+const TextDim = 2048
 
 // MaxLogLine bounds one line of a traffic log.
 const MaxLogLine = 16 << 20
@@ -293,8 +293,9 @@ func foldFeatures(x []float64, n int) []float64 {
 	return out
 }
 
-// HashText is the hashed bag of words of s: dim buckets of word counts,
-// divided by the number of words (lower-cased letters and digits).
+// HashText is the hashed bag of words of s: dim buckets of word counts
+// (lower-cased runs of letters and digits), divided by the number of
+// words.
 func HashText(s string, dim int) []float64 {
 	out := make([]float64, dim)
 	n := 0

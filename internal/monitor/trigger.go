@@ -18,7 +18,11 @@ import (
 // the null rate p_c = 2 * TriggerP * share_c (the factor allows classes
 // that attract more outliers than their share), at the family-wise level
 // Alpha spread over every request, class and window of the horizon
-// (Bonferroni), and never on fewer than MinSupport requests.
+// (Bonferroni), and never on fewer than MinSupport requests. It runs at
+// two levels of strangeness: inputs with p < TriggerP, and inputs with
+// p < TriggerP/25, whose lower null rate lets fewer requests suffice
+// (a trigger word the baseline never used, a patch on blank pixels);
+// the level is split between the two.
 type triggerDetector struct {
 	b       *baselineView
 	cfg     Config
@@ -27,6 +31,10 @@ type triggerDetector struct {
 	k       int // classes
 	null    []float64
 	crit    []int
+	null2   []float64 // the strict level
+	crit2   []int
+	strict  []bool // per slot: flagged at the strict level
+	counts2 []int
 
 	// The sliding window: per slot, the flagged class (-1: none).
 	ring   []int32
@@ -56,6 +64,7 @@ func newTriggerDetector(b *baselineView, cfg Config) (Detector, string) {
 	}
 	k := len(b.classes)
 	d := &triggerDetector{b: b, cfg: cfg, k: k, ring: make([]int32, cfg.TriggerWindow), counts: make([]int, k),
+		strict: make([]bool, cfg.TriggerWindow), counts2: make([]int, k), null2: make([]float64, k), crit2: make([]int, k),
 		resid: map[int][]float64{}, ids: map[int]string{}, sums: make([][]float64, k), unit: make([][]float64, k)}
 	for i := range d.ring {
 		d.ring[i] = -1
@@ -65,7 +74,7 @@ func newTriggerDetector(b *baselineView, cfg Config) (Detector, string) {
 	}
 	// Tests: every request of Horizon windows, every class, and the share
 	// of the budget that belongs to this detector (a quarter of Alpha).
-	d.alpha = cfg.Alpha / 4 / float64(cfg.Horizon*cfg.TriggerWindow*k)
+	d.alpha = cfg.Alpha / 4 / 2 / float64(cfg.Horizon*cfg.TriggerWindow*k)
 	n := sum(b.labels[:k])
 	d.null = make([]float64, k)
 	d.crit = make([]int, k)
@@ -73,6 +82,8 @@ func newTriggerDetector(b *baselineView, cfg Config) (Detector, string) {
 		share := (b.labels[c] + 1) / (n + float64(k))
 		d.null[c] = math.Min(1, 2*cfg.TriggerP*share)
 		d.crit[c] = max(cfg.MinSupport, binomialCritical(cfg.TriggerWindow, d.null[c], d.alpha))
+		d.null2[c] = math.Min(1, 2*cfg.TriggerP/strictFactor*share)
+		d.crit2[c] = max(cfg.MinSupport, binomialCritical(cfg.TriggerWindow, d.null2[c], d.alpha))
 	}
 	// Input-space class centres, for the pattern evidence.
 	d.centres = make([][]float64, k)
@@ -98,6 +109,9 @@ func newTriggerDetector(b *baselineView, cfg Config) (Detector, string) {
 	return d, ""
 }
 
+// strictFactor divides TriggerP for the strict level.
+const strictFactor = 25
+
 func (d *triggerDetector) Name() string { return "trigger" }
 func (d *triggerDetector) Kind() Kind   { return KindTrigger }
 func (d *triggerDetector) Describe() string {
@@ -105,8 +119,12 @@ func (d *triggerDetector) Describe() string {
 	for _, c := range d.crit {
 		lo, hi = min(lo, c), max(hi, c)
 	}
-	return fmt.Sprintf("confident (>= %.4g) predictions of one class among far or inconsistent inputs (p < %.3g) in the last %d requests: binomial p < %.2g, at least %d-%d requests",
-		d.confMin, d.cfg.TriggerP, d.cfg.TriggerWindow, d.alpha, lo, hi)
+	lo2 := d.crit2[0]
+	for _, c := range d.crit2 {
+		lo2 = min(lo2, c)
+	}
+	return fmt.Sprintf("confident (>= %.4g) predictions of one class among inputs far, inconsistent or rare (p < %.3g; or p < %.2g) in the last %d requests: binomial p < %.2g, at least %d-%d requests (%d at the strict level)",
+		d.confMin, d.cfg.TriggerP, d.cfg.TriggerP/strictFactor, d.cfg.TriggerWindow, d.alpha, lo, hi, lo2)
 }
 
 func (d *triggerDetector) Observe(r *Record, out *Out) {
@@ -116,9 +134,12 @@ func (d *triggerDetector) Observe(r *Record, out *Out) {
 	// Slide: the oldest slot leaves.
 	if old := d.ring[d.pos]; old >= 0 {
 		d.counts[old]--
+		if d.strict[d.pos] {
+			d.counts2[old]--
+		}
 		d.dropResid(int(old), d.pos)
 	}
-	d.ring[d.pos] = -1
+	d.ring[d.pos], d.strict[d.pos] = -1, false
 	slot := d.pos
 	d.pos = (d.pos + 1) % len(d.ring)
 	d.filled = min(d.filled+1, len(d.ring))
@@ -129,9 +150,13 @@ func (d *triggerDetector) Observe(r *Record, out *Out) {
 	if flag {
 		d.ring[slot] = int32(c)
 		d.counts[c]++
+		if r.inputP < d.cfg.TriggerP/strictFactor {
+			d.strict[slot] = true
+			d.counts2[c]++
+		}
 		d.addResid(c, slot, r)
 	}
-	if flag && d.counts[c] >= d.crit[c] {
+	if flag && (d.counts[c] >= d.crit[c] || d.counts2[c] >= d.crit2[c]) {
 		d.fire(c, r, out)
 	}
 	if r.Seq%int64(d.cfg.PlotStep) == 0 {
@@ -139,21 +164,36 @@ func (d *triggerDetector) Observe(r *Record, out *Out) {
 	}
 }
 
+// level returns class c's count, threshold and null rate at the level
+// closest to (or beyond) its threshold.
+func (d *triggerDetector) level(c int) (k, crit int, null float64, strict bool) {
+	if float64(d.counts2[c])/float64(d.crit2[c]) > float64(d.counts[c])/float64(d.crit[c]) {
+		return d.counts2[c], d.crit2[c], d.null2[c], true
+	}
+	return d.counts[c], d.crit[c], d.null[c], false
+}
+
 // plot adds the point of the class closest to its threshold.
 func (d *triggerDetector) plot(seq int64, out *Out) {
 	best, ratio := 0, -1.0
 	for c := range d.counts {
-		if v := float64(d.counts[c]) / float64(d.crit[c]); v > ratio {
+		k, crit, _, _ := d.level(c)
+		if v := float64(k) / float64(crit); v > ratio {
 			best, ratio = c, v
 		}
 	}
-	p := binomialSF(d.counts[best], d.cfg.TriggerWindow, d.null[best])
-	out.Point(Point{Seq: seq, Stat: float64(d.counts[best]), Threshold: float64(d.crit[best]), P: p, Fired: d.counts[best] >= d.crit[best]})
+	k, crit, null, _ := d.level(best)
+	p := binomialSF(k, d.cfg.TriggerWindow, null)
+	out.Point(Point{Seq: seq, Stat: float64(k), Threshold: float64(crit), P: p, Fired: k >= crit})
 }
 
 func (d *triggerDetector) fire(c int, r *Record, out *Out) {
-	k := d.counts[c]
-	p := binomialSF(k, d.cfg.TriggerWindow, d.null[c])
+	k, crit, null, strict := d.level(c)
+	p := binomialSF(k, d.cfg.TriggerWindow, null)
+	level := d.cfg.TriggerP
+	if strict {
+		level /= strictFactor
+	}
 	var ids []string
 	for s := 0; s < len(d.ring) && len(ids) < 5; s++ {
 		slot := (d.pos + s) % len(d.ring) // oldest first
@@ -164,15 +204,15 @@ func (d *triggerDetector) fire(c int, r *Record, out *Out) {
 	pattern, coherence := d.pattern(c, k)
 	label := d.b.classes[c]
 	from := max(r.Seq-int64(d.filled)+1, 1)
-	out.Point(Point{Seq: r.Seq, Stat: float64(k), Threshold: float64(d.crit[c]), P: p, Fired: true})
+	out.Point(Point{Seq: r.Seq, Stat: float64(k), Threshold: float64(crit), P: p, Fired: true})
 	out.Alert(Alert{
 		Key: label, Seq: r.Seq, From: from, To: r.Seq,
-		Statistic: "flagged-confident-count", Value: float64(k), Threshold: float64(d.crit[c]), P: pval(p),
-		Message: fmt.Sprintf("possible backdoor trigger: %d confident predictions of label %s among inputs unlike the baseline in the last %d requests (expected %.2f, binomial p = %.2g)",
-			k, label, d.filled, d.null[c]*float64(d.cfg.TriggerWindow), p),
+		Statistic: "flagged-confident-count", Value: float64(k), Threshold: float64(crit), P: pval(p),
+		Message: fmt.Sprintf("possible backdoor trigger: %d confident predictions of label %s among inputs unlike the baseline (p < %.2g) in the last %d requests (expected %.2f, binomial p = %.2g)",
+			k, label, level, d.filled, null*float64(d.cfg.TriggerWindow), p),
 		Evidence: Evidence{RequestIDs: ids, Details: map[string]any{
-			"label": label, "flagged": k, "window": d.cfg.TriggerWindow, "expected": round(d.null[c] * float64(d.cfg.TriggerWindow)),
-			"input_p_threshold": d.cfg.TriggerP, "confidence_min": round(d.confMin),
+			"label": label, "flagged": k, "window": d.cfg.TriggerWindow, "expected": round(null * float64(d.cfg.TriggerWindow)),
+			"input_p_threshold": level, "confidence_min": round(d.confMin),
 			"shared_pattern": pattern, "pattern_coherence": round(coherence),
 		}},
 	})

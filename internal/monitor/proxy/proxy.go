@@ -87,15 +87,15 @@ type Proxy struct {
 	metrics *Metrics
 
 	// Owned by the monitor goroutine.
-	mon      *monitor.Monitor
-	learning []*monitor.Record
-	logw     *recordLog
-	done     chan struct{}
-	ctl      chan func()
-	monMu    sync.Mutex // guards mon for Monitor()
+	mon       *monitor.Monitor
+	learning  []*monitor.Record
+	logw      *recordLog
+	done      chan struct{}
+	ctl       chan func()
+	monMu     sync.Mutex // guards mon for Monitor()
 	intMu     sync.Mutex
 	integrity *monitor.Alert // the open integrity alert
-	dropped  atomic.Int64
+	dropped   atomic.Int64
 }
 
 // New builds a proxy; Run starts its monitor goroutine.
