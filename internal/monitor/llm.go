@@ -186,8 +186,9 @@ func newTokenDetector(b *baselineView, cfg Config) (Detector, string) {
 		}
 		d.nBase++
 		for _, t := range r.Text.Tokens {
-			if _, ok := d.baseDF[t]; ok || len(d.baseDF) < maxBaselineTokens {
-				d.baseDF[t]++
+			k := r.Text.tokenKey(t)
+			if _, ok := d.baseDF[k]; ok || len(d.baseDF) < maxBaselineTokens {
+				d.baseDF[k]++
 			}
 		}
 	}
@@ -211,13 +212,14 @@ func (d *tokenDetector) Observe(r *Record, out *Out) {
 	}
 	full := d.w.add(r)
 	for _, t := range r.Text.Tokens {
-		c := d.counts[t]
+		key := r.Text.tokenKey(t)
+		c := d.counts[key]
 		if c == nil {
 			if len(d.counts) >= maxWindowTokens {
 				continue
 			}
 			c = &tokCount{}
-			d.counts[t] = c
+			d.counts[key] = c
 		}
 		c.n++
 		if len(c.ids) < 5 {
@@ -227,7 +229,7 @@ func (d *tokenDetector) Observe(r *Record, out *Out) {
 			continue
 		}
 		// Smoothed baseline document frequency.
-		p0 := (float64(d.baseDF[t]) + 0.5) / (float64(d.nBase) + 1)
+		p0 := (float64(d.baseDF[key]) + 0.5) / (float64(d.nBase) + 1)
 		n := d.cfg.Window
 		if c.n < int(2*p0*float64(n)) {
 			continue
@@ -236,19 +238,22 @@ func (d *tokenDetector) Observe(r *Record, out *Out) {
 		if p >= d.alpha {
 			continue
 		}
-		name := "token#" + digestHex(t)[:12]
-		if d.cfg.AllowContent {
-			name = t
+		name := "token#" + key
+		isURL := false
+		if !r.Text.Digested {
+			isURL = strings.Contains(t, "://") || strings.HasPrefix(t, "www.") || strings.Contains(t, ".")
+			if d.cfg.AllowContent {
+				name = t
+			}
 		}
-		isURL := strings.Contains(t, "://") || strings.HasPrefix(t, "www.") || strings.Contains(t, ".")
 		out.Point(Point{Seq: r.Seq, Stat: float64(c.n), Threshold: float64(binomialCritical(n, p0, d.alpha)), P: p, Fired: true})
 		out.Alert(Alert{
-			Key: digestHex(t)[:16], Seq: r.Seq, From: d.w.start, To: r.Seq,
+			Key: key, Seq: r.Seq, From: d.w.start, To: r.Seq,
 			Statistic: "responses-with-token", Value: float64(c.n), Threshold: float64(binomialCritical(n, p0, d.alpha)), P: pval(p),
 			Message: fmt.Sprintf("%s appeared suddenly in %d responses since request %d (in %d of %d baseline responses)",
-				map[bool]string{true: "a URL or domain", false: "a token"}[isURL], c.n, d.w.start, d.baseDF[t], d.nBase),
+				map[bool]string{true: "a URL or domain", false: "a token"}[isURL], c.n, d.w.start, d.baseDF[key], d.nBase),
 			Evidence: Evidence{RequestIDs: sampleIDs(c.ids, 5), Details: map[string]any{
-				"token": name, "url": isURL, "responses": c.n, "baseline_responses": d.baseDF[t], "baseline_size": d.nBase}},
+				"token": name, "url": isURL, "responses": c.n, "baseline_responses": d.baseDF[key], "baseline_size": d.nBase}},
 		})
 	}
 	if full {

@@ -66,6 +66,9 @@ type TextFeatures struct {
 	Lang    string   // ISO 639-1 guess, "und" when unsure
 	Tokens  []string // distinct candidate tokens: URLs, domains, words
 	Tokens0 int      // usage.output_tokens when the server says
+	// Digested: Tokens are already digests (read from a log written
+	// without content).
+	Digested bool
 
 	digest string // SHA-256 of the text, for canaries
 }
@@ -89,9 +92,20 @@ type logLine struct {
 	Input             json.RawMessage `json:"input,omitempty"`
 	Output            *string         `json:"output,omitempty"`
 	OutputTokens      int             `json:"output_tokens,omitempty"`
+	TextFeatures      *textLog        `json:"text,omitempty"`
 	Canary            string          `json:"canary,omitempty"`
 	Status            int             `json:"status,omitempty"`
 	Incomplete        bool            `json:"incomplete,omitempty"`
+}
+
+// textLog is the features of a generated text in a log written without
+// content: its tokens as digests.
+type textLog struct {
+	Words   int      `json:"words"`
+	Refusal bool     `json:"refusal,omitempty"`
+	Lang    string   `json:"lang,omitempty"`
+	Tokens  []string `json:"token_digests,omitempty"`
+	Digest  string   `json:"sha256,omitempty"`
 }
 
 // TextDim is the number of hashed word features of a text input.
@@ -205,9 +219,14 @@ func ParseLogLine(b []byte) (*Record, error) {
 		}
 		r.Input = in
 	}
-	if l.Output != nil {
+	switch {
+	case l.Output != nil:
 		r.Text = AnalyzeText(*l.Output)
 		r.Text.Tokens0 = l.OutputTokens
+	case l.TextFeatures != nil:
+		t := l.TextFeatures
+		r.Text = &TextFeatures{Length: t.Words, Refusal: t.Refusal, Lang: t.Lang, Tokens: t.Tokens, Tokens0: l.OutputTokens,
+			Digested: true, digest: t.Digest}
 	}
 	return r, nil
 }
@@ -362,9 +381,15 @@ func (r *Record) AppendLog(b []byte, content bool) []byte {
 	}
 	if r.Text != nil {
 		l.OutputTokens = r.Text.Tokens0
-		if content {
+		if content && r.Output != "" {
 			o := r.Output
 			l.Output = &o
+		} else {
+			t := &textLog{Words: r.Text.Length, Refusal: r.Text.Refusal, Lang: r.Text.Lang, Digest: r.Text.digest}
+			for _, tok := range r.Text.Tokens {
+				t.Tokens = append(t.Tokens, r.Text.tokenKey(tok))
+			}
+			l.TextFeatures = t
 		}
 	}
 	j, err := json.Marshal(l)
@@ -372,4 +397,13 @@ func (r *Record) AppendLog(b []byte, content bool) []byte {
 		return b
 	}
 	return append(append(b, j...), '\n')
+}
+
+// tokenKey names a token by its digest (16 hex digits), as logs written
+// without content do, so that both kinds of log compare.
+func (t *TextFeatures) tokenKey(tok string) string {
+	if t.Digested {
+		return tok
+	}
+	return digestHex(tok)[:16]
 }

@@ -96,6 +96,7 @@ type Proxy struct {
 	intMu     sync.Mutex
 	integrity *monitor.Alert // the open integrity alert
 	dropped   atomic.Int64
+	handled   atomic.Int64
 }
 
 // New builds a proxy; Run starts its monitor goroutine.
@@ -168,7 +169,7 @@ func New(cfg Config) (*Proxy, error) {
 		BufferPool:     bufferPool{},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
-		ErrorLog:       nil,
+		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return p, nil
 }
@@ -409,6 +410,7 @@ func (p *Proxy) Submit(rec *monitor.Record) bool {
 }
 
 func (p *Proxy) handle(ex *exchange) {
+	defer p.handled.Add(1)
 	rec := ex.record
 	if rec == nil {
 		var ok bool
@@ -501,6 +503,9 @@ func (p *Proxy) refreshPolicy() {
 // RefreshPolicy applies the blocking policy now (the integrity watch
 // calls it after raising or clearing an alert).
 func (p *Proxy) RefreshPolicy() { p.refreshPolicy() }
+
+// Handled counts exchanges the monitor goroutine has processed.
+func (p *Proxy) Handled() int64 { return p.handled.Load() }
 
 // Dropped counts exchanges dropped because the queue was full.
 func (p *Proxy) Dropped() int64 { return p.dropped.Load() }
