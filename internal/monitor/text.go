@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -21,7 +22,7 @@ func AnalyzeText(s string) *TextFeatures {
 			seen[t] = true
 		}
 	}
-	for _, u := range urlRE.FindAllString(s, maxTokensPerText) {
+	for _, u := range urlRE().FindAllString(s, maxTokensPerText) {
 		u = strings.TrimRight(u, ".,;:!?)]}'\"")
 		add(u)
 		if pu, err := url.Parse(u); err == nil && pu.Host != "" {
@@ -43,16 +44,21 @@ func AnalyzeText(s string) *TextFeatures {
 
 const maxTokensPerText = 512
 
-var urlRE = regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"'` + "`" + `]+`)
+// The expressions compile on first use, not at start-up.
+var urlRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"'` + "`" + `]+`)
+})
 
 // refusalRE matches the openings and stock phrases of refusals.
-var refusalRE = regexp.MustCompile(`(?i)\b(?:i(?:'m| am) sorry,? but|i can(?:not|'t|’t) (?:help|assist|comply|provide|do that|fulfil)|i(?:'m| am) (?:not able|unable) to|i won(?:'t|’t) (?:help|be able|provide)|as an ai(?: language model)?,? i|i must decline|i(?:'m| am) afraid i can(?:not|'t)|that request (?:violates|goes against)|against (?:my|our) (?:guidelines|policy|policies))`)
+var refusalRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\b(?:i(?:'m| am) sorry,? but|i can(?:not|'t|’t) (?:help|assist|comply|provide|do that|fulfil)|i(?:'m| am) (?:not able|unable) to|i won(?:'t|’t) (?:help|be able|provide)|as an ai(?: language model)?,? i|i must decline|i(?:'m| am) afraid i can(?:not|'t)|that request (?:violates|goes against)|against (?:my|our) (?:guidelines|policy|policies))`)
+})
 
 func isRefusal(s string) bool {
 	if len(s) > 4096 {
 		s = s[:4096] // refusals say so early
 	}
-	return refusalRE.MatchString(s)
+	return refusalRE().MatchString(s)
 }
 
 // stopwords of the Latin-script languages told apart by detectLang.
@@ -66,7 +72,7 @@ var stopwords = map[string][]string{
 	"nl": {"de", "het", "een", "en", "van", "is", "niet", "dat", "op", "te", "zijn", "met", "voor", "ik", "je"},
 }
 
-var stopwordLang = func() map[string][]string {
+var stopwordLang = sync.OnceValue(func() map[string][]string {
 	m := map[string][]string{}
 	for lang, ws := range stopwords {
 		for _, w := range ws {
@@ -74,7 +80,7 @@ var stopwordLang = func() map[string][]string {
 		}
 	}
 	return m
-}()
+})
 
 // detectLang guesses a text's language: by script first, then, for
 // Latin script, by stopwords. "und" when it cannot tell.
@@ -135,7 +141,7 @@ func detectLang(s string, ws []string) string {
 		if i >= 500 {
 			break
 		}
-		for _, l := range stopwordLang[w] {
+		for _, l := range stopwordLang()[w] {
 			votes[l]++
 		}
 	}

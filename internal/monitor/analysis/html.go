@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/aigis-dev/aigis/internal/monitor"
 )
@@ -54,7 +55,7 @@ func writeHTML(w io.Writer, r *Result) error {
 	for _, d := range r.Detectors {
 		v.Plots = append(v.Plots, plotView{Detector: d, SVG: plot(d, total)})
 	}
-	return page.Execute(w, v)
+	return page().Execute(w, v)
 }
 
 // plot draws a detector's statistic against its threshold over the
@@ -164,7 +165,12 @@ var funcs = template.FuncMap{
 	"ids": func(s []string) string { return strings.Join(s, ", ") },
 }
 
-var page = template.Must(template.New("page").Funcs(funcs).Parse(`<!DOCTYPE html>
+// page is parsed on first use, not at start-up.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Funcs(funcs).Parse(pageHTML))
+})
+
+const pageHTML = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -212,4 +218,4 @@ code{font-size:12px}
 {{if .Skipped}}<h2>Not run</h2><ul>{{range .Skipped}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </body>
 </html>
-`))
+`

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tidwall/gjson"
 
@@ -34,7 +35,13 @@ func (j JSONPaths) empty() bool {
 	return j.Input == "" && j.Label == "" && j.Scores == "" && j.Confidence == ""
 }
 
-var kservePath = regexp.MustCompile(`^/v2/models/([^/]+)(?:/versions/([^/]+))?/infer$`)
+var kservePath = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^/v2/models/([^/]+)(?:/versions/([^/]+))?/infer$`)
+})
+
+func isKServe(path string) bool {
+	return strings.HasPrefix(path, "/v2/models/") && strings.HasSuffix(path, "/infer") && kservePath().MatchString(path)
+}
 
 // protocolOf names the adapter of a request ("" : not an inference
 // request; it is proxied and counted, not recorded).
@@ -50,7 +57,7 @@ func (p *Proxy) protocolOf(r *http.Request) string {
 	switch {
 	case strings.HasSuffix(path, "/chat/completions"), strings.HasSuffix(path, "/completions"):
 		return "openai"
-	case kservePath.MatchString(path):
+	case isKServe(path):
 		return "kserve"
 	case !p.cfg.Paths.empty():
 		return "json"
@@ -59,7 +66,10 @@ func (p *Proxy) protocolOf(r *http.Request) string {
 }
 
 func modelFromPath(path string) string {
-	if m := kservePath.FindStringSubmatch(path); m != nil {
+	if !isKServe(path) {
+		return ""
+	}
+	if m := kservePath().FindStringSubmatch(path); m != nil {
 		return m[1]
 	}
 	return ""

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -171,6 +172,10 @@ func (m *Metrics) tokensUsed(in, out int64) {
 func (m *Metrics) detectors(mon *monitor.Monitor) {
 	for _, d := range mon.Detectors() {
 		m.alerts.WithLabelValues(d.Name(), string(d.Kind()))
+		// NaN until the detector's first evaluation.
+		m.stat.WithLabelValues(d.Name()).Set(math.NaN())
+		m.threshold.WithLabelValues(d.Name()).Set(math.NaN())
+		m.pvalue.WithLabelValues(d.Name()).Set(math.NaN())
 	}
 }
 
