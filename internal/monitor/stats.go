@@ -215,8 +215,8 @@ func wasserstein(a, b []float64) float64 {
 		prev = x
 	}
 	sd := stddev(a)
-	if sd == 0 {
-		return w
+	if sd <= 1e-9*(math.Abs(a[len(a)/2])+1) {
+		return w // a constant baseline: the absolute distance
 	}
 	return w / sd
 }

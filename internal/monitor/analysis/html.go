@@ -69,7 +69,7 @@ func plot(d Detector, requests int64) template.HTML {
 	x0, x1, y0, y1 := float64(padL), float64(plotW-padR), float64(plotH-padB), float64(padT)
 	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" class="frame"/>`, x0, y1, x1-x0, y0-y1)
 	if len(d.Points) == 0 {
-		fmt.Fprintf(&b, `<text x="%g" y="%g" class="empty">no evaluation: too few requests</text></svg>`, (x0+x1)/2, (y0+y1)/2)
+		fmt.Fprintf(&b, `<text x="%g" y="%g" class="empty">nothing to plot: no evaluation yet, or a detector that reports only what it finds</text></svg>`, (x0+x1)/2, (y0+y1)/2)
 		return template.HTML(b.String())
 	}
 	xmax := float64(requests)
