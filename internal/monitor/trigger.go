@@ -1,7 +1,9 @@
 package monitor
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"sort"
 )
@@ -35,6 +37,8 @@ type triggerDetector struct {
 	crit2   []int
 	strict  []bool // per slot: flagged at the strict level
 	counts2 []int
+	hashes  []uint64       // per slot: the flagged input's hash (0: none)
+	seen    map[uint64]int // flagged inputs in the window, by hash
 
 	// The sliding window: per slot, the flagged class (-1: none).
 	ring   []int32
@@ -65,6 +69,7 @@ func newTriggerDetector(b *baselineView, cfg Config) (Detector, string) {
 	k := len(b.classes)
 	d := &triggerDetector{b: b, cfg: cfg, k: k, ring: make([]int32, cfg.TriggerWindow), counts: make([]int, k),
 		strict: make([]bool, cfg.TriggerWindow), counts2: make([]int, k), null2: make([]float64, k), crit2: make([]int, k),
+		hashes: make([]uint64, cfg.TriggerWindow), seen: map[uint64]int{},
 		resid: map[int][]float64{}, ids: map[int]string{}, sums: make([][]float64, k), unit: make([][]float64, k)}
 	for i := range d.ring {
 		d.ring[i] = -1
@@ -132,6 +137,12 @@ func (d *triggerDetector) Observe(r *Record, out *Out) {
 		return
 	}
 	// Slide: the oldest slot leaves.
+	if h := d.hashes[d.pos]; h != 0 {
+		if d.seen[h]--; d.seen[h] <= 0 {
+			delete(d.seen, h)
+		}
+		d.hashes[d.pos] = 0
+	}
 	if old := d.ring[d.pos]; old >= 0 {
 		d.counts[old]--
 		if d.strict[d.pos] {
@@ -147,6 +158,14 @@ func (d *triggerDetector) Observe(r *Record, out *Out) {
 	c := d.b.class(r.Label)
 	flag := c < d.k && d.b.scoreRecord(r) && r.inputP < d.cfg.TriggerP &&
 		(!r.hasConfidence() || r.Confidence >= d.confMin)
+	if flag {
+		// The same input again (a retry, a cache, a resampled log) is one
+		// piece of evidence, not several.
+		h := inputHash(r.Input)
+		d.hashes[slot] = h
+		d.seen[h]++
+		flag = d.seen[h] == 1
+	}
 	if flag {
 		d.ring[slot] = int32(c)
 		d.counts[c]++
@@ -292,4 +311,15 @@ func (d *triggerDetector) pattern(c, k int) ([]map[string]any, float64) {
 		out = append(out, map[string]any{"feature": x.i, "mean_shift": round(x.v)})
 	}
 	return out, math.Sqrt(coh)
+}
+
+// inputHash identifies an input by its values (never 0).
+func inputHash(x []float64) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	for _, v := range x {
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+		h.Write(b[:])
+	}
+	return h.Sum64() | 1
 }
