@@ -34,6 +34,15 @@ mkdir -p "$DIR"
 CGO_ENABLED=0 go build -o "$DIR/aigis" ./cmd/aigis
 go build -o "$DIR/monitorbench" ./internal/gen/monitorbench
 
+# Other work on the machine skews latency: with QUIET_WAIT=N the script
+# first waits up to N seconds for the 1-minute load average to fall below
+# 1, and it prints the load average with the results.
+if [ "${QUIET_WAIT:-0}" -gt 0 ]; then
+	end=$((SECONDS + QUIET_WAIT))
+	while awk '{ exit !($1 >= 1) }' /proc/loadavg && [ $SECONDS -lt $end ]; do sleep 5; done
+fi
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -77,6 +86,7 @@ sleep 5
 kill "$SAMPLER" 2>/dev/null || true
 curl -s "http://$METRICS/metrics" | grep -E '^aigis_monitor_records_total|^aigis_monitor_alerts_total\{[^}]*\} [1-9]|^go_memstats_heap_inuse_bytes|^process_resident_memory_bytes' >"$DIR/metrics.txt" || true
 
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 python3 - "$DIR" <<'PY'
 import json, sys, statistics
 d = sys.argv[1]

@@ -75,14 +75,19 @@ func modelFromPath(path string) string {
 	return ""
 }
 
-// headerFingerprint digests the fingerprinting headers present.
-func headerFingerprint(h http.Header, names []string) string {
-	var parts []string
+// fingerprintHeaders copies the fingerprinting headers present (name,
+// values) on the hot path; fingerprint digests them off it.
+func fingerprintHeaders(h http.Header, names []string) []string {
+	var out []string
 	for _, n := range names {
-		if v := h.Values(n); len(v) > 0 {
-			parts = append(parts, n+"="+strings.Join(v, ","))
+		if v := h[n]; len(v) > 0 {
+			out = append(out, n+"="+strings.Join(v, ","))
 		}
 	}
+	return out
+}
+
+func fingerprint(parts []string) string {
 	if len(parts) == 0 {
 		return ""
 	}
@@ -103,7 +108,7 @@ type genAI struct {
 // to record (no body, unreadable encoding).
 func (p *Proxy) parse(ex *exchange) (*monitor.Record, bool) {
 	rec := &monitor.Record{ID: ex.reqID, Time: ex.start, Status: ex.status, Confidence: math.NaN(),
-		Incomplete: ex.broken || ex.failed, Headers: ex.headers}
+		Incomplete: ex.broken || ex.failed, Headers: fingerprint(ex.headers)}
 	var req, resp []byte
 	if ex.reqBody != nil && !ex.reqTrunc {
 		req = ex.reqBody.Bytes()

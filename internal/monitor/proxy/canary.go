@@ -167,7 +167,7 @@ func (p *Proxy) sendCanary(ctx context.Context, c *Canary) {
 		ex.status = res.StatusCode
 		ex.contentType = res.Header.Get("Content-Type")
 		ex.contentEncoding = res.Header.Get("Content-Encoding")
-		ex.headers = headerFingerprint(res.Header, p.fpHdr)
+		ex.headers = fingerprintHeaders(res.Header, p.fpHdr)
 		ex.respBody = getBuf()
 		n, rerr := io.Copy(ex.respBody, io.LimitReader(res.Body, int64(p.cfg.MaxCapture)+1))
 		res.Body.Close()

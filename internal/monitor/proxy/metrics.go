@@ -4,7 +4,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -34,16 +33,40 @@ type Metrics struct {
 	intOK     prometheus.Gauge
 	tokens    *prometheus.CounterVec
 
-	// Pre-bound observers of the hot path, per protocol and status class.
-	mu   sync.Mutex
-	obs  map[string]prometheus.Observer
-	reqs map[[2]string]prometheus.Counter
+	// Pre-bound series of the hot path, per protocol and status class:
+	// no lock, no map.
+	reqs [len(protocols)][len(classes)]prometheus.Counter
+	obs  [len(protocols)]prometheus.Observer
+}
+
+var (
+	protocols = [...]string{"openai", "kserve", "json", "other"}
+	classes   = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
+)
+
+func protoIndex(p string) int {
+	switch p {
+	case "openai":
+		return 0
+	case "kserve":
+		return 1
+	case "json":
+		return 2
+	}
+	return 3
+}
+
+func classIndex(code int) int {
+	if code < 100 || code > 599 {
+		return 5
+	}
+	return code/100 - 1
 }
 
 // NewMetrics registers the metrics (and the Go runtime's and the
 // process's) on a new registry.
 func NewMetrics() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), obs: map[string]prometheus.Observer{}, reqs: map[[2]string]prometheus.Counter{}}
+	m := &Metrics{reg: prometheus.NewRegistry()}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aigis_monitor_requests_total",
 		Help: "Requests proxied, by protocol (openai, kserve, json, other) and status class."}, []string{"protocol", "code"})
@@ -77,6 +100,12 @@ func NewMetrics() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
+	for i, p := range protocols {
+		m.obs[i] = m.duration.WithLabelValues(p)
+		for j, c := range classes {
+			m.reqs[i][j] = m.requests.WithLabelValues(p, c)
+		}
+	}
 	return m
 }
 
@@ -88,44 +117,13 @@ func (m *Metrics) Handler() http.Handler {
 // Registry is the registry, for tests.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-func codeClass(code int) string {
-	if code < 100 || code > 599 {
-		return "other"
-	}
-	return strconv.Itoa(code/100) + "xx"
-}
-
-func protoLabel(p string) string {
-	if p == "" {
-		return "other"
-	}
-	return p
-}
-
-// response counts a response on the hot path (bound counters, no map
-// lookups by the client library).
+// response counts a response on the hot path.
 func (m *Metrics) response(proto string, code int) {
-	k := [2]string{protoLabel(proto), codeClass(code)}
-	m.mu.Lock()
-	c, ok := m.reqs[k]
-	if !ok {
-		c = m.requests.WithLabelValues(k[0], k[1])
-		m.reqs[k] = c
-	}
-	m.mu.Unlock()
-	c.Inc()
+	m.reqs[protoIndex(proto)][classIndex(code)].Inc()
 }
 
 func (m *Metrics) observeDuration(proto string, seconds float64) {
-	p := protoLabel(proto)
-	m.mu.Lock()
-	o, ok := m.obs[p]
-	if !ok {
-		o = m.duration.WithLabelValues(p)
-		m.obs[p] = o
-	}
-	m.mu.Unlock()
-	o.Observe(seconds)
+	m.obs[protoIndex(proto)].Observe(seconds)
 }
 
 func (m *Metrics) upstreamError(code int) {

@@ -274,7 +274,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	if id := res.Header.Get("X-Request-Id"); id != "" && ex.reqID == "" {
 		ex.reqID = id
 	}
-	ex.headers = headerFingerprint(res.Header, p.fpHdr)
+	ex.headers = fingerprintHeaders(res.Header, p.fpHdr)
 	ex.resp = newCapture(res.Body, p.cfg.MaxCapture, func(c *capture) { p.finish(ex) })
 	res.Body = ex.resp
 	return nil
@@ -521,7 +521,7 @@ type exchange struct {
 	failed               bool
 	contentType          string
 	contentEncoding      string
-	headers              string
+	headers              []string
 	req, resp            *capture
 	reqBody, respBody    *bytes.Buffer
 	reqTrunc, respTrunc  bool
