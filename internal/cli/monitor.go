@@ -48,6 +48,7 @@ length, refusal rate, language and tokens that appear suddenly.`,
 type detectorFlags struct {
 	window, triggerWindow, horizon, minSupport int
 	alpha, psi, js, wasserstein, triggerP      float64
+	canaryTolerance                            float64
 	canaries                                   string
 	allowContent                               bool
 }
@@ -64,6 +65,7 @@ func addDetectorFlags(cmd *cobra.Command, f *detectorFlags) {
 	fl.Float64Var(&f.wasserstein, "wasserstein", d.Wasserstein, "normed Wasserstein distance threshold on windows above 1,000 requests")
 	fl.Float64Var(&f.triggerP, "trigger-p", d.TriggerP, "input p-value below which an input counts as unlike the baseline (trigger detector)")
 	fl.IntVar(&f.minSupport, "min-support", d.MinSupport, "fewest requests behind a trigger or token alert")
+	fl.Float64Var(&f.canaryTolerance, "canary-tolerance", d.CanaryTolerance, "largest difference allowed between a canary's confidences or scores and the expected ones")
 	fl.StringVar(&f.canaries, "canaries", "", "YAML or JSON file of canaries: name -> {label, confidence, probs, model, text_sha256}")
 	fl.BoolVar(&f.allowContent, "allow-content", false, "let alerts quote response tokens (otherwise named by a digest)")
 }
@@ -83,12 +85,15 @@ func (f *detectorFlags) config() (monitor.Config, error) {
 		return c, fmt.Errorf("--psi, --js and --wasserstein must be positive")
 	case f.triggerP <= 0 || f.triggerP >= 1:
 		return c, fmt.Errorf("--trigger-p %g: want a p-value between 0 and 1", f.triggerP)
+	case f.canaryTolerance < 0:
+		return c, fmt.Errorf("--canary-tolerance %g: want 0 or more", f.canaryTolerance)
 	case f.minSupport < 1:
 		return c, fmt.Errorf("--min-support %d: want at least 1", f.minSupport)
 	}
 	c.Window, c.TriggerWindow, c.Alpha, c.Horizon = f.window, f.triggerWindow, f.alpha, f.horizon
 	c.PSI, c.JS, c.Wasserstein, c.TriggerP, c.MinSupport = f.psi, f.js, f.wasserstein, f.triggerP, f.minSupport
 	c.AllowContent = f.allowContent
+	c.CanaryTolerance = f.canaryTolerance
 	if f.canaries != "" {
 		b, err := readBounded(f.canaries, 16<<20)
 		if err != nil {

@@ -150,7 +150,7 @@ func load(args []string) {
 	}
 	interval := time.Duration(float64(time.Second) / *rate)
 	slots := make(chan time.Time, 4096)
-	var ok, errs, late atomic.Int64
+	var ok, errs, late, next atomic.Int64
 	var mu sync.Mutex
 	var lat []float64
 	hist := newHist()
@@ -159,13 +159,12 @@ func load(args []string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			i := 0
 			for slot := range slots {
 				if time.Since(slot) > time.Millisecond {
 					late.Add(1)
 				}
-				i++
-				res, err := client.Post(*target, "application/json", bytes.NewReader(bodies[(int(slot.UnixNano())+i)%len(bodies)]))
+				body := bodies[int(next.Add(1))%len(bodies)]
+				res, err := client.Post(*target, "application/json", bytes.NewReader(body))
 				if err == nil {
 					io.Copy(io.Discard, res.Body)
 					res.Body.Close()
