@@ -75,6 +75,9 @@ every file change; --block integrity stops serving a tampered model.`,
 			if err != nil {
 				return withCode(ExitError, err)
 			}
+			if learn < 20 || learn > 100_000 {
+				return withCode(ExitError, fmt.Errorf("--learn %d: want 20 to 100,000 requests", learn))
+			}
 			var kinds []monitor.Kind
 			for _, b := range block {
 				k := monitor.Kind(strings.TrimSpace(b))

@@ -176,9 +176,12 @@ func (p *Proxy) sendCanary(ctx context.Context, c *Canary) {
 	}
 	ex.end = time.Now()
 	ex.finished.Store(true)
+	ex.size = int64(bufLen(ex.reqBody) + bufLen(ex.respBody))
+	p.queued.Add(ex.size)
 	select {
 	case p.queue <- ex:
 	case <-ctx.Done():
+		p.queued.Add(-ex.size)
 		ex.release()
 	}
 }

@@ -46,8 +46,10 @@ type Config struct {
 	// MaxCapture bounds the bytes of each body kept for parsing; a longer
 	// body streams through untouched and its record has no features.
 	MaxCapture int
-	// QueueSize bounds the exchanges waiting for the monitor.
-	QueueSize int
+	// QueueSize bounds the exchanges waiting for the monitor, and
+	// QueueBytes the body bytes they hold (default 256 MiB).
+	QueueSize  int
+	QueueBytes int64
 	// FingerprintHeaders are the response headers whose values form the
 	// header fingerprint (default: Server, X-Model-Id, X-Model-Version,
 	// OpenAI-Model).
@@ -97,6 +99,7 @@ type Proxy struct {
 	integrity *monitor.Alert // the open integrity alert
 	dropped   atomic.Int64
 	handled   atomic.Int64
+	queued    atomic.Int64 // body bytes held by queued exchanges
 }
 
 // New builds a proxy; Run starts its monitor goroutine.
@@ -120,6 +123,9 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 8192
+	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = 256 << 20
 	}
 	if cfg.Learn <= 0 {
 		cfg.Learn = 300
@@ -334,15 +340,33 @@ func (p *Proxy) finish(ex *exchange) {
 		ex.respBody, ex.respTrunc = ex.resp.take()
 		ex.broken = ex.resp.broken()
 	}
+	ex.size = int64(bufLen(ex.reqBody) + bufLen(ex.respBody))
+	if p.queued.Add(ex.size) > p.cfg.QueueBytes {
+		p.queued.Add(-ex.size)
+		p.drop(ex)
+		return
+	}
 	select {
 	case p.queue <- ex:
 	default:
-		p.dropped.Add(1)
-		if p.metrics != nil {
-			p.metrics.record("dropped")
-		}
-		ex.release()
+		p.queued.Add(-ex.size)
+		p.drop(ex)
 	}
+}
+
+func (p *Proxy) drop(ex *exchange) {
+	p.dropped.Add(1)
+	if p.metrics != nil {
+		p.metrics.record("dropped")
+	}
+	ex.release()
+}
+
+func bufLen(b *bytes.Buffer) int {
+	if b == nil {
+		return 0
+	}
+	return b.Len()
 }
 
 // Run consumes exchanges until ctx ends, then drains the queue.
@@ -411,6 +435,7 @@ func (p *Proxy) Submit(rec *monitor.Record) bool {
 
 func (p *Proxy) handle(ex *exchange) {
 	defer p.handled.Add(1)
+	p.queued.Add(-ex.size)
 	rec := ex.record
 	if rec == nil {
 		var ok bool
@@ -530,6 +555,7 @@ type exchange struct {
 	record               *monitor.Record // set for submitted records
 	gen                  *genAI
 	canary               string
+	size                 int64 // body bytes held while queued
 }
 
 func (ex *exchange) release() {
