@@ -73,7 +73,11 @@ for r in $(seq 1 "$ROUNDS"); do
 	load "$PX" "$RATE" "$SECONDS_EACH" | sed 's/^{/{"via":"proxy","round":'"$r"',/' >>"$DIR/latency.jsonl"
 done
 
+# CPU time of the proxy process, in clock ticks (utime + stime).
+cputicks() { awk '{print $14 + $15}' "/proc/$PROXY/stat"; }
+
 echo "memory: $MEM_REQUESTS requests at $MEM_RATE rps through the proxy" >&2
+CPU0=$(cputicks)
 : >"$DIR/rss.tsv"
 (
 	start=$(date +%s)
@@ -86,6 +90,8 @@ SAMPLER=$!
 pids+=($SAMPLER)
 nice -n "$NICE" "$DIR/monitorbench" load -url "http://$PX$URL" -rate "$MEM_RATE" -n "$MEM_REQUESTS" -latencies=false >"$DIR/memory-load.json"
 sleep 5
+CPU1=$(cputicks)
+echo "$CPU0 $CPU1 $(getconf CLK_TCK) $MEM_REQUESTS" >"$DIR/cpu.txt"
 kill "$SAMPLER" 2>/dev/null || true
 curl -s "http://$METRICS/metrics" | grep -E '^aigis_monitor_records_total|^aigis_monitor_alerts_total\{[^}]*\} [1-9]|^go_memstats_heap_inuse_bytes|^process_resident_memory_bytes' >"$DIR/metrics.txt" || true
 
@@ -110,5 +116,7 @@ if rss:
     pick = sorted({0, n // 4, n // 2, 3 * n // 4, n - 1})
     print("  " + ", ".join(f"{rss[i][0]}s: {rss[i][1]/1024:.1f} MiB" for i in pick))
     print(f"  resident set: first {rss[0][1]/1024:.1f} MiB, max {max(r for _, r in rss)/1024:.1f} MiB, last {rss[-1][1]/1024:.1f} MiB")
+c0, c1, tck, n = (float(x) for x in open(f"{d}/cpu.txt").read().split())
+print(f"  proxy CPU time: {(c1 - c0) / tck:.1f} s for {n:,.0f} requests = {(c1 - c0) / tck / n * 1e6:.0f} microseconds per request (parsing and every detector included)")
 print(open(f"{d}/metrics.txt").read())
 PY
