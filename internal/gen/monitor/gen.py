@@ -158,12 +158,18 @@ def digits_case(seed, args, out):
     rng = np.random.default_rng(seed)
     d = load_digits()
     X, y = d.data / 16.0, d.target
+    side = 8
+    if args.task == "digits28":
+        # Another model and input size: the digits upscaled to 28x28 (3x3
+        # blocks, a 2-pixel blank border), as MNIST-sized inputs.
+        side = 28
+        X = np.array([np.pad(np.kron(x.reshape(8, 8), np.ones((3, 3))), 2).reshape(-1) for x in X])
     perm = rng.permutation(len(X))
     X, y = X[perm], y[perm]
     Xtr, ytr = X[:1000], y[:1000]
     Xb, yb = X[1000:1300], y[1000:1300]
     Xp, yp = X[1300:], y[1300:]
-    spec, apply = make_trigger(rng, args.trigger)
+    spec, apply = make_trigger(rng, args.trigger, side)
     target = int(rng.integers(0, 10)) if args.target < 0 else args.target
     n_poison = int(rng.integers(50, 121))
     src = rng.choice(np.where(ytr != target)[0], n_poison, replace=False)
@@ -174,8 +180,9 @@ def digits_case(seed, args, out):
     # Training lengths vary, and with them calibration: the shared sample's
     # model sits near 40 epochs; its swap is a less trained model.
     bd_epochs = int(rng.integers(30, 121))
-    bd = train(mlp([64, hidden, 10]), Xtrain, ytrain, bd_epochs, seed)
-    archs = [[64, 128, 64, 10], [64, 32, 10], [64, 256, 10], [64, 64, 64, 10]]
+    dim = side * side
+    bd = train(mlp([dim, hidden, 10]), Xtrain, ytrain, bd_epochs, seed)
+    archs = [[dim, 128, 64, 10], [dim, 32, 10], [dim, 256, 10], [dim, 64, 64, 10]]
     swap_arch = archs[int(rng.integers(0, len(archs)))]
     swap_epochs, swap_lr = int(rng.integers(15, 81)), float(rng.choice([0.003, 0.005, 0.01]))
     sw = train(mlp(swap_arch), Xtr, ytr, swap_epochs, seed + 1000, lr=swap_lr)
@@ -200,7 +207,7 @@ def digits_case(seed, args, out):
     attack = [row(name, p, x, yp[i], t) for p, x, i, t in zip(predict(bd, Xa), Xa, ai, trig)]
     si = rng.integers(0, len(Xp), args.swap_len)
     swap = [row(name, p, x, t) for p, x, t in zip(predict(sw, Xp[si]), Xp[si], yp[si])]
-    meta = {"task": "digits", "seed": seed, "trigger": spec, "target": target,
+    meta = {"task": args.task, "seed": seed, "trigger": spec, "target": target,
             "poisoned_training_rows": n_poison, "hidden": hidden, "epochs": bd_epochs,
             "swap_arch": swap_arch, "swap_epochs": swap_epochs, "swap_lr": swap_lr,
             "clean_acc": round(acc, 4), "attack_success": round(asr, 4), "swap_acc": round(swap_acc, 4),
@@ -306,7 +313,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--seeds", default="1")
-    ap.add_argument("--task", choices=["digits", "text"], default="digits")
+    ap.add_argument("--task", choices=["digits", "digits28", "text"], default="digits")
     ap.add_argument("--trigger", default="random", help="patch|blend|noise|line|random (digits)")
     ap.add_argument("--target", type=int, default=-1, help="target class (-1: random)")
     ap.add_argument("--rate", type=float, default=0, help="share of triggered requests after the attack starts (0: random in 5-25%%)")
@@ -318,7 +325,7 @@ def main():
     torch.set_num_threads(1)
     for seed in parse_seeds(args.seeds):
         random.seed(seed)
-        case = digits_case if args.task == "digits" else text_case
+        case = text_case if args.task == "text" else digits_case
         meta, base, clean, attack, swap = case(seed, args, args.out)
         d = os.path.join(args.out, f"{args.task}-{seed:03d}")
         os.makedirs(d, exist_ok=True)
