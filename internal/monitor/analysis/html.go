@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"sort"
 	"strings"
 	"sync"
 
@@ -160,9 +161,10 @@ func tick(v float64) string {
 }
 
 var funcs = template.FuncMap{
-	"num": num,
-	"p":   pstr,
-	"ids": func(s []string) string { return strings.Join(s, ", ") },
+	"num":  num,
+	"p":    pstr,
+	"ids":  func(s []string) string { return strings.Join(s, ", ") },
+	"show": show,
 }
 
 // page is parsed on first use, not at start-up.
@@ -191,7 +193,7 @@ svg.plot{max-width:100%;height:auto;display:block}
 .pt{fill:#0969da}.fired{fill:#cf222e}.over{fill:#0969da}.over.fired{fill:#cf222e}
 .legend span{margin-right:14px;font-size:12px;color:#57606a}.key{display:inline-block;width:18px;height:0;border-top:2px solid #0969da;vertical-align:middle;margin-right:4px}
 .key.t{border-top:2px dashed #cf222e}
-code{font-size:12px}
+code{font-size:12px}details{margin-top:4px}summary{cursor:pointer;color:#57606a;font-size:12px}dl{margin:4px 0;font-size:12px;display:grid;grid-template-columns:max-content 1fr;gap:2px 10px}dt{color:#57606a}dd{margin:0;word-break:break-word}
 </style>
 </head>
 <body>
@@ -203,7 +205,7 @@ code{font-size:12px}
 <h2>Alerts</h2>
 {{if .Sorted}}<table>
 <thead><tr><th>request</th><th>detector</th><th>kind</th><th>statistic</th><th>value</th><th>threshold</th><th>p-value</th><th>message</th><th>sample requests</th></tr></thead>
-<tbody>{{range .Sorted}}<tr><td class="n">{{.Seq}}</td><td>{{.Detector}}</td><td><span class="badge {{.Kind}}">{{.Kind}}</span></td><td>{{.Statistic}}</td><td class="n">{{num .Value}}</td><td class="n">{{num .Threshold}}</td><td class="n">{{p .P}}</td><td>{{.Message}}</td><td><code>{{ids .Evidence.RequestIDs}}</code></td></tr>
+<tbody>{{range .Sorted}}<tr><td class="n">{{.Seq}}</td><td>{{.Detector}}</td><td><span class="badge {{.Kind}}">{{.Kind}}</span></td><td>{{.Statistic}}</td><td class="n">{{num .Value}}</td><td class="n">{{num .Threshold}}</td><td class="n">{{p .P}}</td><td>{{.Message}}{{if .Evidence.Details}}<details><summary>evidence</summary><dl>{{range $k, $v := .Evidence.Details}}<dt>{{$k}}</dt><dd>{{show $v}}</dd>{{end}}</dl></details>{{end}}</td><td><code>{{ids .Evidence.RequestIDs}}</code></td></tr>
 {{end}}</tbody></table>{{if .Suppressed}}<p class="meta">{{.Suppressed}} repeat(s) of open alerts were not raised again.</p>{{end}}
 {{else}}<p>No detector crossed its threshold.</p>{{end}}
 
@@ -219,3 +221,38 @@ code{font-size:12px}
 </body>
 </html>
 `
+
+// show renders an evidence value compactly: numbers to four significant
+// digits, lists and maps inline.
+func show(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return num(x)
+	case []map[string]any:
+		parts := make([]string, len(x))
+		for i, m := range x {
+			parts[i] = show(m)
+		}
+		return strings.Join(parts, "; ")
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + " " + show(x[k])
+		}
+		return strings.Join(parts, ", ")
+	case map[string]float64:
+		m := make(map[string]any, len(x))
+		for k, v := range x {
+			m[k] = v
+		}
+		return show(m)
+	case []string:
+		return strings.Join(x, ", ")
+	}
+	return fmt.Sprint(v)
+}
