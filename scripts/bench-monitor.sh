@@ -73,6 +73,10 @@ for r in $(seq 1 "$ROUNDS"); do
 	load "$PX" "$RATE" "$SECONDS_EACH" | sed 's/^{/{"via":"proxy","round":'"$r"',/' >>"$DIR/latency.jsonl"
 done
 
+# The proxy's own time per request, from its histogram (warm-up and
+# rounds: every request it proxied so far).
+curl -s "http://$METRICS/metrics" | grep '^aigis_monitor_proxy_overhead_seconds' >"$DIR/own.txt" || true
+
 # CPU time of the proxy process, in clock ticks (utime + stime).
 cputicks() { awk '{print $14 + $15}' "/proc/$PROXY/stat"; }
 
@@ -108,6 +112,20 @@ for via in ("direct", "proxy"):
     errs = sum(r["errors"] for r in rows if r["via"] == via)
     print(f"{via:10}" + "".join(f"{med(via, k):8.3f}" for k in ("p50_ms", "p90_ms", "p99_ms", "p999_ms")) + f"{errs:8d}")
 print("overhead  " + "".join(f"{med('proxy', k) - med('direct', k):8.3f}" for k in ("p50_ms", "p90_ms", "p99_ms", "p999_ms")))
+own = {}
+for l in open(f"{d}/own.txt"):
+    if "_bucket{" in l:
+        le = l.split('le="')[1].split('"')[0]
+        own[float("inf") if le == "+Inf" else float(le)] = float(l.split()[-1])
+if own:
+    total = own[float("inf")]
+    def q(p):
+        for le in sorted(own):
+            if own[le] >= p * total:
+                return le
+    fmt = lambda v: "over 100 ms" if v == float("inf") else f"<= {v*1000:g} ms"
+    print(f"proxy's own time per request (aigis_monitor_proxy_overhead_seconds, {total:,.0f} requests): "
+          f"p50 {fmt(q(.5))}, p99 {fmt(q(.99))}, p99.9 {fmt(q(.999))}")
 m = json.load(open(f"{d}/memory-load.json"))
 rss = [(int(a), int(b)) for a, b in (l.split() for l in open(f"{d}/rss.tsv") if len(l.split()) == 2)]
 print(f"\nmemory over {m['sent']:,} requests at {m['achieved_rps']:.0f} rps ({m['errors']} errors, p99 {m['p99_ms']:.2f} ms):")

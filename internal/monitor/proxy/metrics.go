@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -32,6 +33,7 @@ type Metrics struct {
 	integrity *prometheus.CounterVec
 	intOK     prometheus.Gauge
 	tokens    *prometheus.CounterVec
+	own       prometheus.Histogram
 
 	// Pre-bound series of the hot path, per protocol and status class:
 	// no lock, no map.
@@ -95,7 +97,10 @@ func NewMetrics() *Metrics {
 		Help: "1 when the last re-verification of the model's files passed, 0 when it failed."})
 	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aigis_monitor_llm_tokens_total",
 		Help: "Tokens the upstream reported in usage, by direction (input, output)."}, []string{"direction"})
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.upstream, m.records, m.queueLen, m.blocked, m.alerts,
+	m.own = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aigis_monitor_proxy_overhead_seconds",
+		Help:    "Time a request spends in the proxy itself: its whole time less the time waiting on the upstream.",
+		Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1}})
+	for _, c := range []prometheus.Collector{m.own, m.requests, m.duration, m.upstream, m.records, m.queueLen, m.blocked, m.alerts,
 		m.stat, m.threshold, m.pvalue, m.canaries, m.integrity, m.intOK, m.tokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
@@ -125,6 +130,8 @@ func (m *Metrics) response(proto string, code int) {
 func (m *Metrics) observeDuration(proto string, seconds float64) {
 	m.obs[protoIndex(proto)].Observe(seconds)
 }
+
+func (m *Metrics) overhead(d time.Duration) { m.own.Observe(d.Seconds()) }
 
 func (m *Metrics) upstreamError(code int) {
 	m.upstream.WithLabelValues(strconv.Itoa(code)).Inc()

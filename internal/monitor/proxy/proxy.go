@@ -171,7 +171,7 @@ func New(cfg Config) (*Proxy, error) {
 			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
 		},
-		Transport:      tr,
+		Transport:      timedTransport{tr},
 		BufferPool:     bufferPool{},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
@@ -252,7 +252,40 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
+	if p.metrics != nil {
+		// The proxy's own time: the whole request less the time spent
+		// waiting on the upstream (its round trip and its body reads).
+		p.metrics.overhead(time.Since(ex.start) - ex.upstream)
+	}
 }
+
+// timedTransport adds the upstream's round-trip time to the exchange.
+type timedTransport struct{ rt http.RoundTripper }
+
+func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	res, err := t.rt.RoundTrip(r)
+	if ex := exchangeOf(r); ex != nil {
+		ex.upstream += time.Since(start)
+	}
+	return res, err
+}
+
+// timedBody adds the time spent reading the upstream's body to the
+// exchange (bodies not captured).
+type timedBody struct {
+	rc io.ReadCloser
+	ex *exchange
+}
+
+func (b timedBody) Read(p []byte) (int, error) {
+	start := time.Now()
+	n, err := b.rc.Read(p)
+	b.ex.upstream += time.Since(start)
+	return n, err
+}
+
+func (b timedBody) Close() error { return b.rc.Close() }
 
 type exchangeKey struct{}
 
@@ -273,6 +306,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		p.metrics.observeDuration(ex.proto, ex.headerAt.Sub(ex.start).Seconds())
 	}
 	if ex.proto == "" {
+		res.Body = timedBody{rc: res.Body, ex: ex}
 		return nil
 	}
 	ex.contentType = res.Header.Get("Content-Type")
@@ -282,6 +316,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	}
 	ex.headers = fingerprintHeaders(res.Header, p.fpHdr)
 	ex.resp = newCapture(res.Body, p.cfg.MaxCapture, func(c *capture) { p.finish(ex) })
+	ex.resp.ex = ex
 	res.Body = ex.resp
 	return nil
 }
@@ -555,7 +590,8 @@ type exchange struct {
 	record               *monitor.Record // set for submitted records
 	gen                  *genAI
 	canary               string
-	size                 int64 // body bytes held while queued
+	size                 int64         // body bytes held while queued
+	upstream             time.Duration // waiting on the upstream (handler goroutine only)
 }
 
 func (ex *exchange) release() {
@@ -569,6 +605,7 @@ type capture struct {
 	rc     io.ReadCloser
 	limit  int
 	onDone func(*capture)
+	ex     *exchange // a response body: its read time is the upstream's
 
 	mu        sync.Mutex
 	buf       *bytes.Buffer
@@ -584,7 +621,14 @@ func newCapture(rc io.ReadCloser, limit int, onDone func(*capture)) *capture {
 }
 
 func (c *capture) Read(p []byte) (int, error) {
+	var start time.Time
+	if c.ex != nil {
+		start = time.Now()
+	}
 	n, err := c.rc.Read(p)
+	if c.ex != nil {
+		c.ex.upstream += time.Since(start)
+	}
 	c.mu.Lock()
 	if !c.taken {
 		if n > 0 {
