@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -245,7 +246,7 @@ func (s *Server) login(r *http.Request, user, pw string, audit bool) (*principal
 		err := s.o.Meta.View(ctx, func(tx store.Tx) error {
 			u, err := tx.User(ctx, user)
 			if errors.Is(err, store.ErrNotFound) {
-				checkPassword(dummyHash, pw) // the same time for unknown users
+				checkPassword(dummyHash(), pw) // the same time for unknown users
 				return nil
 			}
 			if err != nil {
@@ -290,7 +291,9 @@ func (s *Server) login(r *http.Request, user, pw string, audit bool) (*principal
 	return p, nil
 }
 
-var dummyHash = HashPassword("not a password anyone has")
+// dummyHash is hashed on first use, not at start: a password hash costs
+// tens of milliseconds and megabytes, which every aigis command would pay.
+var dummyHash = sync.OnceValue(func() []byte { return HashPassword("not a password anyone has") })
 
 // peekHits reads a counter without adding to it.
 func peekHits(ctx context.Context, tx store.Tx, key string, since time.Time) (int, error) {
