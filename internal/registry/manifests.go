@@ -209,7 +209,7 @@ func resolveRef(ctx context.Context, tx store.Tx, repo, ref string) (string, err
 		}
 		return ref, nil
 	}
-	if !tagRE.MatchString(ref) {
+	if !tagRE().MatchString(ref) {
 		return "", invalid("invalid tag %q", truncate(ref))
 	}
 	d, err := tx.Tag(ctx, repo, ref)
@@ -254,7 +254,7 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, p *principa
 		if _, _, e := parseDigest(rt.ref); e != nil {
 			return e
 		}
-	} else if !tagRE.MatchString(rt.ref) {
+	} else if !tagRE().MatchString(rt.ref) {
 		return invalid("invalid tag %q", truncate(rt.ref))
 	}
 	m, err := s.o.Meta.Pull(ctx, rt.repo, rt.ref)
@@ -320,13 +320,13 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, p *principa
 			return oerr(http.StatusBadRequest, codeDigestInvalid, "the manifest's digest is %s, not %s", digest, rt.ref)
 		}
 		for _, t := range r.URL.Query()["tag"] {
-			if !tagRE.MatchString(t) {
+			if !tagRE().MatchString(t) {
 				return invalid("invalid tag %q", truncate(t))
 			}
 			tags = append(tags, t)
 		}
 	} else {
-		if !tagRE.MatchString(rt.ref) {
+		if !tagRE().MatchString(rt.ref) {
 			return invalid("invalid tag %q", truncate(rt.ref))
 		}
 		tags = []string{rt.ref}
@@ -487,7 +487,7 @@ func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	err := s.o.Meta.Update(ctx, func(tx store.Tx) error {
 		if !strings.Contains(rt.ref, ":") {
-			if !tagRE.MatchString(rt.ref) {
+			if !tagRE().MatchString(rt.ref) {
 				return invalid("invalid tag %q", truncate(rt.ref))
 			}
 			if err := tx.DeleteTag(ctx, rt.repo, rt.ref); err != nil {

@@ -279,14 +279,16 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // Repository names, references and digests (distribution-spec grammar).
 var (
-	nameRE   = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagRE    = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
-	digestRE = regexp.MustCompile(`^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
+	nameRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+	})
+	tagRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`) })
+	digestRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`) })
 )
 
 const maxNameLen = 255
 
-func validName(n string) bool { return len(n) <= maxNameLen && nameRE.MatchString(n) }
+func validName(n string) bool { return len(n) <= maxNameLen && nameRE().MatchString(n) }
 
 // namespace is the first component of a repository name.
 func namespace(repo string) string {
@@ -296,7 +298,7 @@ func namespace(repo string) string {
 
 // parseDigest checks a digest: a supported algorithm and its hex length.
 func parseDigest(d string) (alg, hex string, err *ociError) {
-	if !digestRE.MatchString(d) {
+	if !digestRE().MatchString(d) {
 		return "", "", oerr(http.StatusBadRequest, codeDigestInvalid, "invalid digest %q", truncate(d))
 	}
 	alg, hex, _ = strings.Cut(d, ":")

@@ -9,6 +9,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/aigis-dev/aigis/internal/bounded"
@@ -101,15 +102,19 @@ type parsed struct {
 	Layers   []layer
 }
 
-var digestRE = regexp.MustCompile(`^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`)
+var digestRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`) })
 
 // ValidDigest reports whether d is a sha256 or sha512 digest as OCI writes
 // them (lower-case hex of the right length).
-func ValidDigest(d string) bool { return digestRE.MatchString(d) }
+func ValidDigest(d string) bool { return digestRE().MatchString(d) }
 
 var (
-	modelPackLayerRE = regexp.MustCompile(`^application/vnd\.(cncf|cnai)\.model\.(weight|weight\.config|doc|code|dataset)\.v1\.(raw|tar|tar\+gzip|tar\+zstd)$`)
-	kitLayerRE       = regexp.MustCompile(`^application/vnd\.kitops\.modelkit\.([a-z]+)\.v1\.tar(\+gzip|\+zstd)?$`)
+	modelPackLayerRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^application/vnd\.(cncf|cnai)\.model\.(weight|weight\.config|doc|code|dataset)\.v1\.(raw|tar|tar\+gzip|tar\+zstd)$`)
+	})
+	kitLayerRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^application/vnd\.kitops\.modelkit\.([a-z]+)\.v1\.tar(\+gzip|\+zstd)?$`)
+	})
 )
 
 // parseManifest parses and checks a pushed manifest (or index) within lim.
@@ -268,14 +273,14 @@ func classify(i int, d descriptor) (layer, error) {
 	}
 	title := d.Annotations[annotationTitle]
 	switch {
-	case modelPackLayerRE.MatchString(d.MediaType):
-		m := modelPackLayerRE.FindStringSubmatch(d.MediaType)
+	case modelPackLayerRE().MatchString(d.MediaType):
+		m := modelPackLayerRE().FindStringSubmatch(d.MediaType)
 		l.Role, l.Packing, l.Path = m[2], m[3], fp
 		if l.Path == "" && l.Packing == PackingRaw {
 			l.Path = title
 		}
-	case kitLayerRE.MatchString(d.MediaType):
-		m := kitLayerRE.FindStringSubmatch(d.MediaType)
+	case kitLayerRE().MatchString(d.MediaType):
+		m := kitLayerRE().FindStringSubmatch(d.MediaType)
 		l.Role, l.Packing = m[1], PackingTar+m[2]
 	case d.MediaType == MediaTypeSigstoreBundle:
 		l.Role, l.Packing, l.Path = "signature", PackingRaw, firstNonEmpty(fp, title)

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -30,12 +31,12 @@ type tree struct {
 	bytes int64
 }
 
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var unsafeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
 
 // rootName is the model directory's name: the repository's last
 // component, so that the BOM names the model as the registry does.
 func rootName(repo string) string {
-	n := unsafeName.ReplaceAllString(path.Base(repo), "-")
+	n := unsafeName().ReplaceAllString(path.Base(repo), "-")
 	n = strings.Trim(n, ".-")
 	if n == "" {
 		n = "model"
