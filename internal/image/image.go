@@ -470,4 +470,3 @@ func orUnknown(v string) string {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
-

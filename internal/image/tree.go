@@ -53,7 +53,7 @@ type version struct {
 
 // historyPaths are the single-file package databases.
 var historyPaths = map[string]bool{
-	"var/lib/dpkg/status": true,
+	"var/lib/dpkg/status":  true,
 	"lib/apk/db/installed": true,
 }
 
@@ -90,7 +90,7 @@ func (t *tree) resolve(p string, follow, create bool, layer int, hops *int) (*no
 		child := cur.children[c]
 		last := i == len(parts)-1
 		if child == nil {
-			if !create || last {
+			if !create {
 				return nil, fs.ErrNotExist
 			}
 			child = &node{path: path.Join(cur.path, c), kind: kindDir, mode: fs.ModeDir | 0o755, children: map[string]*node{}, layer: layer}
