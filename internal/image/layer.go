@@ -300,6 +300,9 @@ func (r *run) walkTar(ctx context.Context, lr *layerResult, tr *tar.Reader, raw 
 			}
 			r.file(ctx, lr, &e, body, raw, off, buf)
 		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+			if strings.HasPrefix(p, "dev/") {
+				continue // a root filesystem's /dev (debootstrap); runtimes mount their own over it
+			}
 			lr.add(rules.New(rules.ImageSpecialFile, "/"+p, fmt.Sprintf("layer %d: /%s is a %s; it is left out", n, p, specialName(h.Typeflag))))
 			continue
 		case tar.TypeXGlobalHeader:
@@ -509,15 +512,13 @@ func modeBits(m fs.FileMode) uint32 {
 
 // notModels are the engine's formats that are not models by themselves:
 // containers and text.
-var notModels = map[string]bool{"other": true, "compressed": true, "tar": true, "zip": true, "7z": true, "config": true, "": true}
+var notModels = map[string]bool{"other": true, "compressed": true, "tar": true, "zip": true, "7z": true, "config": true, "": true,
+	"gzip": true, "bzip2": true, "xz": true, "lzma": true, "zlib": true, "lz4": true, "zstd": true}
 
 // isModel reports whether the engine found a model format in the file, at
-// its top or inside it.
+// its top or inside it ("pickle+gzip" is a compressed pickle).
 func isModel(a *report.Artifact) bool {
-	if !notModels[a.Format] {
-		return true
-	}
-	for _, f := range strings.Split(a.Properties["contains"], ",") {
+	for _, f := range strings.FieldsFunc(a.Format+","+a.Properties["contains"], func(r rune) bool { return r == ',' || r == '+' }) {
 		if !notModels[f] {
 			return true
 		}
