@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"io"
 	"runtime/debug"
@@ -97,4 +98,25 @@ func parseBuildInfo(b []byte) (goBinary, bool) {
 	}
 	info.GoVersion = vers
 	return goBinary{info: info}, true
+}
+
+// elfBuildInfo reads the .go.buildinfo section of an ELF file with random
+// access: a Go executable has it, others do not.
+func elfBuildInfo(ra io.ReaderAt) (goBinary, bool) {
+	f, err := elf.NewFile(ra)
+	if err != nil {
+		return goBinary{}, false
+	}
+	s := f.Section(".go.buildinfo")
+	if s == nil || s.Size > 16<<20 {
+		return goBinary{}, false
+	}
+	data, err := s.Data()
+	if err != nil {
+		return goBinary{}, false
+	}
+	if i := bytes.Index(data, buildInfoMagic); i >= 0 {
+		return parseBuildInfo(data[i:])
+	}
+	return goBinary{}, false
 }

@@ -351,6 +351,14 @@ func (r *run) finish(ctx context.Context, res *Result, t *tree, results []*layer
 	}
 	res.GPU = gpu.Identify(gin)
 	gpuArts := gpuArtifacts(res.GPU)
+	var names []string
+	for _, c := range res.GPU.Components {
+		names = append(names, c.Name+" "+orUnknown(c.Version))
+	}
+	img.Properties["gpu_stack"] = "none found"
+	if len(names) > 0 {
+		img.Properties["gpu_stack"] = strings.Join(names, ", ")
+	}
 
 	res.Artifacts = append(res.Artifacts, *img)
 	for _, l := range layers {

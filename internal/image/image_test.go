@@ -469,3 +469,30 @@ func FuzzLayer(f *testing.F) {
 		r.extract(context.Background(), tr, img)
 	})
 }
+
+// TestGoBuildInfo reads the build information of this test binary both
+// ways: from the section table, and from a stream.
+func TestGoBuildInfo(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	a, ok := elfBuildInfo(f)
+	if !ok || !strings.HasPrefix(a.info.GoVersion, "go1.") {
+		t.Fatalf("elf: %v %+v", ok, a.info)
+	}
+	f.Seek(0, io.SeekStart)
+	b, ok := findGoBuildInfo(f)
+	if !ok || b.info.GoVersion != a.info.GoVersion || len(b.info.Deps) != len(a.info.Deps) {
+		t.Fatalf("stream: %v %+v", ok, b.info)
+	}
+	// A test binary lists no dependencies: the toolchain is its package.
+	if ps := goPackages([]goBinary{a}); len(ps) == 0 || ps[0].Name != "stdlib" || "go"+ps[0].Version != a.info.GoVersion {
+		t.Fatalf("packages from the build information: %+v", ps)
+	}
+}

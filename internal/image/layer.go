@@ -442,7 +442,16 @@ func (r *run) file(ctx context.Context, lr *layerResult, e *entry, body *bufio.R
 		setHash(&a, hex.EncodeToString(h.Sum(nil)))
 		r.addFile(lr, e, &a)
 	case bytes.HasPrefix(head, []byte("\x7fELF")):
-		if gb, ok := findGoBuildInfo(io.LimitReader(body, e.size)); ok {
+		var gb goBinary
+		var ok bool
+		if raw != nil && off >= 0 {
+			// In place: the section table says where Go's build
+			// information is, and nothing else of the file is read.
+			gb, ok = elfBuildInfo(io.NewSectionReader(raw, off, e.size))
+		} else {
+			gb, ok = findGoBuildInfo(io.LimitReader(body, e.size))
+		}
+		if ok {
 			gb.path, gb.layer = e.path, lr.src.index
 			lr.goBinaries = append(lr.goBinaries, gb)
 		}
