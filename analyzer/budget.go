@@ -27,6 +27,11 @@ type Limits struct {
 	// analyser needs random access; beyond it the stream spills to a
 	// temporary file, still within MaxExpanded.
 	MaxMemory int64
+	// NoSpill forbids that temporary file: a stream larger than MaxMemory
+	// that needs random access is then not analysed (an error, so the
+	// input is never clean). aigis image sets it: it writes nothing to
+	// disk.
+	NoSpill bool
 	// Timeout bounds the wall time spent on one walked file.
 	Timeout time.Duration
 }

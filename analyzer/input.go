@@ -150,7 +150,8 @@ func (in *Input) Drain() error {
 
 // ReaderAt returns random access to the content. A stream is read in
 // full: into memory up to Budget.MaxMemory, then into a temporary file
-// that is removed when the walked file is done.
+// that is removed when the walked file is done (an error instead with
+// Budget.NoSpill).
 func (in *Input) ReaderAt() (io.ReaderAt, int64, error) {
 	if in.ra != nil {
 		return in.ra, in.size, nil
@@ -168,6 +169,9 @@ func (in *Input) ReaderAt() (io.ReaderAt, int64, error) {
 	if n <= max {
 		in.ra, in.size = Bytes(buf.Bytes()), n
 		return in.ra, in.size, nil
+	}
+	if in.Budget.NoSpill {
+		return nil, 0, fmt.Errorf("random access to a stream of more than %d bytes needs a temporary file, which this run may not write", max)
 	}
 	f, err := os.CreateTemp("", "aigis-spill-*")
 	if err != nil {

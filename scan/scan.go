@@ -131,7 +131,43 @@ func (s *Scanner) ScanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 }
 
 func (s *Scanner) scanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, display string, nb analyzer.Neighbours) (a report.Artifact) {
-	a = report.Artifact{Path: display, Format: "other", Size: size}
+	return s.scanInput(ctx, display, size, func(b *analyzer.Budget) *analyzer.Input {
+		in := analyzer.NewFileInput("", ra, size, b)
+		in.Neighbours = nb
+		return in
+	})
+}
+
+// ScanStream analyses content that can only be read once, front to back
+// (a file inside a compressed image layer), as one artifact reported under
+// display; size is its length, or -1. Analysers that need random access
+// buffer it within the limits (Limits.MaxMemory, then a temporary file
+// unless Limits.NoSpill). The caller reads whatever the analysis left of
+// r. Like ScanFile it never returns an error and never panics.
+func (s *Scanner) ScanStream(ctx context.Context, r io.Reader, size int64, display string) (a report.Artifact) {
+	return s.scanInput(ctx, display, size, func(b *analyzer.Budget) *analyzer.Input {
+		return analyzer.NewStreamInput("", r, size, b)
+	})
+}
+
+// Recognises reports whether the engine would analyse content with this
+// head, tail and name as something other than format "other": an analyser
+// matches it, or its name promises a model format. A verb that reads a
+// stream of files (image layers) asks it before handing a file to the
+// engine, so that it need not buffer every file; the engine still decides
+// what the file is.
+func (s *Scanner) Recognises(sn *analyzer.Sniff) bool {
+	for _, a := range s.opts.Analyzers {
+		if a.Match(sn) {
+			return true
+		}
+	}
+	_, ok := rules.Extensions().Hint(filepath.Ext(sn.Name))
+	return ok
+}
+
+func (s *Scanner) scanInput(ctx context.Context, display string, size int64, mk func(*analyzer.Budget) *analyzer.Input) (a report.Artifact) {
+	a = report.Artifact{Path: display, Format: "other", Size: max(size, 0)}
 	budget := analyzer.NewBudget(s.opts.Limits)
 	budget.Weights = s.opts.Weights
 	budget.CPU = s.opts.CPU
@@ -140,9 +176,8 @@ func (s *Scanner) scanReaderAt(ctx context.Context, ra io.ReaderAt, size int64, 
 	defer cancel()
 
 	res := analyzer.NewResult(s.Dispatch)
-	in := analyzer.NewFileInput("", ra, size, budget)
+	in := mk(budget)
 	in.Hint = filepath.Base(display)
-	in.Neighbours = nb
 	guard(res, display, "analyser", func() error { return s.Dispatch(ctx, in, res) }, func(err error) { res.Problem(ctx, -1, "reading file", err) })
 	fill(&a, res)
 	if nf := res.NestedFormats(); len(nf) > 0 {

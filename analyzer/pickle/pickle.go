@@ -202,6 +202,13 @@ func Sniff(head []byte, size int64) bool {
 	if realImport {
 		return true
 	}
+	if len(m.globs) > 0 {
+		// Imports none of which names a module and an attribute: text
+		// that starts with "c" ("case 0x...", a RECORD file's
+		// "charset_normalizer-3.0.1.dist-info/..."), which pickle.load
+		// cannot import from either.
+		return false
+	}
 	// The head ran out mid-stream: plausible only if several opcodes parsed.
 	return isEOF(err) && int64(len(head)) < size && m.ops >= 4 || isEOF(err) && m.ops >= 8
 }

@@ -36,6 +36,9 @@ const (
 	KindDataset Kind = "dataset"
 	KindLibrary Kind = "library"
 	KindProject Kind = "project"
+	// KindContainer is a container image (aigis image): the subject of
+	// an image's BOM.
+	KindContainer Kind = "container"
 )
 
 // RelType names a typed edge between components.

@@ -359,3 +359,39 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(k)
 	return k
 }
+
+// Matcher matches installed packages against the OSV database as deps
+// matches locked ones: one finding per alias group, MAL- records as
+// malicious, the severity of the worst record, the fixed versions above
+// the installed one, and the correlations with model files. The image
+// verb uses it for the packages of an image.
+type Matcher struct{ m *matcher }
+
+// NewMatcher matches against db (nil: only the model correlations run).
+func NewMatcher(db *osvdb.DB) *Matcher { return &Matcher{newMatcher(db)} }
+
+// HasData reports whether the database holds the ecosystem's export.
+func (m *Matcher) HasData(ecosystem string) bool {
+	return m.m.db != nil && m.m.db.HasEcosystem(ecosystem)
+}
+
+// Vulns returns the findings for one installed package; location names
+// it in each finding. models are the model files of the same image or
+// tree, by kind (correlate.KindsOf), for the correlations.
+func (m *Matcher) Vulns(p Package, location string, models map[correlate.Kind][]string) []report.Finding {
+	var a report.Artifact
+	mf := &Manifest{}
+	p.Line = 0
+	if p.Ecosystem == "PyPI" {
+		m.m.checkName(&a, mf, p)
+	}
+	if m.HasData(p.Ecosystem) || len(models) > 0 {
+		m.m.vulns(&a, mf, p, models)
+	}
+	for i := range a.Findings {
+		if a.Findings[i].Location == p.Name+"@"+p.Version || a.Findings[i].Location == "" {
+			a.Findings[i].Location = location
+		}
+	}
+	return a.Findings
+}

@@ -30,8 +30,37 @@ func BaseEcosystem(e string) string {
 
 // Names reports whether the entry is about the given package.
 func (a *Affected) Names(ecosystem, name string) bool {
-	return BaseEcosystem(a.Ecosystem) == BaseEcosystem(ecosystem) &&
+	return SameEcosystem(a.Ecosystem, ecosystem) &&
 		NormalizeName(ecosystem, a.Name) == NormalizeName(ecosystem, name)
+}
+
+// SameEcosystem reports whether two ecosystems are one: the same base,
+// and the same release when both name one. A Debian:11 entry says nothing
+// about the Debian:12 package of the same name (its fixed version is
+// another build); an entry without a release applies to every release.
+// Ubuntu releases compare by their number ("22.04:LTS", "Pro:22.04:LTS").
+func SameEcosystem(a, b string) bool {
+	ab, ar, _ := strings.Cut(a, ":")
+	bb, br, _ := strings.Cut(b, ":")
+	if ab != bb {
+		return false
+	}
+	if ar == "" || br == "" {
+		return true
+	}
+	if ab == "Ubuntu" {
+		return ubuntuRelease(ar) == ubuntuRelease(br)
+	}
+	return ar == br
+}
+
+func ubuntuRelease(s string) string {
+	for _, p := range strings.Split(s, ":") {
+		if len(p) > 0 && p[0] >= '0' && p[0] <= '9' {
+			return p
+		}
+	}
+	return s
 }
 
 // Affects reports whether version of the entry's package is affected, by

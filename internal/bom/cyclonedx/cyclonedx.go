@@ -147,6 +147,8 @@ func kindType(k bom.Kind) cdx.ComponentType {
 		return cdx.ComponentTypeData
 	case bom.KindLibrary:
 		return cdx.ComponentTypeLibrary
+	case bom.KindContainer:
+		return cdx.ComponentTypeContainer
 	}
 	return cdx.ComponentTypeApplication
 }
