@@ -6,6 +6,7 @@ import (
 	"github.com/aigis-dev/aigis/analyzer"
 	"github.com/aigis-dev/aigis/analyzer/archive"
 	"github.com/aigis-dev/aigis/analyzer/compress"
+	"github.com/aigis-dev/aigis/analyzer/datafile"
 	"github.com/aigis-dev/aigis/analyzer/gguf"
 	"github.com/aigis-dev/aigis/analyzer/hfrepo"
 	"github.com/aigis-dev/aigis/analyzer/keras"
@@ -38,7 +39,8 @@ func All() []analyzer.Analyzer {
 		archive.SevenZip{},
 		pickle.Analyzer{},
 		compress.Analyzer{},
-		hfrepo.Config{}, // any text: last
+		datafile.Analyzer{}, // data formats that share model extensions
+		hfrepo.Config{},     // any text: last
 		// Recognised by reference, offered only what nothing matched.
 		onnx.ExternalData{},
 	}
